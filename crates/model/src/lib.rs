@@ -1,0 +1,730 @@
+//! The evidence archive's vocabulary: plain serde types shared by the collector, the parsers,
+//! the analysis and the renderers.
+//!
+//! Nothing here does I/O or interprets anything; a type says what one row of a table means.
+//! Everything that came from the target is kept exact: bytes that are not UTF-8 stay bytes
+//! ([`ByteString`]), and a value that could not be read is an [`ErrorKind`], never a guess.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+mod time;
+pub use time::{format_rfc3339_ns, parse_rfc3339_ns};
+
+/// Version of the archive layout described in docs/ARCHIVE.md.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Bytes read from the target, kept byte-exact.
+///
+/// Serialised as a plain JSON string when the bytes are UTF-8, and otherwise as
+/// `{"lossy": "...", "hex": "..."}` so that a reader sees something legible and the exact bytes.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteString(pub Vec<u8>);
+
+impl ByteString {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// A lossy, legible rendering (U+FFFD for bytes that are not UTF-8).
+    pub fn to_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+    pub fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.0).is_ok()
+    }
+}
+
+impl From<&[u8]> for ByteString {
+    fn from(b: &[u8]) -> Self {
+        ByteString(b.to_vec())
+    }
+}
+impl From<Vec<u8>> for ByteString {
+    fn from(b: Vec<u8>) -> Self {
+        ByteString(b)
+    }
+}
+impl From<&str> for ByteString {
+    fn from(s: &str) -> Self {
+        ByteString(s.as_bytes().to_vec())
+    }
+}
+
+impl fmt::Debug for ByteString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_lossy())
+    }
+}
+impl fmt::Display for ByteString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_lossy())
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Bytes of a hex string, `None` if it is not hex.
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    fn nib(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
+}
+
+impl Serialize for ByteString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("ByteString", 2)?;
+                st.serialize_field("lossy", &self.to_lossy())?;
+                st.serialize_field("hex", &to_hex(&self.0))?;
+                st.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Raw { hex: String },
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => Ok(ByteString(t.into_bytes())),
+            Repr::Raw { hex } => from_hex(&hex)
+                .map(ByteString)
+                .ok_or_else(|| serde::de::Error::custom("bad hex in byte string")),
+        }
+    }
+}
+
+/// Why a value is missing. Errors are data: each one names what could not be read and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The file does not exist (often: the process exited, or a kernel without that file).
+    ENOENT,
+    /// Permission denied: the collector lacks the privilege (not root, no CAP_SYS_PTRACE...).
+    EACCES,
+    /// Operation not permitted.
+    EPERM,
+    /// The process exited while it was being read.
+    ESRCH,
+    /// The process was gone (or its pid reused) when re-checked after reading.
+    #[serde(rename = "vanished")]
+    Vanished,
+    /// The bytes were read but are not in the format the kernel writes.
+    #[serde(rename = "parse")]
+    Parse,
+    /// The content was larger than the collector keeps; what was kept is a prefix.
+    #[serde(rename = "truncated")]
+    Truncated,
+    /// Any other errno, named in the error's detail.
+    #[serde(rename = "other")]
+    Other,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ENOENT => "ENOENT",
+            ErrorKind::EACCES => "EACCES",
+            ErrorKind::EPERM => "EPERM",
+            ErrorKind::ESRCH => "ESRCH",
+            ErrorKind::Vanished => "vanished",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing that could not be read or understood (a row of `tables/errors.jsonl`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectError {
+    /// The process it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The /proc path (relative to the proc root, e.g. `1234/environ`, `net/tcp`).
+    pub path: String,
+    pub kind: ErrorKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Namespace inodes, as read from the `ns/*` links.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mnt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uts: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<u64>,
+}
+
+/// The names of the namespace links read for each process, in reading order.
+pub const NAMESPACE_NAMES: [&str; 8] =
+    ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+impl Namespaces {
+    pub fn set(&mut self, name: &str, inode: u64) {
+        let slot = match name {
+            "mnt" => &mut self.mnt,
+            "net" => &mut self.net,
+            "pid" => &mut self.pid,
+            "uts" => &mut self.uts,
+            "ipc" => &mut self.ipc,
+            "user" => &mut self.user,
+            "cgroup" => &mut self.cgroup,
+            "time" => &mut self.time,
+            _ => return,
+        };
+        *slot = Some(inode);
+    }
+}
+
+/// One line of `/proc/PID/cgroup`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupEntry {
+    /// Hierarchy id: 0 for the cgroup v2 unified hierarchy.
+    pub hierarchy: u32,
+    /// Controllers bound to the hierarchy (`cpu,cpuacct`, `name=systemd`, empty for v2).
+    pub controllers: String,
+    pub path: ByteString,
+}
+
+/// The executable a process runs, seen through `/proc/PID/exe`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exe {
+    /// The link target as the kernel gives it (with " (deleted)" when the kernel adds it).
+    pub path: ByteString,
+    /// True when the file's link count is 0: it was unlinked while running. Decided from the
+    /// link count, not from the " (deleted)" suffix, which a file name can carry. `None` when
+    /// the file could not be opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    /// True for an anonymous memory file (`memfd_create`), the fileless-execution case.
+    pub memfd: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nlink: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<i64>,
+    /// Archive member holding the executable's bytes (with `--carve-exe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carved: Option<String>,
+}
+
+/// Why the collector marked a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Label {
+    /// The collector itself.
+    #[serde(rename = "self")]
+    SelfCollector,
+    /// The responder's session that started the collector (its ancestors in its session).
+    Responder,
+    /// The ECS Exec / SSM agent (bind-mounted under /managed-agents/execute-command/).
+    SsmAgent,
+}
+
+/// One process (a row of `tables/processes.jsonl`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Start time in clock ticks after boot (field 22 of stat): with `pid`, the identity.
+    pub starttime_ticks: u64,
+    /// Wall-clock start, RFC 3339 UTC, derived from the clocks in the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// The command name, byte-exact (it may hold `)`, spaces, newlines, non-UTF-8).
+    pub comm: ByteString,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgrp: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty_nr: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub euid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egid: Option<u32>,
+    /// Effective capabilities, as the 16 hex digits of status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_eff: Option<String>,
+    /// PF_KTHREAD set in the stat flags.
+    pub kernel_thread: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<Exe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<Vec<ByteString>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environ: Option<Vec<ByteString>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<ByteString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<ByteString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<Vec<CgroupEntry>>,
+    pub ns: Namespaces,
+    /// The pid in each nested pid namespace, outermost first (NSpid of status).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nspid: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracer_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// How many file descriptors were listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd_count: Option<u32>,
+    /// Gone, or its pid reused, when re-checked after reading: what was read is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vanished: bool,
+    /// Per field, why it is missing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, ErrorKind>,
+}
+
+/// What an open file descriptor points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FdKind {
+    File,
+    Socket,
+    Pipe,
+    /// `anon_inode:` (eventfd, epoll, timerfd, bpf...).
+    Anon,
+    Memfd,
+    /// A file that was unlinked while open.
+    Deleted,
+    Other,
+}
+
+/// One open file descriptor (a row of `tables/fds.jsonl`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fd {
+    pub pid: u32,
+    pub fd: u32,
+    pub target: ByteString,
+    pub kind: FdKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_inode: Option<u64>,
+}
+
+/// Socket families and protocols, as the /proc/net table they come from names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Tcp6,
+    Udp,
+    Udp6,
+    Raw,
+    Raw6,
+    Unix,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 7] = [
+        Proto::Tcp,
+        Proto::Tcp6,
+        Proto::Udp,
+        Proto::Udp6,
+        Proto::Raw,
+        Proto::Raw6,
+        Proto::Unix,
+    ];
+    /// The file name under /proc/PID/net/.
+    pub fn table(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Tcp6 => "tcp6",
+            Proto::Udp => "udp",
+            Proto::Udp6 => "udp6",
+            Proto::Raw => "raw",
+            Proto::Raw6 => "raw6",
+            Proto::Unix => "unix",
+        }
+    }
+    pub fn from_table(name: &str) -> Option<Proto> {
+        Proto::ALL.into_iter().find(|p| p.table() == name)
+    }
+}
+
+/// An IP endpoint. IPv6 in its canonical text form; v4-mapped shows as `::ffff:a.b.c.d`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub ip: String,
+    pub port: u16,
+}
+
+/// A process and descriptor that hold a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub fd: u32,
+}
+
+/// One socket of one network namespace (a row of `tables/sockets.jsonl`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Socket {
+    /// Inode of the network namespace whose table listed it.
+    pub netns: u64,
+    pub proto: Proto,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Endpoint>,
+    /// TCP state name (`LISTEN`, `ESTABLISHED`...), the unix state, or the raw number.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub inode: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_queue: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_queue: Option<u32>,
+    /// Unix sockets: bound path (`@name` for the abstract namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<ByteString>,
+    /// Unix sockets: `stream`, `dgram` or `seqpacket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_type: Option<String>,
+    /// Every (pid, fd) that holds it.
+    pub owners: Vec<Owner>,
+    /// False when no visible process holds it: a process of another pid namespace sharing
+    /// this network namespace (the Fargate sidecar case), or a socket in TIME_WAIT.
+    pub owner_visible: bool,
+}
+
+/// Which mappings `maps.jsonl` keeps (the ones that matter to a responder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapKind {
+    /// Executable mapping of a file on disk.
+    ExecFile,
+    /// Mapping of a file that has been unlinked.
+    Deleted,
+    /// Mapping of an anonymous memory file.
+    Memfd,
+    /// Anonymous memory that is executable: injected or JIT code.
+    AnonExec,
+}
+
+/// One memory mapping (a row of `tables/maps.jsonl`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub pid: u32,
+    pub start: String,
+    pub end: String,
+    pub perms: String,
+    pub offset: u64,
+    pub dev: String,
+    pub inode: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<ByteString>,
+    pub kind: MapKind,
+}
+
+/// One mount of one mount namespace (a row of `tables/mounts.jsonl`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub mnt_ns: u64,
+    /// The process whose mountinfo was read for that namespace.
+    pub pid: u32,
+    pub mount_id: u32,
+    pub parent_id: u32,
+    pub major_minor: String,
+    pub root: ByteString,
+    pub mount_point: ByteString,
+    pub options: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub optional: Vec<String>,
+    pub fs_type: String,
+    pub source: ByteString,
+    pub super_options: String,
+}
+
+/// The clocks and host constants recorded at collection, from which times are derived.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// CLOCK_REALTIME at start, ns since the epoch.
+    pub realtime_start_ns: u64,
+    /// CLOCK_BOOTTIME at start, ns since boot.
+    pub boottime_start_ns: u64,
+    pub realtime_end_ns: u64,
+    pub boottime_end_ns: u64,
+    /// Boot time from /proc/stat (whole seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub btime: Option<u64>,
+    pub clk_tck: u64,
+    pub page_size: u64,
+    /// Byte order of the collecting host: /proc/net addresses are printed as host-order words.
+    #[serde(default = "yes")]
+    pub little_endian: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Clock {
+    /// Wall-clock ns since the epoch at boot, from the two clocks read together at start.
+    pub fn boot_wall_ns(&self) -> u64 {
+        self.realtime_start_ns
+            .saturating_sub(self.boottime_start_ns)
+    }
+    /// Wall-clock ns of a process start given in ticks after boot.
+    pub fn ticks_to_wall_ns(&self, ticks: u64) -> u64 {
+        let tck = self.clk_tck.max(1) as u128;
+        let after_boot = (ticks as u128 * 1_000_000_000) / tck;
+        (self.boot_wall_ns() as u128 + after_boot).min(u64::MAX as u128) as u64
+    }
+}
+
+/// Who ran the collector, and where.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collector {
+    pub pid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_eff: Option<String>,
+    pub ns: Namespaces,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<Vec<CgroupEntry>>,
+}
+
+/// The ECS task and container the collector ran in, from the task metadata endpoint v4.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsIdentity {
+    pub cluster: Option<String>,
+    pub task_arn: Option<String>,
+    pub family: Option<String>,
+    pub revision: Option<String>,
+    pub container_name: Option<String>,
+    pub docker_id: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub ipv4_addresses: Vec<String>,
+    pub availability_zone: Option<String>,
+    pub launch_type: Option<String>,
+    /// Every container of the task: name, docker id, image, digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<EcsContainer>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsContainer {
+    pub name: Option<String>,
+    pub docker_id: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv4_addresses: Vec<String>,
+}
+
+/// Options the collector ran with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectOptions {
+    pub proc_root: String,
+    /// Cap per carved executable, when `--carve-exe` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carve_exe: Option<u64>,
+    pub no_environ: bool,
+}
+
+/// One member of the archive with its digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What was collected, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub processes: u64,
+    pub kernel_threads: u64,
+    pub fds: u64,
+    pub sockets: u64,
+    pub sockets_with_owner: u64,
+    pub netns: u64,
+    pub mntns: u64,
+    pub maps: u64,
+    pub mounts: u64,
+    pub executables_hashed: u64,
+    pub errors: u64,
+    pub raw_bytes: u64,
+}
+
+/// `manifest.json`: the archive's identity card, written last.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    pub argv: Vec<ByteString>,
+    pub collector: Collector,
+    pub hostname: String,
+    pub kernel_release: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+    pub clock: Clock,
+    pub started_at: String,
+    pub ended_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsIdentity>,
+    pub options: CollectOptions,
+    pub counts: Counts,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Every other member of the archive, in archive order, with size and SHA-256.
+    pub members: Vec<Member>,
+}
+
+/// What one access to the proc tree gave: a row of `raw/reads.jsonl`.
+///
+/// Together with the bytes under `raw/proc/`, these rows are the whole raw evidence: every table
+/// is rebuilt from them (`curtain reparse`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawRecord {
+    pub op: RawOp,
+    /// Path relative to the proc root (`1234/stat`, `1234/fd/3`, `stat`).
+    pub path: String,
+    /// `read`: bytes kept in the member `raw/proc/<path>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// `read`: the file was larger than the cap; the member holds a prefix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// `readlink`: the link target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ByteString>,
+    /// `listdir`: the names listed (fd numbers, pids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<String>>,
+    /// `exe`: what opening /proc/PID/exe and hashing it gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<ExeStat>,
+    /// Network namespace a `net/*` table was read for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<u64>,
+    /// Mount namespace a `mountinfo` was read for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mntns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+}
+
+impl RawRecord {
+    pub fn new(op: RawOp, path: String) -> Self {
+        RawRecord {
+            op,
+            path,
+            size: None,
+            truncated: false,
+            target: None,
+            entries: None,
+            exe: None,
+            netns: None,
+            mntns: None,
+            error: None,
+            errno: None,
+        }
+    }
+}
+
+/// The kinds of access the collector makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawOp {
+    /// A whole file read.
+    Read,
+    /// A symbolic link read.
+    Readlink,
+    /// A directory listed.
+    Listdir,
+    /// /proc/PID/exe opened, fstat'ed and hashed.
+    Exe,
+    /// A process re-checked after it was read: an error means it was gone.
+    Recheck,
+}
+
+/// fstat of the file behind /proc/PID/exe, and its digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExeStat {
+    pub dev: u64,
+    pub inode: u64,
+    pub nlink: u64,
+    pub size: u64,
+    pub mtime: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Archive member with the bytes, when carved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carved: Option<String>,
+}

@@ -1,0 +1,136 @@
+//! RFC 3339 UTC timestamps with nanoseconds, written by hand: the collector must stay small and
+//! only ever needs UTC, so a date library would be weight without use.
+
+/// `2026-11-29T12:34:56.123456789Z` for `ns` nanoseconds since the Unix epoch.
+pub fn format_rfc3339_ns(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let nanos = ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time (`Z` or a `±HH:MM` offset; fraction
+/// optional). `None` when it is not one, or is before 1970.
+pub fn parse_rfc3339_ns(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + (b[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let digits = (i - start).min(9);
+        if digits == 0 {
+            return None;
+        }
+        nanos *= 10i64.pow(9 - digits as u32);
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *c == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    if secs < 0 {
+        return None;
+    }
+    Some(secs as u64 * 1_000_000_000 + nanos as u64)
+}
+
+// Days since 1970-01-01 to a proleptic Gregorian date (the well-known era-based algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format_rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
+        // 2000-02-29 (a leap day of a century leap year) 12:00:00.5
+        assert_eq!(
+            format_rfc3339_ns(951_825_600_500_000_000),
+            "2000-02-29T12:00:00.500000000Z"
+        );
+        assert_eq!(
+            format_rfc3339_ns(1_798_502_400_000_000_001),
+            "2026-12-29T00:00:00.000000001Z"
+        );
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_offsets() {
+        for ns in [0u64, 951_825_600_500_000_000, 1_798_502_400_123_456_789] {
+            assert_eq!(parse_rfc3339_ns(&format_rfc3339_ns(ns)), Some(ns));
+        }
+        assert_eq!(
+            parse_rfc3339_ns("2026-11-29T13:00:00+01:00"),
+            parse_rfc3339_ns("2026-11-29T12:00:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339_ns("2026-11-29T12:00:00.1Z"),
+            Some(parse_rfc3339_ns("2026-11-29T12:00:00Z").unwrap() + 100_000_000)
+        );
+        assert_eq!(parse_rfc3339_ns("2026-13-29T12:00:00Z"), None);
+        assert_eq!(parse_rfc3339_ns("yesterday"), None);
+        assert_eq!(parse_rfc3339_ns("2026-11-29T12:00:00"), None);
+    }
+}
