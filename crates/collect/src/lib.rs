@@ -1,1 +1,460 @@
-//! placeholder
+//! The live side of curtain: reads a proc tree once and writes one evidence archive.
+//!
+//! [`collect`] walks the tree ([`walk`]), streams every byte it read into the archive as
+//! `raw/proc/...`, builds the tables with the same pure code that `reparse` uses, and writes the
+//! manifest last. [`verify`] and [`reparse`] work on an archive anywhere, later.
+
+pub mod archive;
+pub mod http;
+pub mod walk;
+
+use archive::{ArchiveWriter, Compression};
+use curtain_model::{
+    format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, RawOp,
+    RawRecord,
+};
+use curtain_parse::{Context, Tables};
+use rustix::fs::{Mode, OFlags};
+use std::io::{self, Write};
+use std::time::Duration;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const READS: &str = "raw/reads.jsonl";
+/// Default cap for `--carve-exe`.
+pub const DEFAULT_CARVE: u64 = 64 << 20;
+
+/// What `collect` needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub proc_root: String,
+    pub carve_exe: Option<u64>,
+    pub no_environ: bool,
+    pub compression: Compression,
+    /// The command line, kept in the manifest.
+    pub argv: Vec<ByteString>,
+    /// The ECS task metadata endpoint to query (from `ECS_CONTAINER_METADATA_URI_V4`); when
+    /// `None`, PID 1's environment is looked at for it.
+    pub ecs_uri: Option<String>,
+    pub http_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            proc_root: "/proc".into(),
+            carve_exe: None,
+            no_environ: false,
+            compression: Compression::Zstd,
+            argv: Vec::new(),
+            ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            http_timeout: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// The result of a collection.
+#[derive(Debug)]
+pub struct Outcome {
+    pub manifest: Manifest,
+    /// SHA-256 of the archive's bytes as written.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+fn now(id: rustix::time::ClockId) -> u64 {
+    let t = rustix::time::clock_gettime(id);
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
+fn cstr(c: &std::ffi::CStr) -> String {
+    c.to_string_lossy().into_owned()
+}
+
+/// Collects the proc tree of `opts.proc_root` into an archive written to `out`.
+///
+/// Fails only when the output cannot be written or the proc root cannot be opened; everything
+/// that cannot be read inside the tree is recorded as data.
+pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
+    // The two clocks back to back: realtime - boottime is the wall time of boot.
+    let boottime_start_ns = now(rustix::time::ClockId::Boottime);
+    let realtime_start_ns = now(rustix::time::ClockId::Realtime);
+    let mut clock = Clock {
+        realtime_start_ns,
+        boottime_start_ns,
+        clk_tck: rustix::param::clock_ticks_per_second(),
+        page_size: rustix::param::page_size() as u64,
+        little_endian: cfg!(target_endian = "little"),
+        ..Default::default()
+    };
+    let root = rustix::fs::open(
+        opts.proc_root.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("{}: {e}", opts.proc_root)))?;
+
+    let mut archive = ArchiveWriter::new(out, opts.compression, realtime_start_ns / 1_000_000_000)?;
+    let walk_opts = walk::WalkOptions {
+        no_environ: opts.no_environ,
+        carve_exe: opts.carve_exe,
+    };
+    let mut w = walk::Walker::new(
+        root,
+        walk_opts,
+        Context {
+            clock: clock.clone(),
+        },
+        &mut archive,
+    );
+
+    let root_fd = rustix::fs::openat(
+        &w.root,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let root_dir = rustix::fd::AsFd::as_fd(&root_fd);
+    let (stat, _) = w.read_file(root_dir, "stat", "stat".into(), walk::Tag::None)?;
+    if let Err(kind) = stat {
+        w.tables.add_error(None, "stat".into(), kind, None);
+    }
+    clock.btime = stat
+        .ok()
+        .and_then(|b| curtain_parse::parse_btime(&b, clock.clk_tck, clock.page_size));
+    let self_pid: Option<u32> = w
+        .read_link(root_dir, "self", "self".into())
+        .ok()
+        .and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
+    let pids = match w.list_numeric(root_dir, ".", ".".into()) {
+        Ok((pids, _)) => pids,
+        Err(kind) => {
+            w.tables.add_error(None, ".".into(), kind, None);
+            Vec::new()
+        }
+    };
+    for pid in pids {
+        w.process(pid)?;
+    }
+
+    // ECS identity: our own environment, else the container's init's.
+    let ecs_uri = opts.ecs_uri.clone().or_else(|| {
+        let init = w.tables.processes.iter().find(|p| p.pid == 1)?;
+        init.environ.as_ref()?.iter().find_map(|e| {
+            let v = e.0.strip_prefix(b"ECS_CONTAINER_METADATA_URI_V4=")?;
+            String::from_utf8(v.to_vec()).ok().filter(|s| !s.is_empty())
+        })
+    });
+    let mut ecs_docs: [Option<Vec<u8>>; 2] = [None, None];
+    if let Some(uri) = ecs_uri {
+        let base = uri.trim_end_matches('/');
+        for (i, (name, url)) in [
+            ("container", base.to_string()),
+            ("task", format!("{base}/task")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut rec = RawRecord::new(RawOp::Http, name.to_string());
+            match http::get(&url, opts.http_timeout) {
+                Ok(body) => {
+                    rec.size = Some(body.len() as u64);
+                    w.archive.append(&format!("raw/ecs/{name}.json"), &body)?;
+                    ecs_docs[i] = Some(body);
+                }
+                Err(e) => {
+                    rec.error = Some(ErrorKind::Other);
+                    rec.detail = Some(format!("GET {url}: {e}"));
+                }
+            }
+            curtain_parse::replay::global_error(&mut w.tables, &rec);
+            serde_json::to_writer(&mut w.reads, &rec).expect("serialise record");
+            w.reads.push(b'\n');
+        }
+    }
+
+    clock.boottime_end_ns = now(rustix::time::ClockId::Boottime);
+    clock.realtime_end_ns = now(rustix::time::ClockId::Realtime);
+
+    let tables = {
+        let mut t = std::mem::take(&mut w.tables);
+        t.finish(self_pid);
+        t
+    };
+    let reads = std::mem::take(&mut w.reads);
+    let raw_bytes = w.raw_bytes;
+    drop(w);
+    archive.append(READS, &reads)?;
+    for (name, body) in tables.to_jsonl() {
+        archive.append(name, &body)?;
+    }
+
+    let me = self_pid.and_then(|pid| tables.processes.iter().find(|p| p.pid == pid));
+    let uname = rustix::system::uname();
+    let mut counts = tables.counts();
+    counts.raw_bytes = raw_bytes;
+    let manifest = Manifest {
+        format_version: curtain_model::FORMAT_VERSION,
+        tool: "curtain".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        argv: opts.argv.clone(),
+        collector: Collector {
+            pid: std::process::id(),
+            uid: rustix::process::getuid().as_raw(),
+            euid: rustix::process::geteuid().as_raw(),
+            cap_eff: me.and_then(|p| p.cap_eff.clone()),
+            ns: me.map(|p| p.ns.clone()).unwrap_or_default(),
+            cgroup: me.and_then(|p| p.cgroup.clone()),
+        },
+        hostname: cstr(uname.nodename()),
+        kernel_release: cstr(uname.release()),
+        machine: Some(cstr(uname.machine())),
+        started_at: format_rfc3339_ns(clock.realtime_start_ns),
+        ended_at: format_rfc3339_ns(clock.realtime_end_ns),
+        clock,
+        ecs: curtain_parse::tables::ecs_identity(ecs_docs[0].as_deref(), ecs_docs[1].as_deref()),
+        options: CollectOptions {
+            proc_root: opts.proc_root.clone(),
+            carve_exe: opts.carve_exe,
+            no_environ: opts.no_environ,
+        },
+        counts,
+        errors_by_kind: tables.errors_by_kind(),
+        members: archive.members().to_vec(),
+    };
+    let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
+    let (out, sha256, bytes) = archive.finish(&body)?;
+    Ok((
+        Outcome {
+            manifest,
+            sha256,
+            bytes,
+        },
+        out,
+    ))
+}
+
+/// One line per problem `verify` found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub members_checked: usize,
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks every member against the manifest: present, same size, same SHA-256; and nothing in
+/// the archive that the manifest does not list.
+pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
+    use sha2::{Digest, Sha256};
+    let mut r = VerifyReport::default();
+    for p in &contents.problems {
+        r.problems.push(format!("refused member: {p:?}"));
+    }
+    let Some(m) = contents.get(MANIFEST) else {
+        r.problems.push(format!("{MANIFEST} is missing"));
+        return r;
+    };
+    let manifest: Manifest = match serde_json::from_slice(m) {
+        Ok(m) => m,
+        Err(e) => {
+            r.problems.push(format!("{MANIFEST} does not parse: {e}"));
+            return r;
+        }
+    };
+    let mut listed = std::collections::HashSet::new();
+    for want in &manifest.members {
+        listed.insert(want.path.as_str());
+        r.members_checked += 1;
+        match contents.get(&want.path) {
+            None => r.problems.push(format!("{}: missing", want.path)),
+            Some(data) => {
+                let got = curtain_model::to_hex(&Sha256::digest(data));
+                if data.len() as u64 != want.size {
+                    r.problems.push(format!(
+                        "{}: size {} but manifest says {}",
+                        want.path,
+                        data.len(),
+                        want.size
+                    ));
+                }
+                if got != want.sha256 {
+                    r.problems.push(format!(
+                        "{}: sha256 {got} but manifest says {}",
+                        want.path, want.sha256
+                    ));
+                }
+            }
+        }
+    }
+    for (path, _) in &contents.members {
+        if path != MANIFEST && !listed.contains(path.as_str()) {
+            r.problems
+                .push(format!("{path}: not listed in the manifest"));
+        }
+    }
+    r
+}
+
+/// The outcome of rebuilding an archive's tables from its raw part.
+#[derive(Debug)]
+pub struct Reparsed {
+    pub manifest: Manifest,
+    pub tables: Tables,
+    /// (member, identical to the stored one?) for each table.
+    pub comparison: Vec<(&'static str, bool)>,
+    pub rebuilt: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Rebuilds every table from `raw/` and compares each with the stored one.
+pub fn reparse(contents: &archive::ArchiveContents) -> Result<Reparsed, String> {
+    let manifest: Manifest =
+        serde_json::from_slice(contents.get(MANIFEST).ok_or("manifest.json is missing")?)
+            .map_err(|e| format!("manifest.json: {e}"))?;
+    let reads = contents.get(READS).ok_or("raw/reads.jsonl is missing")?;
+    let ctx = Context {
+        clock: manifest.clock.clone(),
+    };
+    let (tables, _) = curtain_parse::replay::rebuild(reads, |name| contents.get(name), &ctx)?;
+    let rebuilt = tables.to_jsonl();
+    let comparison = rebuilt
+        .iter()
+        .map(|(name, body)| (*name, contents.get(name) == Some(body.as_slice())))
+        .collect();
+    Ok(Reparsed {
+        manifest,
+        tables,
+        comparison,
+        rebuilt,
+    })
+}
+
+/// Writes a new archive: the raw part of `contents` as it was, the rebuilt tables, and a manifest
+/// with the new members and counts.
+pub fn write_reparsed<W: Write>(
+    contents: &archive::ArchiveContents,
+    re: &Reparsed,
+    out: W,
+    compression: Compression,
+) -> io::Result<(W, String)> {
+    let secs = re.manifest.clock.realtime_start_ns / 1_000_000_000;
+    let mut a = ArchiveWriter::new(out, compression, secs)?;
+    for (path, data) in &contents.members {
+        if path != MANIFEST && !path.starts_with("tables/") {
+            a.append(path, data)?;
+        }
+    }
+    for (name, body) in &re.rebuilt {
+        a.append(name, body)?;
+    }
+    let mut m = re.manifest.clone();
+    let raw_bytes = m.counts.raw_bytes;
+    m.counts = re.tables.counts();
+    m.counts.raw_bytes = raw_bytes;
+    m.errors_by_kind = re.tables.errors_by_kind();
+    m.ecs = curtain_parse::tables::ecs_identity(
+        contents.get("raw/ecs/container.json"),
+        contents.get("raw/ecs/task.json"),
+    );
+    m.members = a.members().to_vec();
+    let body = serde_json::to_vec_pretty(&m).expect("serialise manifest");
+    let (out, sha, _) = a.finish(&body)?;
+    Ok((out, sha))
+}
+
+/// The one-screen summary printed after a collection.
+pub fn summary(o: &Outcome, output: &str, elapsed: Duration) -> String {
+    let m = &o.manifest;
+    let c = &m.counts;
+    let mut s = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        s,
+        "curtain collect on {} ({}), uid {}/{}",
+        m.hostname, m.kernel_release, m.collector.uid, m.collector.euid
+    );
+    let _ = writeln!(
+        s,
+        "  processes {} ({} kernel threads), fds {}, executables hashed {}",
+        c.processes, c.kernel_threads, c.fds, c.executables_hashed
+    );
+    let _ = writeln!(
+        s,
+        "  sockets {} ({} with a visible owner) in {} network namespace(s); {} mount namespace(s), {} mounts",
+        c.sockets, c.sockets_with_owner, c.netns, c.mntns, c.mounts
+    );
+    if let Some(ecs) = &m.ecs {
+        let _ = writeln!(
+            s,
+            "  ECS task {} container {} ({})",
+            ecs.task_arn.as_deref().unwrap_or("?"),
+            ecs.container_name.as_deref().unwrap_or("?"),
+            ecs.launch_type.as_deref().unwrap_or("?")
+        );
+    }
+    if m.errors_by_kind.is_empty() {
+        let _ = writeln!(s, "  errors: none");
+    } else {
+        let list: Vec<String> = m
+            .errors_by_kind
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(s, "  errors: {} (see tables/errors.jsonl)", list.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "  archive {output}: {} members, {} bytes, {:.2} s",
+        m.members.len() + 1,
+        o.bytes,
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(s, "  sha256 {}", o.sha256);
+    s
+}
+
+/// Parses a size such as `1048576`, `64M`, `2G`, `512k`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_lowercase() {
+                'k' => 1u64 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                'b' => 1,
+                _ => return Err(format!("unknown size suffix in {s:?}")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a size: {s:?}"))
+}
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("64M"), Ok(64 << 20));
+        assert_eq!(super::parse_size("1000"), Ok(1000));
+        assert_eq!(super::parse_size("2g"), Ok(2 << 30));
+        assert!(super::parse_size("x").is_err());
+        assert!(super::parse_size("5q").is_err());
+    }
+}

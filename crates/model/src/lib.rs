@@ -678,6 +678,9 @@ pub struct RawRecord {
     pub error: Option<ErrorKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno: Option<i32>,
+    /// What went wrong, in words, where an errno does not say it (an HTTP status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl RawRecord {
@@ -694,6 +697,7 @@ impl RawRecord {
             mntns: None,
             error: None,
             errno: None,
+            detail: None,
         }
     }
 }
@@ -712,6 +716,10 @@ pub enum RawOp {
     Exe,
     /// A process re-checked after it was read: an error means it was gone.
     Recheck,
+    /// A process directory opened: an error means it was gone before its first read.
+    Opendir,
+    /// A GET of the ECS task metadata endpoint (`container` or `task`), kept under `raw/ecs/`.
+    Http,
 }
 
 /// fstat of the file behind /proc/PID/exe, and its digest.
@@ -727,4 +735,7 @@ pub struct ExeStat {
     /// Archive member with the bytes, when carved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carved: Option<String>,
+    /// The carved member holds only the first `--carve-exe` bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carved_truncated: bool,
 }

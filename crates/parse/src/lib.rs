@@ -10,6 +10,7 @@
 pub mod ecs;
 pub mod net;
 pub mod proc;
+pub mod replay;
 pub mod tables;
 
 pub use proc::ParseError;

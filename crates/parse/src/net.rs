@@ -156,25 +156,31 @@ pub fn parse_unix_table(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) 
 
 const SO_ACCEPTCON: u64 = 0x0001_0000;
 
+/// The next single-space-separated field of `rest`, advancing past it and its separator.
+fn take_field<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let r: &'a [u8] = rest;
+    let end = r.iter().position(|&c| c == b' ').unwrap_or(r.len());
+    let (f, tail) = r.split_at(end);
+    *rest = tail.strip_prefix(b" ").unwrap_or(tail);
+    f
+}
+
 fn parse_unix_line(netns: u64, line: &[u8]) -> Option<Socket> {
-    // "Num: RefCount Protocol Flags Type St Inode [Path]", separated by single spaces.
+    // "%pK: %08X %08X %08X %04X %02X %5lu" then " path" when bound.
     let mut rest = line;
-    let mut next = || -> Option<&[u8]> {
-        let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
-        let (f, tail) = rest.split_at(end);
-        rest = tail.strip_prefix(b" ").unwrap_or(tail);
-        Some(f)
-    };
-    let num = next()?.strip_suffix(b":")?;
+    let num = take_field(&mut rest).strip_suffix(b":")?;
     if num.is_empty() || !num.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
-    let _refcount = parse_hex(next()?)?;
-    let _protocol = parse_hex(next()?)?;
-    let flags = parse_hex(next()?)?;
-    let ty = parse_hex(next()?)?;
-    let st = parse_hex(next()?)?;
-    let inode = parse_int::<u64>(next()?)?;
+    let _refcount = parse_hex(take_field(&mut rest))?;
+    let _protocol = parse_hex(take_field(&mut rest))?;
+    let flags = parse_hex(take_field(&mut rest))?;
+    let ty = parse_hex(take_field(&mut rest))?;
+    let st = parse_hex(take_field(&mut rest))?;
+    // The inode is printed "%5lu": small inodes are padded with spaces.
+    let lead = rest.iter().take_while(|&&c| c == b' ').count();
+    rest = &rest[lead..];
+    let inode = parse_int::<u64>(take_field(&mut rest))?;
     let path = (!rest.is_empty()).then(|| ByteString::from(rest));
     let socket_type = match ty {
         1 => "stream".to_string(),
@@ -345,13 +351,15 @@ mod tests {
 0000000000000000: 00000002 00000000 00000000 0002 01 21003 @/org/example/abstract
 0000000000000000: 00000002 00000000 00010000 0005 01 21004 /tmp/odd
 name\xff
+00000000bcc991ab: 00000003 00000000 00000000 0001 03  1062
 ";
 
     #[test]
     fn unix_sockets() {
         let (s, e) = parse_unix_table(3, UNIX);
         assert!(e.is_empty(), "{e:?}");
-        assert_eq!(s.len(), 4);
+        assert_eq!(s.len(), 5);
+        assert_eq!((s[4].inode, s[4].path.is_none()), (1062, true));
         assert_eq!(
             (s[0].state.as_str(), s[0].socket_type.as_deref()),
             ("LISTEN", Some("stream"))

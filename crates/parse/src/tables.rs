@@ -32,6 +32,8 @@ pub struct RawProcess {
     pub exe: Option<Result<ExeStat, ErrorKind>>,
     /// The fd directory listed, each fd with its link target.
     pub fds: Option<Result<Vec<(u32, RawResult)>, ErrorKind>>,
+    /// Files larger than the cap: what is kept is a prefix.
+    pub truncated: BTreeSet<String>,
     /// The re-check after reading failed: the process was gone.
     pub vanished: bool,
 }
@@ -111,6 +113,9 @@ impl Tables {
             None => {}
         }
         p.kernel_thread = kernel_thread;
+        // A kernel thread has no memory, exe, cwd or root: ENOENT and ESRCH there are expected.
+        let quiet =
+            |k: &ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
 
         match file("status") {
             Some(Ok(b)) => {
@@ -143,8 +148,8 @@ impl Tables {
                         p.environ = v
                     }
                 }
-                Some(Err(k)) => errs.push((name.into(), name.into(), *k, None)),
-                None => {}
+                Some(Err(k)) if !quiet(k) => errs.push((name.into(), name.into(), *k, None)),
+                _ => {}
             }
         }
 
@@ -167,13 +172,11 @@ impl Tables {
                 Ok(m) => self.maps.extend(m),
                 Err(e) => errs.push(("maps".into(), "maps".into(), ErrorKind::Parse, Some(e.0))),
             },
-            Some(Err(k)) => errs.push(("maps".into(), "maps".into(), *k, None)),
-            None => {}
+            Some(Err(k)) if !quiet(k) => errs.push(("maps".into(), "maps".into(), *k, None)),
+            _ => {}
         }
 
-        // Links: a kernel thread has no exe, cwd or root; its ENOENT is not an error.
         let link = |name: &str| raw.links.get(name);
-        let quiet = |k: &ErrorKind| kernel_thread && *k == ErrorKind::ENOENT;
         let mut exe_path = None;
         match link("exe") {
             Some(Ok(t)) => exe_path = Some(ByteString(t.clone())),
@@ -260,6 +263,9 @@ impl Tables {
             None => {}
         }
 
+        for name in &raw.truncated {
+            errs.push((name.clone(), name.clone(), ErrorKind::Truncated, None));
+        }
         for (field, path, kind, detail) in errs {
             // The first error of a field is the one the row names.
             p.errors.entry(field).or_insert(kind);

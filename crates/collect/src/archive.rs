@@ -1,0 +1,284 @@
+//! The evidence archive on disk: a tar stream (optionally zstd-compressed) whose members are
+//! hashed as they are written, and a reader that never trusts the paths it finds.
+
+use curtain_model::{to_hex, Member};
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Write};
+
+/// Archive compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Compression {
+    /// Plain tar.
+    None,
+    /// zstd-compressed tar (`.tar.zst`).
+    Zstd,
+}
+
+impl Compression {
+    /// From the output file name: `.zst` means zstd.
+    pub fn for_path(path: &str) -> Compression {
+        if path.ends_with(".zst") || path.ends_with(".tzst") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Counts and hashes every byte written through it: the SHA-256 of the whole archive file.
+pub struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+    pub fn finish(self) -> (W, String, u64) {
+        (self.inner, to_hex(&self.hasher.finalize()), self.written)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum Sink<W: Write> {
+    Plain(HashingWriter<W>),
+    Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Zstd(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+/// Writes members one after the other and remembers each one's size and SHA-256 for the
+/// manifest, which is written last.
+pub struct ArchiveWriter<W: Write> {
+    tar: tar::Builder<Sink<W>>,
+    members: Vec<Member>,
+    mtime: u64,
+}
+
+impl<W: Write> ArchiveWriter<W> {
+    /// `mtime`: the time stamped on every member (the collection's start, in seconds).
+    pub fn new(out: W, compression: Compression, mtime: u64) -> io::Result<Self> {
+        let hashing = HashingWriter::new(out);
+        let sink = match compression {
+            Compression::None => Sink::Plain(hashing),
+            Compression::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(hashing, 3)?;
+                // Spread compression over the other core where there is one; the walk stays on
+                // this thread. Not every zstd build has threads: then it runs inline.
+                let _ = enc.multithread(1);
+                Sink::Zstd(enc)
+            }
+        };
+        let mut tar = tar::Builder::new(sink);
+        tar.mode(tar::HeaderMode::Deterministic);
+        Ok(ArchiveWriter {
+            tar,
+            members: Vec::new(),
+            mtime,
+        })
+    }
+
+    /// Appends one member and records it for the manifest.
+    pub fn append(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o444);
+        h.set_mtime(self.mtime);
+        h.set_entry_type(tar::EntryType::Regular);
+        self.tar.append_data(&mut h, path, data)?;
+        self.members.push(Member {
+            path: path.to_string(),
+            size: data.len() as u64,
+            sha256: to_hex(&Sha256::digest(data)),
+        });
+        Ok(())
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Appends the manifest (not listed in itself) and closes the stream. Returns the output,
+    /// the SHA-256 of all bytes written and their count.
+    pub fn finish(mut self, manifest: &[u8]) -> io::Result<(W, String, u64)> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(manifest.len() as u64);
+        h.set_mode(0o444);
+        h.set_mtime(self.mtime);
+        h.set_entry_type(tar::EntryType::Regular);
+        self.tar.append_data(&mut h, crate::MANIFEST, manifest)?;
+        let sink = self.tar.into_inner()?;
+        let hashing = match sink {
+            Sink::Plain(w) => w,
+            Sink::Zstd(enc) => enc.finish()?,
+        };
+        let (mut out, digest, n) = hashing.finish();
+        out.flush()?;
+        Ok((out, digest, n))
+    }
+}
+
+/// Why an archive member was refused when reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberProblem {
+    /// Absolute, `..`, empty component, or not UTF-8: never used as a path.
+    UnsafePath(String),
+    /// Not a regular file (link, device, directory...).
+    NotAFile(String),
+    /// The same path twice.
+    Duplicate(String),
+}
+
+/// Every regular member of an archive, read fully, in archive order.
+pub struct ArchiveContents {
+    pub members: Vec<(String, Vec<u8>)>,
+    pub problems: Vec<MemberProblem>,
+}
+
+impl ArchiveContents {
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.members
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, d)| d.as_slice())
+    }
+}
+
+/// A member path is used only if it is relative, has no `..` or empty components, and is UTF-8.
+pub fn is_safe_member_path(p: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(p) else {
+        return false;
+    };
+    !s.is_empty()
+        && !s.starts_with('/')
+        && !s.contains('\0')
+        && !s.contains('\\')
+        && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Opens a `.tar` or `.tar.zst` (told apart by the zstd magic number, not the name).
+pub fn open_reader(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = r.read(&mut magic[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let head = io::Cursor::new(magic[..got].to_vec()).chain(r);
+    if got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Ok(Box::new(zstd::stream::read::Decoder::new(head)?))
+    } else {
+        Ok(Box::new(head))
+    }
+}
+
+/// Reads every member into memory, refusing unsafe paths and non-files (recorded as problems).
+pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
+    let mut ar = tar::Archive::new(open_reader(r)?);
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut problems = Vec::new();
+    for entry in ar.entries()? {
+        let mut entry = entry?;
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        if !is_safe_member_path(&raw_path) {
+            problems.push(MemberProblem::UnsafePath(shown));
+            continue;
+        }
+        if !matches!(
+            entry.header().entry_type(),
+            tar::EntryType::Regular | tar::EntryType::Continuous
+        ) {
+            problems.push(MemberProblem::NotAFile(shown));
+            continue;
+        }
+        if !seen.insert(shown.clone()) {
+            problems.push(MemberProblem::Duplicate(shown));
+            continue;
+        }
+        let mut data = Vec::with_capacity(entry.size().min(1 << 26) as usize);
+        entry.read_to_end(&mut data)?;
+        members.push((shown, data));
+    }
+    Ok(ArchiveContents { members, problems })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_are_checked() {
+        for ok in ["manifest.json", "raw/proc/1/stat", "files/ab"] {
+            assert!(is_safe_member_path(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "raw/../../x",
+            "raw//x",
+            "./x",
+            "a\\..\\b",
+            "a\0b",
+        ] {
+            assert!(!is_safe_member_path(bad.as_bytes()), "{bad}");
+        }
+        assert!(!is_safe_member_path(b"raw/\xff"));
+    }
+
+    #[test]
+    fn round_trip_plain_and_zstd() {
+        for c in [Compression::None, Compression::Zstd] {
+            let mut w = ArchiveWriter::new(Vec::new(), c, 0).unwrap();
+            w.append("raw/proc/1/stat", b"1 (init) S 0").unwrap();
+            w.append("tables/x.jsonl", b"").unwrap();
+            let (bytes, digest, n) = w.finish(b"{}").unwrap();
+            assert_eq!(n as usize, bytes.len());
+            assert_eq!(digest, to_hex(&Sha256::digest(&bytes)));
+            let got = read_archive(std::io::Cursor::new(bytes)).unwrap();
+            assert!(got.problems.is_empty());
+            let names: Vec<_> = got.members.iter().map(|(p, _)| p.as_str()).collect();
+            assert_eq!(
+                names,
+                ["raw/proc/1/stat", "tables/x.jsonl", "manifest.json"]
+            );
+            assert_eq!(got.get("raw/proc/1/stat"), Some(&b"1 (init) S 0"[..]));
+        }
+    }
+}

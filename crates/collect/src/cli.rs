@@ -1,0 +1,207 @@
+//! The command-line face of collection, shared by `curtain collect` and `curtain-collector`:
+//! the arguments as typed, then running them.
+
+use crate::archive::{self, Compression};
+use crate::{Options, DEFAULT_CARVE};
+use curtain_model::ByteString;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::time::Instant;
+
+/// `collect`: snapshot the proc tree into one evidence archive.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CollectArgs {
+    /// Archive to write (`.tar`, or `.tar.zst` compressed); `-` for standard output.
+    /// Default: curtain-HOSTNAME-UTCTIME.tar.zst in the current directory.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Read this proc tree instead of /proc (a mounted or copied one).
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    pub proc_root: String,
+    /// Also keep the bytes of every executable (deleted and memfd ones too), each capped at
+    /// MAX_BYTES (default 64M), once per distinct file, as files/SHA256.
+    #[arg(long, value_name = "MAX_BYTES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "64M", value_parser = crate::parse_size)]
+    pub carve_exe: Option<u64>,
+    /// Leave process environments out (they often hold secrets).
+    #[arg(long)]
+    pub no_environ: bool,
+    /// Compression; by default zstd for a `.zst` name, none otherwise and for standard output.
+    #[arg(long, value_enum)]
+    pub compress: Option<Compression>,
+    /// Print no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn default_name() -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = curtain_model::format_rfc3339_ns(now.as_nanos() as u64);
+    // 2026-11-29T12:34:56.123456789Z -> 20261129T123456Z
+    let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
+    format!("curtain-{host}-{compact}Z.tar.zst")
+}
+
+/// Runs a collection as the user asked. Returns the exit code.
+pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome>, String)> {
+    let output = args.output.clone().unwrap_or_else(default_name);
+    let to_stdout = output == "-";
+    let compression = args.compress.unwrap_or(if to_stdout {
+        Compression::None
+    } else {
+        Compression::for_path(&output)
+    });
+    let opts = Options {
+        proc_root: args.proc_root.clone(),
+        carve_exe: args
+            .carve_exe
+            .or(None)
+            .map(|c| if c == 0 { DEFAULT_CARVE } else { c }),
+        no_environ: args.no_environ,
+        compression,
+        argv: std::env::args_os()
+            .map(|a| ByteString::from(a.as_bytes()))
+            .collect(),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let outcome = if to_stdout {
+        let stdout = io::stdout().lock();
+        let (o, mut out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 18, stdout))?;
+        out.flush()?;
+        o
+    } else {
+        // create_new: never overwrite evidence already there.
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&output)
+            .map_err(|e| io::Error::new(e.kind(), format!("{output}: {e}")))?;
+        let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 18, f))?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        let name = std::path::Path::new(&output)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        std::fs::write(
+            format!("{output}.sha256"),
+            format!("{}  {}\n", o.sha256, name),
+        )?;
+        o
+    };
+    if !args.quiet {
+        eprint!("{}", crate::summary(&outcome, &output, started.elapsed()));
+    }
+    Ok((0, Some(outcome), output))
+}
+
+/// `verify`: check an archive's members against its manifest.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The archive (`.tar` or `.tar.zst`).
+    pub archive: String,
+}
+
+/// Prints the verdict; exit code 0 only when every member matches.
+pub fn run_verify(args: &VerifyArgs) -> io::Result<i32> {
+    let contents = archive::read_archive(std::fs::File::open(&args.archive)?)?;
+    let mut report = crate::verify(&contents);
+    // The sidecar written at collection, when it is beside the archive.
+    let sidecar = format!("{}.sha256", args.archive);
+    if let Ok(text) = std::fs::read_to_string(&sidecar) {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        io::copy(&mut std::fs::File::open(&args.archive)?, &mut h)?;
+        let got = curtain_model::to_hex(&h.finalize());
+        let want = text.split_whitespace().next().unwrap_or("");
+        if got != want {
+            report
+                .problems
+                .push(format!("archive sha256 {got} but {sidecar} says {want}"));
+        }
+    }
+    let mut out = io::stdout().lock();
+    for p in &report.problems {
+        writeln!(out, "MISMATCH {p}")?;
+    }
+    if report.ok() {
+        writeln!(
+            out,
+            "OK {}: {} members match the manifest",
+            args.archive, report.members_checked
+        )?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "FAILED {}: {} problem(s) in {} members",
+            args.archive,
+            report.problems.len(),
+            report.members_checked
+        )?;
+        Ok(1)
+    }
+}
+
+/// `reparse`: rebuild every table from the raw part.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReparseArgs {
+    /// The archive (`.tar` or `.tar.zst`).
+    pub archive: String,
+    /// Write a new archive with the rebuilt tables (the raw part copied as is).
+    #[arg(short, long, value_name = "NEW")]
+    pub output: Option<String>,
+}
+
+/// Prints, per table, whether the rebuilt one is identical; exit 0 when all are (or when a new
+/// archive was written).
+pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
+    let contents = archive::read_archive(std::fs::File::open(&args.archive)?)?;
+    let re =
+        crate::reparse(&contents).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let mut out = io::stdout().lock();
+    for (name, same) in &re.comparison {
+        writeln!(
+            out,
+            "{} {name}",
+            if *same { "identical" } else { "changed  " }
+        )?;
+    }
+    if let Some(path) = &args.output {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        let (w, sha) = crate::write_reparsed(
+            &contents,
+            &re,
+            io::BufWriter::new(f),
+            Compression::for_path(path),
+        )?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        writeln!(out, "wrote {path} sha256 {sha}")?;
+        return Ok(0);
+    }
+    Ok(if re.comparison.iter().all(|(_, same)| *same) {
+        0
+    } else {
+        1
+    })
+}

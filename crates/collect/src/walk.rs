@@ -1,0 +1,454 @@
+//! The walk over a proc tree: one dirfd per process, each file read once, every read recorded.
+//!
+//! Reads go through `openat`/`readlinkat` on the process's directory fd rather than through
+//! procfs (the crate), whose `Process` API re-resolves paths and costs several syscalls per fd
+//! where one `readlinkat` does; holding the dirfd also pins the process: if it exits, every later
+//! read fails with ESRCH instead of silently reading a new process that reused the pid.
+
+use crate::archive::ArchiveWriter;
+use curtain_model::{to_hex, ErrorKind, ExeStat, Proto, RawOp, RawRecord};
+use curtain_parse::tables::{PROCESS_FILES, PROCESS_LINKS};
+use curtain_parse::{Context, RawProcess, RawResult, Tables};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+
+/// Largest file kept whole; a larger one keeps this prefix and is marked truncated (a cmdline
+/// or environ is at most a few MiB; a huge maps file is the only usual case).
+pub const MAX_FILE: usize = 32 << 20;
+
+pub fn errno_kind(e: Errno) -> ErrorKind {
+    match e {
+        Errno::NOENT => ErrorKind::ENOENT,
+        Errno::ACCESS => ErrorKind::EACCES,
+        Errno::PERM => ErrorKind::EPERM,
+        Errno::SRCH => ErrorKind::ESRCH,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Options of the walk.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    pub no_environ: bool,
+    pub carve_exe: Option<u64>,
+}
+
+/// Identity of an executable file for hashing it once: (dev, inode, size, mtime, ctime).
+type FileKey = (u64, u64, i64, i64, i64, i64, i64);
+
+/// The state of one collection.
+pub struct Walker<'a, W: Write> {
+    pub root: OwnedFd,
+    pub opts: WalkOptions,
+    pub ctx: Context,
+    pub tables: Tables,
+    pub archive: &'a mut ArchiveWriter<W>,
+    /// `raw/reads.jsonl`, one row per access.
+    pub reads: Vec<u8>,
+    pub raw_bytes: u64,
+    buf: Vec<u8>,
+    exe_cache: HashMap<FileKey, ExeStat>,
+    netns_done: HashSet<u64>,
+    mntns_done: HashSet<u64>,
+    carved: HashSet<String>,
+}
+
+impl<'a, W: Write> Walker<'a, W> {
+    pub fn new(
+        root: OwnedFd,
+        opts: WalkOptions,
+        ctx: Context,
+        archive: &'a mut ArchiveWriter<W>,
+    ) -> Self {
+        Walker {
+            root,
+            opts,
+            ctx,
+            tables: Tables::default(),
+            archive,
+            reads: Vec::with_capacity(1 << 20),
+            raw_bytes: 0,
+            buf: Vec::with_capacity(1 << 16),
+            exe_cache: HashMap::new(),
+            netns_done: HashSet::new(),
+            mntns_done: HashSet::new(),
+            carved: HashSet::new(),
+        }
+    }
+
+    fn record(&mut self, r: &RawRecord) {
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_writer(&mut self.reads, r).expect("serialise record");
+        self.reads.push(b'\n');
+    }
+
+    /// Reads `name` under `dir` whole, keeps its bytes as `raw/proc/<path>` and records the read.
+    pub fn read_file(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &str,
+        path: String,
+        tag: Tag,
+    ) -> io::Result<(RawResult, bool)> {
+        let mut rec = RawRecord::new(RawOp::Read, path);
+        tag.apply(&mut rec);
+        let got = read_whole(dir, name, &mut self.buf);
+        let out = match got {
+            Ok(truncated) => {
+                rec.size = Some(self.buf.len() as u64);
+                rec.truncated = truncated;
+                self.archive
+                    .append(&format!("raw/proc/{}", rec.path), &self.buf)?;
+                self.raw_bytes += self.buf.len() as u64;
+                (Ok(self.buf.clone()), truncated)
+            }
+            Err(e) => {
+                rec.error = Some(errno_kind(e));
+                rec.errno = Some(e.raw_os_error());
+                (Err(errno_kind(e)), false)
+            }
+        };
+        self.record(&rec);
+        Ok(out)
+    }
+
+    /// Reads a link and records its target.
+    pub fn read_link(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> RawResult {
+        let mut rec = RawRecord::new(RawOp::Readlink, path);
+        let out = match rustix::fs::readlinkat(dir, name, Vec::new()) {
+            Ok(t) => {
+                let t = t.into_bytes();
+                rec.target = Some(t.clone().into());
+                Ok(t)
+            }
+            Err(e) => {
+                rec.error = Some(errno_kind(e));
+                rec.errno = Some(e.raw_os_error());
+                Err(errno_kind(e))
+            }
+        };
+        self.record(&rec);
+        out
+    }
+
+    /// Lists the numeric entries (pids, fds) of directory `name` under `dir`, records the
+    /// listing, and returns it with the directory's fd for reading its entries.
+    pub fn list_numeric(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &str,
+        path: String,
+    ) -> Result<(Vec<u32>, OwnedFd), ErrorKind> {
+        let mut rec = RawRecord::new(RawOp::Listdir, path);
+        let listed = (|| -> Result<(Vec<u32>, OwnedFd), Errno> {
+            let fd = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            let mut d = rustix::fs::Dir::read_from(&fd)?;
+            let mut v = Vec::new();
+            while let Some(e) = d.read() {
+                let e = e?;
+                if let Some(n) = e
+                    .file_name()
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+                {
+                    v.push(n);
+                }
+            }
+            v.sort_unstable();
+            Ok((v, fd))
+        })();
+        let out = match listed {
+            Ok((v, fd)) => {
+                rec.entries = Some(v.iter().map(|n| n.to_string()).collect());
+                Ok((v, fd))
+            }
+            Err(e) => {
+                rec.error = Some(errno_kind(e));
+                rec.errno = Some(e.raw_os_error());
+                Err(errno_kind(e))
+            }
+        };
+        self.record(&rec);
+        out
+    }
+
+    /// Walks one process: its files, links, executable, fds, its namespace's socket tables and
+    /// mounts when first seen, then re-checks that it is still there.
+    pub fn process(&mut self, pid: u32) -> io::Result<()> {
+        let mut rec = RawRecord::new(RawOp::Opendir, pid.to_string());
+        let dirfd = match rustix::fs::openat(
+            &self.root,
+            pid.to_string(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                self.record(&rec);
+                fd
+            }
+            Err(e) => {
+                rec.error = Some(ErrorKind::Vanished);
+                rec.errno = Some(e.raw_os_error());
+                self.record(&rec);
+                self.tables
+                    .add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
+                return Ok(());
+            }
+        };
+        let dir = dirfd.as_fd();
+        let mut raw = RawProcess {
+            pid,
+            ..Default::default()
+        };
+        for name in PROCESS_FILES {
+            if name == "environ" && self.opts.no_environ {
+                continue;
+            }
+            let (r, truncated) = self.read_file(dir, name, format!("{pid}/{name}"), Tag::None)?;
+            if truncated {
+                raw.truncated.insert(name.to_string());
+            }
+            raw.files.insert(name.to_string(), r);
+        }
+        for name in PROCESS_LINKS {
+            let r = self.read_link(dir, name, format!("{pid}/{name}"));
+            raw.links.insert(name.to_string(), r);
+        }
+        for ns in curtain_model::NAMESPACE_NAMES {
+            let name = format!("ns/{ns}");
+            let r = self.read_link(dir, &name, format!("{pid}/{name}"));
+            raw.links.insert(name, r);
+        }
+        if raw.links.get("exe").is_some_and(|r| r.is_ok()) {
+            raw.exe = Some(self.hash_exe(dir, pid));
+        }
+        raw.fds = Some(self.fds(dir, pid));
+
+        // Socket tables and mounts: once per namespace, through this process.
+        let ns_of = |raw: &RawProcess, name: &str| -> Option<u64> {
+            raw.links
+                .get(name)?
+                .as_ref()
+                .ok()
+                .and_then(|t| curtain_parse::proc::parse_ns_link(t))
+        };
+        let mut net_reads = Vec::new();
+        if let Some(netns) = ns_of(&raw, "ns/net") {
+            if !self.netns_done.contains(&netns) {
+                let mut all_ok = true;
+                for proto in Proto::ALL {
+                    let name = format!("net/{}", proto.table());
+                    let (r, _) =
+                        self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
+                    all_ok &= !matches!(r, Err(ErrorKind::ESRCH));
+                    net_reads.push((netns, proto, r));
+                }
+                if all_ok {
+                    self.netns_done.insert(netns);
+                }
+            }
+        }
+        let mut mnt_read = None;
+        if let Some(mntns) = ns_of(&raw, "ns/mnt") {
+            if !self.mntns_done.contains(&mntns) {
+                let (r, _) = self.read_file(
+                    dir,
+                    "mountinfo",
+                    format!("{pid}/mountinfo"),
+                    Tag::Mnt(mntns),
+                )?;
+                if !matches!(r, Err(ErrorKind::ESRCH)) {
+                    self.mntns_done.insert(mntns);
+                }
+                mnt_read = Some((mntns, r));
+            }
+        }
+
+        let mut rec = RawRecord::new(RawOp::Recheck, pid.to_string());
+        if let Err(e) = rustix::fs::statat(dir, "stat", AtFlags::SYMLINK_NOFOLLOW) {
+            rec.error = Some(ErrorKind::Vanished);
+            rec.errno = Some(e.raw_os_error());
+            raw.vanished = true;
+        }
+        self.record(&rec);
+
+        // Same order as `reparse` replays: the process, then its namespace tables.
+        self.tables.add_process(&raw, &self.ctx);
+        for (netns, proto, r) in &net_reads {
+            self.tables
+                .add_net_table(*netns, pid, *proto, r, self.ctx.clock.little_endian);
+        }
+        if let Some((mntns, r)) = &mnt_read {
+            self.tables.add_mountinfo(*mntns, pid, r);
+        }
+        Ok(())
+    }
+
+    /// Lists fd/ and reads each link: one readlinkat per descriptor.
+    fn fds(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<Vec<(u32, RawResult)>, ErrorKind> {
+        let (entries, fd_dir) = self.list_numeric(dir, "fd", format!("{pid}/fd"))?;
+        let mut out = Vec::with_capacity(entries.len());
+        for fd in entries {
+            let r = self.read_link(fd_dir.as_fd(), &fd.to_string(), format!("{pid}/fd/{fd}"));
+            out.push((fd, r));
+        }
+        Ok(out)
+    }
+
+    /// Opens /proc/PID/exe (the file itself, even deleted or memfd), fstat's and hashes it once
+    /// per distinct file, and carves it when asked.
+    fn hash_exe(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<ExeStat, ErrorKind> {
+        let mut rec = RawRecord::new(RawOp::Exe, format!("{pid}/exe"));
+        let out = self.hash_exe_inner(dir);
+        match &out {
+            Ok(st) => rec.exe = Some(st.clone()),
+            Err((k, errno)) => {
+                rec.error = Some(*k);
+                rec.errno = *errno;
+            }
+        }
+        self.record(&rec);
+        out.map_err(|(k, _)| k)
+    }
+
+    fn hash_exe_inner(&mut self, dir: BorrowedFd<'_>) -> Result<ExeStat, (ErrorKind, Option<i32>)> {
+        let fail = |e: Errno| (errno_kind(e), Some(e.raw_os_error()));
+        // O_NOATIME: reading the binary must not touch its access time (allowed to the file's
+        // owner or with CAP_FOWNER; otherwise open without it).
+        let fd = rustix::fs::openat(
+            dir,
+            "exe",
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOATIME,
+            Mode::empty(),
+        )
+        .or_else(|e| {
+            if e == Errno::PERM {
+                rustix::fs::openat(dir, "exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(fail)?;
+        let st = rustix::fs::fstat(&fd).map_err(fail)?;
+        let key: FileKey = (
+            st.st_dev as u64,
+            st.st_ino as u64,
+            st.st_size as i64,
+            st.st_mtime as i64,
+            st.st_mtime_nsec as i64,
+            st.st_ctime as i64,
+            st.st_ctime_nsec as i64,
+        );
+        let mut exe = ExeStat {
+            dev: st.st_dev as u64,
+            inode: st.st_ino as u64,
+            nlink: st.st_nlink as u64,
+            size: st.st_size as u64,
+            mtime: st.st_mtime as i64,
+            ..Default::default()
+        };
+        if let Some(known) = self.exe_cache.get(&key) {
+            exe.sha256 = known.sha256.clone();
+            exe.carved = known.carved.clone();
+            exe.carved_truncated = known.carved_truncated;
+            return Ok(exe);
+        }
+        let cap = self.opts.carve_exe.map(|c| c as usize);
+        let mut hasher = Sha256::new();
+        let mut carve: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            match rustix::io::read(&fd, &mut chunk[..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&chunk[..n]);
+                    if let Some(cap) = cap {
+                        let room = cap.saturating_sub(carve.len());
+                        carve.extend_from_slice(&chunk[..n.min(room)]);
+                    }
+                }
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        let digest = to_hex(&hasher.finalize());
+        if let Some(cap) = cap {
+            let member = format!("files/{digest}");
+            if self.carved.insert(digest.clone()) {
+                self.archive
+                    .append(&member, &carve)
+                    .map_err(|_| (ErrorKind::Other, None))?;
+            }
+            exe.carved = Some(member);
+            exe.carved_truncated = exe.size > cap as u64;
+        }
+        exe.sha256 = Some(digest);
+        self.exe_cache.insert(key, exe.clone());
+        Ok(exe)
+    }
+}
+
+/// What a namespace-level read is for.
+#[derive(Clone, Copy)]
+pub enum Tag {
+    None,
+    Net(u64),
+    Mnt(u64),
+}
+
+impl Tag {
+    fn apply(self, r: &mut RawRecord) {
+        match self {
+            Tag::None => {}
+            Tag::Net(n) => r.netns = Some(n),
+            Tag::Mnt(n) => r.mntns = Some(n),
+        }
+    }
+}
+
+/// Reads a whole file into `buf` (cleared first), at most [`MAX_FILE`] bytes. Returns whether
+/// it was cut.
+pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> Result<bool, Errno> {
+    buf.clear();
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    loop {
+        if buf.len() >= MAX_FILE {
+            let mut probe = [0u8; 1];
+            return match rustix::io::read(&fd, &mut probe[..]) {
+                Ok(0) => Ok(false),
+                _ => Ok(true),
+            };
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        let room = MAX_FILE - buf.len();
+        let spare = buf.spare_capacity_mut();
+        let want = spare.len().min(room);
+        match rustix::io::read(&fd, &mut spare[..want]) {
+            Ok((filled, _)) if filled.is_empty() => return Ok(false),
+            Ok((filled, _)) => {
+                let n = filled.len();
+                // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
