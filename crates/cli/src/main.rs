@@ -1,9 +1,7 @@
 //! `curtain`: live response for containers. Wiring only: each subcommand is a crate's job.
 
 use clap::{Parser, Subcommand};
-use curtain_collect::cli::{
-    run_collect, run_reparse, run_verify, CollectArgs, ReparseArgs, VerifyArgs,
-};
+use curtain_collect::cli::{run_collect, run_reparse, run_verify, CollectArgs, ReparseArgs, VerifyArgs};
 
 #[derive(Parser)]
 #[command(

@@ -35,11 +35,7 @@ pub struct HashingWriter<W: Write> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
+        HashingWriter { inner, hasher: Sha256::new(), written: 0 }
     }
     pub fn finish(self) -> (W, String, u64) {
         (self.inner, to_hex(&self.hasher.finalize()), self.written)
@@ -102,11 +98,7 @@ impl<W: Write> ArchiveWriter<W> {
         };
         let mut tar = tar::Builder::new(sink);
         tar.mode(tar::HeaderMode::Deterministic);
-        Ok(ArchiveWriter {
-            tar,
-            members: Vec::new(),
-            mtime,
-        })
+        Ok(ArchiveWriter { tar, members: Vec::new(), mtime })
     }
 
     /// Appends one member and records it for the manifest.
@@ -168,10 +160,7 @@ pub struct ArchiveContents {
 
 impl ArchiveContents {
     pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.members
-            .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, d)| d.as_slice())
+        self.members.iter().find(|(p, _)| p == path).map(|(_, d)| d.as_slice())
     }
 }
 
@@ -220,10 +209,7 @@ pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
             problems.push(MemberProblem::UnsafePath(shown));
             continue;
         }
-        if !matches!(
-            entry.header().entry_type(),
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        ) {
+        if !matches!(entry.header().entry_type(), tar::EntryType::Regular | tar::EntryType::Continuous) {
             problems.push(MemberProblem::NotAFile(shown));
             continue;
         }
@@ -247,16 +233,7 @@ mod tests {
         for ok in ["manifest.json", "raw/proc/1/stat", "files/ab"] {
             assert!(is_safe_member_path(ok.as_bytes()), "{ok}");
         }
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "raw/../../x",
-            "raw//x",
-            "./x",
-            "a\\..\\b",
-            "a\0b",
-        ] {
+        for bad in ["", "/etc/passwd", "../x", "raw/../../x", "raw//x", "./x", "a\\..\\b", "a\0b"] {
             assert!(!is_safe_member_path(bad.as_bytes()), "{bad}");
         }
         assert!(!is_safe_member_path(b"raw/\xff"));
@@ -274,10 +251,7 @@ mod tests {
             let got = read_archive(std::io::Cursor::new(bytes)).unwrap();
             assert!(got.problems.is_empty());
             let names: Vec<_> = got.members.iter().map(|(p, _)| p.as_str()).collect();
-            assert_eq!(
-                names,
-                ["raw/proc/1/stat", "tables/x.jsonl", "manifest.json"]
-            );
+            assert_eq!(names, ["raw/proc/1/stat", "tables/x.jsonl", "manifest.json"]);
             assert_eq!(got.get("raw/proc/1/stat"), Some(&b"1 (init) S 0"[..]));
         }
     }

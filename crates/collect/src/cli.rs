@@ -35,23 +35,10 @@ pub struct CollectArgs {
 }
 
 fn default_name() -> String {
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    let host: String = host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let host: String =
+        host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let t = curtain_model::format_rfc3339_ns(now.as_nanos() as u64);
     // 2026-11-29T12:34:56.123456789Z -> 20261129T123456Z
     let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
@@ -62,22 +49,14 @@ fn default_name() -> String {
 pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome>, String)> {
     let output = args.output.clone().unwrap_or_else(default_name);
     let to_stdout = output == "-";
-    let compression = args.compress.unwrap_or(if to_stdout {
-        Compression::None
-    } else {
-        Compression::for_path(&output)
-    });
+    let compression =
+        args.compress.unwrap_or(if to_stdout { Compression::None } else { Compression::for_path(&output) });
     let opts = Options {
         proc_root: args.proc_root.clone(),
-        carve_exe: args
-            .carve_exe
-            .or(None)
-            .map(|c| if c == 0 { DEFAULT_CARVE } else { c }),
+        carve_exe: args.carve_exe.or(None).map(|c| if c == 0 { DEFAULT_CARVE } else { c }),
         no_environ: args.no_environ,
         compression,
-        argv: std::env::args_os()
-            .map(|a| ByteString::from(a.as_bytes()))
-            .collect(),
+        argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
         ..Options::default()
     };
     let started = Instant::now();
@@ -96,14 +75,9 @@ pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome
         let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 18, f))?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
-        let name = std::path::Path::new(&output)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        std::fs::write(
-            format!("{output}.sha256"),
-            format!("{}  {}\n", o.sha256, name),
-        )?;
+        let name =
+            std::path::Path::new(&output).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::fs::write(format!("{output}.sha256"), format!("{}  {}\n", o.sha256, name))?;
         o
     };
     if !args.quiet {
@@ -132,9 +106,7 @@ pub fn run_verify(args: &VerifyArgs) -> io::Result<i32> {
         let got = curtain_model::to_hex(&h.finalize());
         let want = text.split_whitespace().next().unwrap_or("");
         if got != want {
-            report
-                .problems
-                .push(format!("archive sha256 {got} but {sidecar} says {want}"));
+            report.problems.push(format!("archive sha256 {got} but {sidecar} says {want}"));
         }
     }
     let mut out = io::stdout().lock();
@@ -142,11 +114,7 @@ pub fn run_verify(args: &VerifyArgs) -> io::Result<i32> {
         writeln!(out, "MISMATCH {p}")?;
     }
     if report.ok() {
-        writeln!(
-            out,
-            "OK {}: {} members match the manifest",
-            args.archive, report.members_checked
-        )?;
+        writeln!(out, "OK {}: {} members match the manifest", args.archive, report.members_checked)?;
         Ok(0)
     } else {
         writeln!(
@@ -174,34 +142,17 @@ pub struct ReparseArgs {
 /// archive was written).
 pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
     let contents = archive::read_archive(std::fs::File::open(&args.archive)?)?;
-    let re =
-        crate::reparse(&contents).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let re = crate::reparse(&contents).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut out = io::stdout().lock();
     for (name, same) in &re.comparison {
-        writeln!(
-            out,
-            "{} {name}",
-            if *same { "identical" } else { "changed  " }
-        )?;
+        writeln!(out, "{} {name}", if *same { "identical" } else { "changed  " })?;
     }
     if let Some(path) = &args.output {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)?;
-        let (w, sha) = crate::write_reparsed(
-            &contents,
-            &re,
-            io::BufWriter::new(f),
-            Compression::for_path(path),
-        )?;
+        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        let (w, sha) = crate::write_reparsed(&contents, &re, io::BufWriter::new(f), Compression::for_path(path))?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         writeln!(out, "wrote {path} sha256 {sha}")?;
         return Ok(0);
     }
-    Ok(if re.comparison.iter().all(|(_, same)| *same) {
-        0
-    } else {
-        1
-    })
+    Ok(if re.comparison.iter().all(|(_, same)| *same) { 0 } else { 1 })
 }

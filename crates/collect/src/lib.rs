@@ -10,8 +10,7 @@ pub mod walk;
 
 use archive::{ArchiveWriter, Compression};
 use curtain_model::{
-    format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, RawOp,
-    RawRecord,
+    format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, RawOp, RawRecord,
 };
 use curtain_parse::{Context, Tables};
 use rustix::fs::{Mode, OFlags};
@@ -46,9 +45,7 @@ impl Default for Options {
             no_environ: false,
             compression: Compression::Zstd,
             argv: Vec::new(),
-            ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4")
-                .ok()
-                .filter(|s| !s.is_empty()),
+            ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
             http_timeout: Duration::from_millis(1500),
         }
     }
@@ -65,9 +62,7 @@ pub struct Outcome {
 
 fn now(id: rustix::time::ClockId) -> u64 {
     let t = rustix::time::clock_gettime(id);
-    (t.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(t.tv_nsec as u64)
+    (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
 }
 
 fn cstr(c: &std::ffi::CStr) -> String {
@@ -90,46 +85,24 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
         little_endian: cfg!(target_endian = "little"),
         ..Default::default()
     };
-    let root = rustix::fs::open(
-        opts.proc_root.as_str(),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("{}: {e}", opts.proc_root)))?;
+    let root =
+        rustix::fs::open(opts.proc_root.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("{}: {e}", opts.proc_root)))?;
 
     let mut archive = ArchiveWriter::new(out, opts.compression, realtime_start_ns / 1_000_000_000)?;
-    let walk_opts = walk::WalkOptions {
-        no_environ: opts.no_environ,
-        carve_exe: opts.carve_exe,
-    };
-    let mut w = walk::Walker::new(
-        root,
-        walk_opts,
-        Context {
-            clock: clock.clone(),
-        },
-        &mut archive,
-    );
+    let walk_opts = walk::WalkOptions { no_environ: opts.no_environ, carve_exe: opts.carve_exe };
+    let mut w = walk::Walker::new(root, walk_opts, Context { clock: clock.clone() }, &mut archive);
 
-    let root_fd = rustix::fs::openat(
-        &w.root,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(io::Error::from)?;
+    let root_fd = rustix::fs::openat(&w.root, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(io::Error::from)?;
     let root_dir = rustix::fd::AsFd::as_fd(&root_fd);
     let (stat, _) = w.read_file(root_dir, "stat", "stat".into(), walk::Tag::None)?;
     if let Err(kind) = stat {
         w.tables.add_error(None, "stat".into(), kind, None);
     }
-    clock.btime = stat
-        .ok()
-        .and_then(|b| curtain_parse::parse_btime(&b, clock.clk_tck, clock.page_size));
-    let self_pid: Option<u32> = w
-        .read_link(root_dir, "self", "self".into())
-        .ok()
-        .and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
+    clock.btime = stat.ok().and_then(|b| curtain_parse::parse_btime(&b, clock.clk_tck, clock.page_size));
+    let self_pid: Option<u32> =
+        w.read_link(root_dir, "self", "self".into()).ok().and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
     let pids = match w.list_numeric(root_dir, ".", ".".into()) {
         Ok((pids, _)) => pids,
         Err(kind) => {
@@ -152,12 +125,8 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     let mut ecs_docs: [Option<Vec<u8>>; 2] = [None, None];
     if let Some(uri) = ecs_uri {
         let base = uri.trim_end_matches('/');
-        for (i, (name, url)) in [
-            ("container", base.to_string()),
-            ("task", format!("{base}/task")),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, (name, url)) in
+            [("container", base.to_string()), ("task", format!("{base}/task"))].into_iter().enumerate()
         {
             let mut rec = RawRecord::new(RawOp::Http, name.to_string());
             match http::get(&url, opts.http_timeout) {
@@ -228,14 +197,7 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     };
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
     let (out, sha256, bytes) = archive.finish(&body)?;
-    Ok((
-        Outcome {
-            manifest,
-            sha256,
-            bytes,
-        },
-        out,
-    ))
+    Ok((Outcome { manifest, sha256, bytes }, out))
 }
 
 /// One line per problem `verify` found.
@@ -279,26 +241,17 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
             Some(data) => {
                 let got = curtain_model::to_hex(&Sha256::digest(data));
                 if data.len() as u64 != want.size {
-                    r.problems.push(format!(
-                        "{}: size {} but manifest says {}",
-                        want.path,
-                        data.len(),
-                        want.size
-                    ));
+                    r.problems.push(format!("{}: size {} but manifest says {}", want.path, data.len(), want.size));
                 }
                 if got != want.sha256 {
-                    r.problems.push(format!(
-                        "{}: sha256 {got} but manifest says {}",
-                        want.path, want.sha256
-                    ));
+                    r.problems.push(format!("{}: sha256 {got} but manifest says {}", want.path, want.sha256));
                 }
             }
         }
     }
     for (path, _) in &contents.members {
         if path != MANIFEST && !listed.contains(path.as_str()) {
-            r.problems
-                .push(format!("{path}: not listed in the manifest"));
+            r.problems.push(format!("{path}: not listed in the manifest"));
         }
     }
     r
@@ -316,25 +269,14 @@ pub struct Reparsed {
 
 /// Rebuilds every table from `raw/` and compares each with the stored one.
 pub fn reparse(contents: &archive::ArchiveContents) -> Result<Reparsed, String> {
-    let manifest: Manifest =
-        serde_json::from_slice(contents.get(MANIFEST).ok_or("manifest.json is missing")?)
-            .map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest: Manifest = serde_json::from_slice(contents.get(MANIFEST).ok_or("manifest.json is missing")?)
+        .map_err(|e| format!("manifest.json: {e}"))?;
     let reads = contents.get(READS).ok_or("raw/reads.jsonl is missing")?;
-    let ctx = Context {
-        clock: manifest.clock.clone(),
-    };
+    let ctx = Context { clock: manifest.clock.clone() };
     let (tables, _) = curtain_parse::replay::rebuild(reads, |name| contents.get(name), &ctx)?;
     let rebuilt = tables.to_jsonl();
-    let comparison = rebuilt
-        .iter()
-        .map(|(name, body)| (*name, contents.get(name) == Some(body.as_slice())))
-        .collect();
-    Ok(Reparsed {
-        manifest,
-        tables,
-        comparison,
-        rebuilt,
-    })
+    let comparison = rebuilt.iter().map(|(name, body)| (*name, contents.get(name) == Some(body.as_slice()))).collect();
+    Ok(Reparsed { manifest, tables, comparison, rebuilt })
 }
 
 /// Writes a new archive: the raw part of `contents` as it was, the rebuilt tables, and a manifest
@@ -360,10 +302,8 @@ pub fn write_reparsed<W: Write>(
     m.counts = re.tables.counts();
     m.counts.raw_bytes = raw_bytes;
     m.errors_by_kind = re.tables.errors_by_kind();
-    m.ecs = curtain_parse::tables::ecs_identity(
-        contents.get("raw/ecs/container.json"),
-        contents.get("raw/ecs/task.json"),
-    );
+    m.ecs =
+        curtain_parse::tables::ecs_identity(contents.get("raw/ecs/container.json"), contents.get("raw/ecs/task.json"));
     m.members = a.members().to_vec();
     let body = serde_json::to_vec_pretty(&m).expect("serialise manifest");
     let (out, sha, _) = a.finish(&body)?;
@@ -403,11 +343,7 @@ pub fn summary(o: &Outcome, output: &str, elapsed: Duration) -> String {
     if m.errors_by_kind.is_empty() {
         let _ = writeln!(s, "  errors: none");
     } else {
-        let list: Vec<String> = m
-            .errors_by_kind
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let list: Vec<String> = m.errors_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(s, "  errors: {} (see tables/errors.jsonl)", list.join(", "));
     }
     let _ = writeln!(
@@ -437,11 +373,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         }
         _ => (s, 1),
     };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("not a size: {s:?}"))
+    num.trim().parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(|| format!("not a size: {s:?}"))
 }
 
 #[cfg(feature = "cli")]

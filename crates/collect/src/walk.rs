@@ -58,12 +58,7 @@ pub struct Walker<'a, W: Write> {
 }
 
 impl<'a, W: Write> Walker<'a, W> {
-    pub fn new(
-        root: OwnedFd,
-        opts: WalkOptions,
-        ctx: Context,
-        archive: &'a mut ArchiveWriter<W>,
-    ) -> Self {
+    pub fn new(root: OwnedFd, opts: WalkOptions, ctx: Context, archive: &'a mut ArchiveWriter<W>) -> Self {
         Walker {
             root,
             opts,
@@ -101,8 +96,7 @@ impl<'a, W: Write> Walker<'a, W> {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
-                self.archive
-                    .append(&format!("raw/proc/{}", rec.path), &self.buf)?;
+                self.archive.append(&format!("raw/proc/{}", rec.path), &self.buf)?;
                 self.raw_bytes += self.buf.len() as u64;
                 (Ok(self.buf.clone()), truncated)
             }
@@ -145,22 +139,13 @@ impl<'a, W: Write> Walker<'a, W> {
     ) -> Result<(Vec<u32>, OwnedFd), ErrorKind> {
         let mut rec = RawRecord::new(RawOp::Listdir, path);
         let listed = (|| -> Result<(Vec<u32>, OwnedFd), Errno> {
-            let fd = rustix::fs::openat(
-                dir,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
+            let fd =
+                rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
             let mut d = rustix::fs::Dir::read_from(&fd)?;
             let mut v = Vec::new();
             while let Some(e) = d.read() {
                 let e = e?;
-                if let Some(n) = e
-                    .file_name()
-                    .to_str()
-                    .ok()
-                    .and_then(|s| s.parse::<u32>().ok())
-                {
+                if let Some(n) = e.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
                     v.push(n);
                 }
             }
@@ -200,16 +185,12 @@ impl<'a, W: Write> Walker<'a, W> {
                 rec.error = Some(ErrorKind::Vanished);
                 rec.errno = Some(e.raw_os_error());
                 self.record(&rec);
-                self.tables
-                    .add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
+                self.tables.add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
                 return Ok(());
             }
         };
         let dir = dirfd.as_fd();
-        let mut raw = RawProcess {
-            pid,
-            ..Default::default()
-        };
+        let mut raw = RawProcess { pid, ..Default::default() };
         for name in PROCESS_FILES {
             if name == "environ" && self.opts.no_environ {
                 continue;
@@ -236,11 +217,7 @@ impl<'a, W: Write> Walker<'a, W> {
 
         // Socket tables and mounts: once per namespace, through this process.
         let ns_of = |raw: &RawProcess, name: &str| -> Option<u64> {
-            raw.links
-                .get(name)?
-                .as_ref()
-                .ok()
-                .and_then(|t| curtain_parse::proc::parse_ns_link(t))
+            raw.links.get(name)?.as_ref().ok().and_then(|t| curtain_parse::proc::parse_ns_link(t))
         };
         let mut net_reads = Vec::new();
         if let Some(netns) = ns_of(&raw, "ns/net") {
@@ -248,8 +225,7 @@ impl<'a, W: Write> Walker<'a, W> {
                 let mut all_ok = true;
                 for proto in Proto::ALL {
                     let name = format!("net/{}", proto.table());
-                    let (r, _) =
-                        self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
+                    let (r, _) = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
                     all_ok &= !matches!(r, Err(ErrorKind::ESRCH));
                     net_reads.push((netns, proto, r));
                 }
@@ -261,12 +237,7 @@ impl<'a, W: Write> Walker<'a, W> {
         let mut mnt_read = None;
         if let Some(mntns) = ns_of(&raw, "ns/mnt") {
             if !self.mntns_done.contains(&mntns) {
-                let (r, _) = self.read_file(
-                    dir,
-                    "mountinfo",
-                    format!("{pid}/mountinfo"),
-                    Tag::Mnt(mntns),
-                )?;
+                let (r, _) = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns))?;
                 if !matches!(r, Err(ErrorKind::ESRCH)) {
                     self.mntns_done.insert(mntns);
                 }
@@ -285,8 +256,7 @@ impl<'a, W: Write> Walker<'a, W> {
         // Same order as `reparse` replays: the process, then its namespace tables.
         self.tables.add_process(&raw, &self.ctx);
         for (netns, proto, r) in &net_reads {
-            self.tables
-                .add_net_table(*netns, pid, *proto, r, self.ctx.clock.little_endian);
+            self.tables.add_net_table(*netns, pid, *proto, r, self.ctx.clock.little_endian);
         }
         if let Some((mntns, r)) = &mnt_read {
             self.tables.add_mountinfo(*mntns, pid, r);
@@ -325,20 +295,15 @@ impl<'a, W: Write> Walker<'a, W> {
         let fail = |e: Errno| (errno_kind(e), Some(e.raw_os_error()));
         // O_NOATIME: reading the binary must not touch its access time (allowed to the file's
         // owner or with CAP_FOWNER; otherwise open without it).
-        let fd = rustix::fs::openat(
-            dir,
-            "exe",
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOATIME,
-            Mode::empty(),
-        )
-        .or_else(|e| {
-            if e == Errno::PERM {
-                rustix::fs::openat(dir, "exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(fail)?;
+        let fd = rustix::fs::openat(dir, "exe", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOATIME, Mode::empty())
+            .or_else(|e| {
+                if e == Errno::PERM {
+                    rustix::fs::openat(dir, "exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(fail)?;
         let st = rustix::fs::fstat(&fd).map_err(fail)?;
         let key: FileKey = (
             st.st_dev as u64,
@@ -385,9 +350,7 @@ impl<'a, W: Write> Walker<'a, W> {
         if let Some(cap) = cap {
             let member = format!("files/{digest}");
             if self.carved.insert(digest.clone()) {
-                self.archive
-                    .append(&member, &carve)
-                    .map_err(|_| (ErrorKind::Other, None))?;
+                self.archive.append(&member, &carve).map_err(|_| (ErrorKind::Other, None))?;
             }
             exe.carved = Some(member);
             exe.carved_truncated = exe.size > cap as u64;
@@ -420,12 +383,7 @@ impl Tag {
 /// it was cut.
 pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> Result<bool, Errno> {
     buf.clear();
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )?;
+    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
     loop {
         if buf.len() >= MAX_FILE {
             let mut probe = [0u8; 1];

@@ -88,9 +88,7 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     if b.len() % 2 != 0 {
         return None;
     }
-    b.chunks(2)
-        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
-        .collect()
+    b.chunks(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
 }
 
 impl Serialize for ByteString {
@@ -118,9 +116,9 @@ impl<'de> Deserialize<'de> for ByteString {
         }
         match Repr::deserialize(d)? {
             Repr::Text(t) => Ok(ByteString(t.into_bytes())),
-            Repr::Raw { hex } => from_hex(&hex)
-                .map(ByteString)
-                .ok_or_else(|| serde::de::Error::custom("bad hex in byte string")),
+            Repr::Raw { hex } => {
+                from_hex(&hex).map(ByteString).ok_or_else(|| serde::de::Error::custom("bad hex in byte string"))
+            }
         }
     }
 }
@@ -207,8 +205,7 @@ pub struct Namespaces {
 }
 
 /// The names of the namespace links read for each process, in reading order.
-pub const NAMESPACE_NAMES: [&str; 8] =
-    ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+pub const NAMESPACE_NAMES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 
 impl Namespaces {
     pub fn set(&mut self, name: &str, inode: u64) {
@@ -386,15 +383,8 @@ pub enum Proto {
 }
 
 impl Proto {
-    pub const ALL: [Proto; 7] = [
-        Proto::Tcp,
-        Proto::Tcp6,
-        Proto::Udp,
-        Proto::Udp6,
-        Proto::Raw,
-        Proto::Raw6,
-        Proto::Unix,
-    ];
+    pub const ALL: [Proto; 7] =
+        [Proto::Tcp, Proto::Tcp6, Proto::Udp, Proto::Udp6, Proto::Raw, Proto::Raw6, Proto::Unix];
     /// The file name under /proc/PID/net/.
     pub fn table(self) -> &'static str {
         match self {
@@ -532,8 +522,7 @@ fn yes() -> bool {
 impl Clock {
     /// Wall-clock ns since the epoch at boot, from the two clocks read together at start.
     pub fn boot_wall_ns(&self) -> u64 {
-        self.realtime_start_ns
-            .saturating_sub(self.boottime_start_ns)
+        self.realtime_start_ns.saturating_sub(self.boottime_start_ns)
     }
     /// Wall-clock ns of a process start given in ticks after boot.
     pub fn ticks_to_wall_ns(&self, ticks: u64) -> u64 {

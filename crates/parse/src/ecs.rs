@@ -14,18 +14,8 @@ fn s(v: &Value, key: &str) -> Option<String> {
 
 fn ipv4s(c: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for net in c
-        .get("Networks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for ip in net
-            .get("IPv4Addresses")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+    for net in c.get("Networks").and_then(Value::as_array).into_iter().flatten() {
+        for ip in net.get("IPv4Addresses").and_then(Value::as_array).into_iter().flatten() {
             if let Some(ip) = ip.as_str() {
                 if !out.iter().any(|o| o == ip) {
                     out.push(ip.to_string());
@@ -48,16 +38,9 @@ fn container(c: &Value) -> EcsContainer {
 
 /// Identity from the container document (`GET $URI`) and the task document (`GET $URI/task`);
 /// either may be missing or malformed. `None` when neither says anything.
-pub fn parse_metadata(
-    container_doc: Option<&[u8]>,
-    task_doc: Option<&[u8]>,
-) -> Option<EcsIdentity> {
-    let c: Option<Value> = container_doc
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .filter(Value::is_object);
-    let t: Option<Value> = task_doc
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .filter(Value::is_object);
+pub fn parse_metadata(container_doc: Option<&[u8]>, task_doc: Option<&[u8]>) -> Option<EcsIdentity> {
+    let c: Option<Value> = container_doc.and_then(|b| serde_json::from_slice(b).ok()).filter(Value::is_object);
+    let t: Option<Value> = task_doc.and_then(|b| serde_json::from_slice(b).ok()).filter(Value::is_object);
     if c.is_none() && t.is_none() {
         return None;
     }
@@ -66,21 +49,13 @@ pub fn parse_metadata(
     let tv = t.as_ref().unwrap_or(&null);
     let label = |k: &str| cv.get("Labels").and_then(|l| s(l, k));
     let me = container(cv);
-    let containers: Vec<EcsContainer> = tv
-        .get("Containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(container)
-        .collect();
+    let containers: Vec<EcsContainer> =
+        tv.get("Containers").and_then(Value::as_array).into_iter().flatten().map(container).collect();
     // The task document names the task's address when the container document has none (bridge
     // mode on EC2 lists no networks per container).
     let mut ipv4_addresses = me.ipv4_addresses.clone();
     if ipv4_addresses.is_empty() {
-        if let Some(mine) = containers
-            .iter()
-            .find(|x| x.docker_id.is_some() && x.docker_id == me.docker_id)
-        {
+        if let Some(mine) = containers.iter().find(|x| x.docker_id.is_some() && x.docker_id == me.docker_id) {
             ipv4_addresses = mine.ipv4_addresses.clone();
         }
     }
@@ -104,10 +79,7 @@ pub fn parse_metadata(
 mod tests {
     use super::*;
 
-    const REF: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/aws/"
-    );
+    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/aws/");
 
     fn sample(name: &str) -> Option<Vec<u8>> {
         std::fs::read(format!("{REF}{name}")).ok()
@@ -115,23 +87,17 @@ mod tests {
 
     #[test]
     fn fargate_documentation_sample() {
-        let (Some(c), Some(t)) = (
-            sample("metadata-v4-container-fargate.json"),
-            sample("metadata-v4-task-fargate.json"),
-        ) else {
+        let (Some(c), Some(t)) =
+            (sample("metadata-v4-container-fargate.json"), sample("metadata-v4-task-fargate.json"))
+        else {
             eprintln!("skipped: ../shared/reference/aws is not beside this checkout");
             return;
         };
         let id = parse_metadata(Some(&c), Some(&t)).unwrap();
-        assert_eq!(
-            id.cluster.as_deref(),
-            Some("arn:aws:ecs:us-west-2:111122223333:cluster/default")
-        );
+        assert_eq!(id.cluster.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:cluster/default"));
         assert_eq!(
             id.task_arn.as_deref(),
-            Some(
-                "arn:aws:ecs:us-west-2:111122223333:task/default/e9028f8d5d8e4f258373e7b93ce9a3c3"
-            )
+            Some("arn:aws:ecs:us-west-2:111122223333:task/default/e9028f8d5d8e4f258373e7b93ce9a3c3")
         );
         assert_eq!(id.family.as_deref(), Some("curltest"));
         assert_eq!(id.revision.as_deref(), Some("3"));
@@ -147,10 +113,7 @@ mod tests {
 
     #[test]
     fn ec2_sample_names_launch_type() {
-        let (Some(c), Some(t)) = (
-            sample("metadata-v4-container-ec2.json"),
-            sample("metadata-v4-task-ec2.json"),
-        ) else {
+        let (Some(c), Some(t)) = (sample("metadata-v4-container-ec2.json"), sample("metadata-v4-task-ec2.json")) else {
             eprintln!("skipped: ../shared/reference/aws is not beside this checkout");
             return;
         };
@@ -163,10 +126,7 @@ mod tests {
     fn labels_alone_and_garbage() {
         let c = br#"{"Name":"app","DockerId":"abc","Labels":{"com.amazonaws.ecs.cluster":"c1","com.amazonaws.ecs.task-arn":"arn:t"}}"#;
         let id = parse_metadata(Some(c), Some(b"<html>")).unwrap();
-        assert_eq!(
-            (id.cluster.as_deref(), id.task_arn.as_deref()),
-            (Some("c1"), Some("arn:t"))
-        );
+        assert_eq!((id.cluster.as_deref(), id.task_arn.as_deref()), (Some("c1"), Some("arn:t")));
         assert_eq!(parse_metadata(Some(b"[1]"), Some(b"\xff")), None);
         assert_eq!(parse_metadata(None, None), None);
     }

@@ -25,9 +25,7 @@ pub fn parse_btime(b: &[u8], clk_tck: u64, page_size: u64) -> Option<u64> {
         page_size,
         is_little_endian: cfg!(target_endian = "little"),
     };
-    procfs_core::KernelStats::from_buf_read(b, &si)
-        .ok()
-        .map(|k| k.btime)
+    procfs_core::KernelStats::from_buf_read(b, &si).ok().map(|k| k.btime)
 }
 
 #[cfg(test)]

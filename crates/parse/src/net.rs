@@ -33,12 +33,7 @@ pub fn tcp_state_name(st: u8) -> Option<&'static str> {
 
 /// Parses a tcp/udp/raw table (v4 or v6). Returns the sockets and one error per line that could
 /// not be read; `little_endian` is the byte order of the host that produced the table.
-pub fn parse_inet_table(
-    proto: Proto,
-    netns: u64,
-    b: &[u8],
-    little_endian: bool,
-) -> (Vec<Socket>, Vec<ParseError>) {
+pub fn parse_inet_table(proto: Proto, netns: u64, b: &[u8], little_endian: bool) -> (Vec<Socket>, Vec<ParseError>) {
     let mut sockets = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in b.split(|&c| c == b'\n').enumerate() {
@@ -59,9 +54,7 @@ pub fn parse_inet_table(
 }
 
 fn parse_inet_line(proto: Proto, netns: u64, line: &[u8], le: bool) -> Option<Socket> {
-    let mut f = line
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|f| !f.is_empty());
+    let mut f = line.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty());
     let _slot = f.next()?.strip_suffix(b":")?;
     let local = parse_endpoint(f.next()?, le)?;
     let remote = parse_endpoint(f.next()?, le)?;
@@ -143,11 +136,7 @@ pub fn parse_unix_table(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) 
                     path.0.push(b'\n');
                     path.0.extend_from_slice(line);
                 }
-                None => errors.push(ParseError(format!(
-                    "unix: line {}: {:?}",
-                    i + 1,
-                    String::from_utf8_lossy(line)
-                ))),
+                None => errors.push(ParseError(format!("unix: line {}: {:?}", i + 1, String::from_utf8_lossy(line)))),
             },
         }
     }
@@ -231,23 +220,11 @@ mod tests {
         let (s, e) = parse_inet_table(Proto::Tcp, 7, TCP, true);
         assert!(e.is_empty());
         assert_eq!(s.len(), 3);
-        assert_eq!(
-            s[0].local,
-            Some(Endpoint {
-                ip: "127.0.0.1".into(),
-                port: 8080
-            })
-        );
+        assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.1".into(), port: 8080 }));
         assert_eq!(s[0].state, "LISTEN");
         assert_eq!(s[0].inode, 424242);
         assert_eq!(s[1].local.as_ref().unwrap().ip, "0.0.0.0");
-        assert_eq!(
-            s[2].remote,
-            Some(Endpoint {
-                ip: "127.0.0.1".into(),
-                port: 8080
-            })
-        );
+        assert_eq!(s[2].remote, Some(Endpoint { ip: "127.0.0.1".into(), port: 8080 }));
         assert_eq!((s[2].state.as_str(), s[2].uid), ("ESTABLISHED", Some(1000)));
         assert_eq!(s[2].netns, 7);
     }
@@ -264,20 +241,8 @@ mod tests {
     fn tcp6_word_order_and_v4_mapped() {
         let (s, e) = parse_inet_table(Proto::Tcp6, 7, TCP6, true);
         assert!(e.is_empty(), "{e:?}");
-        assert_eq!(
-            s[0].local,
-            Some(Endpoint {
-                ip: "::1".into(),
-                port: 8443
-            })
-        );
-        assert_eq!(
-            s[1].local,
-            Some(Endpoint {
-                ip: "::ffff:127.0.0.1".into(),
-                port: 9000
-            })
-        );
+        assert_eq!(s[0].local, Some(Endpoint { ip: "::1".into(), port: 8443 }));
+        assert_eq!(s[1].local, Some(Endpoint { ip: "::ffff:127.0.0.1".into(), port: 9000 }));
         assert_eq!(s[1].remote.as_ref().unwrap().port, 0xA000);
         assert_eq!(s[2].local.as_ref().unwrap().ip, "2001:db8::1");
     }
@@ -287,7 +252,10 @@ mod tests {
         let mut table = b"header\n".to_vec();
         for st in 1..=13u8 {
             table.extend_from_slice(
-                format!("{st}: 0100007F:0001 0100007F:0002 {st:02X} 00000000:00000000 00:00000000 00000000 0 0 {st} 1\n").as_bytes(),
+                format!(
+                    "{st}: 0100007F:0001 0100007F:0002 {st:02X} 00000000:00000000 00:00000000 00000000 0 0 {st} 1\n"
+                )
+                .as_bytes(),
             );
         }
         let (s, e) = parse_inet_table(Proto::Tcp, 1, &table, true);
@@ -323,17 +291,8 @@ mod tests {
         let (s, e) = parse_inet_table(Proto::Udp, 1, t, true);
         assert_eq!(s.len(), 2);
         assert_eq!(e.len(), 1);
-        assert_eq!(
-            s[0].local,
-            Some(Endpoint {
-                ip: "127.0.0.53".into(),
-                port: 53
-            })
-        );
-        assert_eq!(
-            (s[0].state.as_str(), s[1].state.as_str()),
-            ("UNCONN", "ESTABLISHED")
-        );
+        assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.53".into(), port: 53 }));
+        assert_eq!((s[0].state.as_str(), s[1].state.as_str()), ("UNCONN", "ESTABLISHED"));
     }
 
     #[test]
@@ -360,18 +319,9 @@ name\xff
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s.len(), 5);
         assert_eq!((s[4].inode, s[4].path.is_none()), (1062, true));
-        assert_eq!(
-            (s[0].state.as_str(), s[0].socket_type.as_deref()),
-            ("LISTEN", Some("stream"))
-        );
-        assert_eq!(
-            s[0].path,
-            Some(ByteString::from("/run/dbus/system_bus_socket"))
-        );
-        assert_eq!(
-            (s[1].state.as_str(), s[1].path.is_none()),
-            ("CONNECTED", true)
-        );
+        assert_eq!((s[0].state.as_str(), s[0].socket_type.as_deref()), ("LISTEN", Some("stream")));
+        assert_eq!(s[0].path, Some(ByteString::from("/run/dbus/system_bus_socket")));
+        assert_eq!((s[1].state.as_str(), s[1].path.is_none()), ("CONNECTED", true));
         assert_eq!(s[2].socket_type.as_deref(), Some("dgram"));
         assert_eq!(s[3].path, Some(ByteString(b"/tmp/odd\nname\xff".to_vec())));
         assert_eq!(s[3].socket_type.as_deref(), Some("seqpacket"));
@@ -379,14 +329,9 @@ name\xff
 
     #[test]
     fn garbage_never_panics() {
-        for b in [
-            &b""[..],
-            b"\n\n",
-            b"h\n:",
-            b"h\n0: :",
-            b"h\n0: 1:1 2:2 zz",
-            b"h\n0: 0100007F:FFFFF 0:0 01 0:0 0 0 0 0 1",
-        ] {
+        for b in
+            [&b""[..], b"\n\n", b"h\n:", b"h\n0: :", b"h\n0: 1:1 2:2 zz", b"h\n0: 0100007F:FFFFF 0:0 01 0:0 0 0 0 0 1"]
+        {
             let _ = parse_inet_table(Proto::Tcp6, 0, b, true);
             let _ = parse_unix_table(0, b);
         }

@@ -53,15 +53,11 @@ pub fn parse_stat(b: &[u8]) -> Result<Stat, ParseError> {
     let pid = parse_int::<i32>(trim(&b[..open])).ok_or_else(|| ParseError("stat: pid".into()))?;
     let comm = b[open + 1..close].to_vec();
     let rest = &b[close + 1..];
-    let fields: Vec<&[u8]> = rest
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|f| !f.is_empty())
-        .collect();
+    let fields: Vec<&[u8]> = rest.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).collect();
     // fields[0] is field 3 of proc(5) (state); field n is fields[n - 3].
     let f = |n: usize| fields.get(n - 3).copied();
     let num = |n: usize| -> Result<i64, ParseError> {
-        f(n).and_then(parse_int::<i64>)
-            .ok_or_else(|| ParseError(format!("stat: field {n}")))
+        f(n).and_then(parse_int::<i64>).ok_or_else(|| ParseError(format!("stat: field {n}")))
     };
     let state = match f(3) {
         Some([c]) => *c,
@@ -75,13 +71,9 @@ pub fn parse_stat(b: &[u8]) -> Result<Stat, ParseError> {
         pgrp: num(5)? as i32,
         session: num(6)? as i32,
         tty_nr: num(7)? as i32,
-        flags: f(9)
-            .and_then(parse_int::<u64>)
-            .ok_or_else(|| ParseError("stat: flags".into()))?,
+        flags: f(9).and_then(parse_int::<u64>).ok_or_else(|| ParseError("stat: flags".into()))?,
         num_threads: num(20)?,
-        starttime: f(22)
-            .and_then(parse_int::<u64>)
-            .ok_or_else(|| ParseError("stat: starttime".into()))?,
+        starttime: f(22).and_then(parse_int::<u64>).ok_or_else(|| ParseError("stat: starttime".into()))?,
     })
 }
 
@@ -108,10 +100,7 @@ pub fn parse_status(b: &[u8]) -> Status {
         };
         let (key, val) = (&line[..colon], trim(&line[colon + 1..]));
         let nums = || -> Vec<u32> {
-            val.split(|c| c.is_ascii_whitespace())
-                .filter(|f| !f.is_empty())
-                .filter_map(parse_int::<u32>)
-                .collect()
+            val.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).filter_map(parse_int::<u32>).collect()
         };
         match key {
             b"Uid" | b"Gid" => {
@@ -241,12 +230,7 @@ pub fn parse_maps(pid: u32, b: &[u8]) -> Result<Vec<Mapping>, ParseError> {
             Some(MapKind::Deleted)
         } else if exec && inode != 0 && !path.is_empty() {
             Some(MapKind::ExecFile)
-        } else if exec
-            && (path.is_empty()
-                || path == b"[heap]"
-                || path == b"[stack]"
-                || path.starts_with(b"[anon"))
-        {
+        } else if exec && (path.is_empty() || path == b"[heap]" || path == b"[stack]" || path.starts_with(b"[anon")) {
             Some(MapKind::AnonExec)
         } else {
             None
@@ -292,11 +276,7 @@ pub fn parse_mountinfo(mnt_ns: u64, pid: u32, b: &[u8]) -> Result<Vec<Mount>, Pa
             root: unescape_octal(fields[3]).into(),
             mount_point: unescape_octal(fields[4]).into(),
             options: text(fields[5]),
-            optional: fields[6..sep]
-                .iter()
-                .filter(|f| !f.is_empty())
-                .map(|f| text(f))
-                .collect(),
+            optional: fields[6..sep].iter().filter(|f| !f.is_empty()).map(|f| text(f)).collect(),
             fs_type: text(fields[sep + 1]),
             source: unescape_octal(fields[sep + 2]).into(),
             super_options: text(fields[sep + 3]),
@@ -310,13 +290,8 @@ pub fn unescape_octal(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
             if v <= 255 {
                 out.push(v as u8);
                 i += 4;
@@ -331,18 +306,12 @@ pub fn unescape_octal(b: &[u8]) -> Vec<u8> {
 
 pub(crate) fn trim(b: &[u8]) -> &[u8] {
     let b = trim_start(b);
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |i| i + 1);
+    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
     &b[..end]
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     &b[start..]
 }
 
@@ -365,10 +334,7 @@ mod tests {
     #[test]
     fn stat_of_a_plain_process() {
         let s = parse_stat(STAT_CAT).unwrap();
-        assert_eq!(
-            (s.pid, s.ppid, s.pgrp, s.session, s.tty_nr),
-            (12345, 12300, 12345, 12300, 34816)
-        );
+        assert_eq!((s.pid, s.ppid, s.pgrp, s.session, s.tty_nr), (12345, 12300, 12345, 12300, 34816));
         assert_eq!(s.comm, b"cat");
         assert_eq!(s.state, b'R');
         assert_eq!(s.num_threads, 1);
@@ -404,16 +370,7 @@ mod tests {
 
     #[test]
     fn stat_garbage_is_an_error_not_a_panic() {
-        for b in [
-            &b""[..],
-            b"(",
-            b")",
-            b") (",
-            b"1 (x)",
-            b"1 (x) S",
-            b"x (y) S a b c",
-            b"1 (x) SS 1",
-        ] {
+        for b in [&b""[..], b"(", b")", b") (", b"1 (x)", b"1 (x) S", b"x (y) S a b c", b"1 (x) SS 1"] {
             assert!(parse_stat(b).is_err(), "{:?}", String::from_utf8_lossy(b));
         }
     }
@@ -442,26 +399,19 @@ mod tests {
 
     #[test]
     fn nul_lists() {
-        assert_eq!(
-            split_nul(b"sleep\x00100\x00"),
-            vec![ByteString::from("sleep"), ByteString::from("100")]
-        );
-        assert_eq!(
-            split_nul(b"nginx: worker process"),
-            vec![ByteString::from("nginx: worker process")]
-        );
+        assert_eq!(split_nul(b"sleep\x00100\x00"), vec![ByteString::from("sleep"), ByteString::from("100")]);
+        assert_eq!(split_nul(b"nginx: worker process"), vec![ByteString::from("nginx: worker process")]);
         assert_eq!(split_nul(b""), Vec::<ByteString>::new());
         // An empty argument and non-UTF-8 bytes are kept.
-        assert_eq!(
-            split_nul(b"a\x00\x00\xff\x00"),
-            vec!["a".into(), "".into(), ByteString(vec![0xff])]
-        );
+        assert_eq!(split_nul(b"a\x00\x00\xff\x00"), vec!["a".into(), "".into(), ByteString(vec![0xff])]);
     }
 
     #[test]
     fn cgroup_v1_and_v2() {
         // Docker on a cgroup v1 + v2 hybrid host, then a Kubernetes pod on cgroup v2.
-        let v = parse_cgroup(b"12:memory:/docker/0123abcd\n1:name=systemd:/docker/0123abcd\n0::/system.slice/x:y.scope\n").unwrap();
+        let v =
+            parse_cgroup(b"12:memory:/docker/0123abcd\n1:name=systemd:/docker/0123abcd\n0::/system.slice/x:y.scope\n")
+                .unwrap();
         assert_eq!(v.len(), 3);
         assert_eq!(v[0].controllers, "memory");
         assert_eq!(v[2].hierarchy, 0);
@@ -479,10 +429,7 @@ mod tests {
 
     #[test]
     fn fd_targets() {
-        assert_eq!(
-            classify_fd(b"socket:[31337]"),
-            (FdKind::Socket, Some(31337))
-        );
+        assert_eq!(classify_fd(b"socket:[31337]"), (FdKind::Socket, Some(31337)));
         assert_eq!(classify_fd(b"pipe:[1]").0, FdKind::Pipe);
         assert_eq!(classify_fd(b"anon_inode:[eventfd]").0, FdKind::Anon);
         assert_eq!(classify_fd(b"/memfd:x (deleted)").0, FdKind::Memfd);
@@ -504,16 +451,7 @@ mod tests {
 7f00ae000000-7f00ae001000 r-xp 00000000 fe:01 77 /opt/with space/lib.so\n";
         let m = parse_maps(9, b).unwrap();
         let kinds: Vec<_> = m.iter().map(|m| m.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                MapKind::ExecFile,
-                MapKind::Memfd,
-                MapKind::Deleted,
-                MapKind::AnonExec,
-                MapKind::ExecFile
-            ]
-        );
+        assert_eq!(kinds, [MapKind::ExecFile, MapKind::Memfd, MapKind::Deleted, MapKind::AnonExec, MapKind::ExecFile]);
         assert_eq!(m[0].offset, 0x1000);
         assert_eq!(m[4].path, Some(ByteString::from("/opt/with space/lib.so")));
         assert!(parse_maps(1, b"zz\n").is_err());

@@ -42,21 +42,15 @@ pub fn rebuild<'a>(
     let mut self_pid = None;
     let mut cur: Option<Pending> = None;
     let le = ctx.clock.little_endian;
-    for (n, line) in reads
-        .split(|&c| c == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-    {
-        let rec: RawRecord = serde_json::from_slice(line)
-            .map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
+    for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+        let rec: RawRecord =
+            serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
         let result = |rec: &RawRecord| -> Result<RawResult, String> {
             match rec.error {
                 Some(k) => Ok(Err(k)),
                 None => {
                     let name = format!("raw/proc/{}", rec.path);
-                    member(&name)
-                        .map(|b| Ok(b.to_vec()))
-                        .ok_or(format!("missing member {name}"))
+                    member(&name).map(|b| Ok(b.to_vec())).ok_or(format!("missing member {name}"))
                 }
             }
         };
@@ -66,14 +60,7 @@ pub fn rebuild<'a>(
                 if rec.error.is_some() {
                     t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
                 } else {
-                    cur = Some(Pending {
-                        raw: RawProcess {
-                            pid,
-                            ..Default::default()
-                        },
-                        net: vec![],
-                        mnt: None,
-                    });
+                    cur = Some(Pending { raw: RawProcess { pid, ..Default::default() }, net: vec![], mnt: None });
                 }
             }
             (RawOp::Recheck, Some((pid, _))) => {
@@ -115,9 +102,7 @@ pub fn rebuild<'a>(
                         let r = match (rec.error, &rec.target) {
                             (Some(k), _) => Err(k),
                             (None, Some(t)) => Ok(t.0.clone()),
-                            (None, None) => {
-                                return Err(format!("readlink {} without target", rec.path))
-                            }
+                            (None, None) => return Err(format!("readlink {} without target", rec.path)),
                         };
                         if let Some(fd) = name.strip_prefix("fd/") {
                             let fd: u32 = fd.parse().map_err(|_| format!("bad fd {name}"))?;
@@ -138,19 +123,14 @@ pub fn rebuild<'a>(
                         p.raw.exe = Some(match (rec.error, &rec.exe) {
                             (Some(k), _) => Err(k),
                             (None, Some(e)) => Ok(e.clone()),
-                            (None, None) => {
-                                return Err(format!("exe record {} without result", rec.path))
-                            }
+                            (None, None) => return Err(format!("exe record {} without result", rec.path)),
                         });
                     }
                     _ => return Err(format!("unexpected {:?} of {}", op, rec.path)),
                 }
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
-                self_pid = rec
-                    .target
-                    .as_ref()
-                    .and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+                self_pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
             }
             _ => global_error(&mut t, &rec),
         }

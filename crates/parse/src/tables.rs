@@ -6,8 +6,8 @@
 
 use crate::{ecs, net, proc};
 use curtain_model::{
-    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Mapping,
-    Mount, Process, Proto, Socket,
+    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Mapping, Mount, Process,
+    Proto, Socket,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -58,35 +58,20 @@ pub struct Tables {
 }
 
 fn error(pid: Option<u32>, path: String, kind: ErrorKind, detail: Option<String>) -> CollectError {
-    CollectError {
-        pid,
-        path,
-        kind,
-        detail,
-    }
+    CollectError { pid, path, kind, detail }
 }
 
 impl Tables {
     /// Records an error that belongs to no table row (a pid that vanished before its first read,
     /// an unreadable /proc/stat).
-    pub fn add_error(
-        &mut self,
-        pid: Option<u32>,
-        path: String,
-        kind: ErrorKind,
-        detail: Option<String>,
-    ) {
+    pub fn add_error(&mut self, pid: Option<u32>, path: String, kind: ErrorKind, detail: Option<String>) {
         self.errors.push(error(pid, path, kind, detail));
     }
 
     /// Builds the process row and its fds and maps from what was read of it.
     pub fn add_process(&mut self, raw: &RawProcess, ctx: &Context) {
         let pid = raw.pid;
-        let mut p = Process {
-            pid,
-            vanished: raw.vanished,
-            ..Default::default()
-        };
+        let mut p = Process { pid, vanished: raw.vanished, ..Default::default() };
         let mut errs: Vec<(String, String, ErrorKind, Option<String>)> = Vec::new();
         let file = |name: &str| raw.files.get(name);
 
@@ -96,9 +81,7 @@ impl Tables {
                 Ok(st) => {
                     p.ppid = st.ppid.max(0) as u32;
                     p.starttime_ticks = st.starttime;
-                    p.started_at = Some(curtain_model::format_rfc3339_ns(
-                        ctx.clock.ticks_to_wall_ns(st.starttime),
-                    ));
+                    p.started_at = Some(curtain_model::format_rfc3339_ns(ctx.clock.ticks_to_wall_ns(st.starttime)));
                     p.comm = ByteString(st.comm);
                     p.state = (st.state as char).to_string();
                     p.pgrp = Some(st.pgrp);
@@ -114,8 +97,7 @@ impl Tables {
         }
         p.kernel_thread = kernel_thread;
         // A kernel thread has no memory, exe, cwd or root: ENOENT and ESRCH there are expected.
-        let quiet =
-            |k: &ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
+        let quiet = |k: &ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
 
         match file("status") {
             Some(Ok(b)) => {
@@ -156,12 +138,7 @@ impl Tables {
         match file("cgroup") {
             Some(Ok(b)) => match proc::parse_cgroup(b) {
                 Ok(c) => p.cgroup = Some(c),
-                Err(e) => errs.push((
-                    "cgroup".into(),
-                    "cgroup".into(),
-                    ErrorKind::Parse,
-                    Some(e.0),
-                )),
+                Err(e) => errs.push(("cgroup".into(), "cgroup".into(), ErrorKind::Parse, Some(e.0))),
             },
             Some(Err(k)) => errs.push(("cgroup".into(), "cgroup".into(), *k, None)),
             None => {}
@@ -184,11 +161,7 @@ impl Tables {
             _ => {}
         }
         if let Some(path) = exe_path {
-            let mut exe = Exe {
-                memfd: proc::is_memfd_path(&path.0),
-                path,
-                ..Default::default()
-            };
+            let mut exe = Exe { memfd: proc::is_memfd_path(&path.0), path, ..Default::default() };
             match &raw.exe {
                 Some(Ok(st)) => {
                     exe.deleted = Some(st.nlink == 0);
@@ -224,12 +197,9 @@ impl Tables {
             match link(&key) {
                 Some(Ok(t)) => match proc::parse_ns_link(t) {
                     Some(inode) => p.ns.set(ns, inode),
-                    None => errs.push((
-                        key.clone(),
-                        key,
-                        ErrorKind::Parse,
-                        Some(String::from_utf8_lossy(t).into_owned()),
-                    )),
+                    None => {
+                        errs.push((key.clone(), key, ErrorKind::Parse, Some(String::from_utf8_lossy(t).into_owned())))
+                    }
                 },
                 // Older kernels lack some namespaces (time, cgroup): not worth an error row.
                 Some(Err(ErrorKind::ENOENT)) if ns == "time" || ns == "cgroup" => {}
@@ -245,13 +215,7 @@ impl Tables {
                     match target {
                         Ok(t) => {
                             let (kind, socket_inode) = proc::classify_fd(t);
-                            self.fds.push(Fd {
-                                pid,
-                                fd: *fd,
-                                target: ByteString(t.clone()),
-                                kind,
-                                socket_inode,
-                            });
+                            self.fds.push(Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode });
                         }
                         // Closed between listing and reading: an fd that is no longer there.
                         Err(ErrorKind::ENOENT) => {}
@@ -269,29 +233,16 @@ impl Tables {
         for (field, path, kind, detail) in errs {
             // The first error of a field is the one the row names.
             p.errors.entry(field).or_insert(kind);
-            self.errors
-                .push(error(Some(pid), format!("{pid}/{path}"), kind, detail));
+            self.errors.push(error(Some(pid), format!("{pid}/{path}"), kind, detail));
         }
         if p.vanished {
-            self.errors.push(error(
-                Some(pid),
-                format!("{pid}"),
-                ErrorKind::Vanished,
-                None,
-            ));
+            self.errors.push(error(Some(pid), format!("{pid}"), ErrorKind::Vanished, None));
         }
         self.processes.push(p);
     }
 
     /// Adds the sockets of one /proc/PID/net/* table read for network namespace `netns`.
-    pub fn add_net_table(
-        &mut self,
-        netns: u64,
-        pid: u32,
-        proto: Proto,
-        read: &RawResult,
-        little_endian: bool,
-    ) {
+    pub fn add_net_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
         self.netns.insert(netns);
         let path = format!("{pid}/net/{}", proto.table());
         match read {
@@ -302,8 +253,7 @@ impl Tables {
                 };
                 self.sockets.extend(sockets);
                 for e in errors {
-                    self.errors
-                        .push(error(Some(pid), path.clone(), ErrorKind::Parse, Some(e.0)));
+                    self.errors.push(error(Some(pid), path.clone(), ErrorKind::Parse, Some(e.0)));
                 }
             }
             // No IPv6 in that namespace's kernel, for instance.
@@ -318,9 +268,7 @@ impl Tables {
         match read {
             Ok(b) => match proc::parse_mountinfo(mntns, pid, b) {
                 Ok(m) => self.mounts.extend(m),
-                Err(e) => self
-                    .errors
-                    .push(error(Some(pid), path, ErrorKind::Parse, Some(e.0))),
+                Err(e) => self.errors.push(error(Some(pid), path, ErrorKind::Parse, Some(e.0))),
             },
             Err(k) => self.errors.push(error(Some(pid), path, *k, None)),
         }
@@ -333,10 +281,7 @@ impl Tables {
         let mut owners: HashMap<u64, Vec<curtain_model::Owner>> = HashMap::new();
         for fd in &self.fds {
             if let (FdKind::Socket, Some(inode)) = (fd.kind, fd.socket_inode) {
-                owners.entry(inode).or_default().push(curtain_model::Owner {
-                    pid: fd.pid,
-                    fd: fd.fd,
-                });
+                owners.entry(inode).or_default().push(curtain_model::Owner { pid: fd.pid, fd: fd.fd });
             }
         }
         for s in &mut self.sockets {
@@ -349,11 +294,7 @@ impl Tables {
     }
 
     pub fn counts(&self) -> Counts {
-        let hashed: BTreeSet<&str> = self
-            .processes
-            .iter()
-            .filter_map(|p| p.exe.as_ref()?.sha256.as_deref())
-            .collect();
+        let hashed: BTreeSet<&str> = self.processes.iter().filter_map(|p| p.exe.as_ref()?.sha256.as_deref()).collect();
         Counts {
             processes: self.processes.len() as u64,
             kernel_threads: self.processes.iter().filter(|p| p.kernel_thread).count() as u64,
@@ -406,21 +347,15 @@ pub fn jsonl<T: serde::Serialize>(rows: &[T]) -> Vec<u8> {
 pub const SSM_AGENT_DIR: &[u8] = b"/managed-agents/execute-command/";
 
 /// Programs that stand between a responder's shell and the collector.
-const WRAPPERS: [&[u8]; 11] = [
-    b"sudo", b"su", b"doas", b"setpriv", b"nsenter", b"chroot", b"timeout", b"env", b"unshare",
-    b"script", b"runuser",
-];
+const WRAPPERS: [&[u8]; 11] =
+    [b"sudo", b"su", b"doas", b"setpriv", b"nsenter", b"chroot", b"timeout", b"env", b"unshare", b"script", b"runuser"];
 
 fn assign_labels(procs: &mut [Process], self_pid: Option<u32>) {
     let index: HashMap<u32, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
     for p in procs.iter_mut() {
         let in_agent_dir = |b: &[u8]| b.starts_with(SSM_AGENT_DIR);
         let exe = p.exe.as_ref().is_some_and(|e| in_agent_dir(&e.path.0));
-        let argv0 = p
-            .cmdline
-            .as_ref()
-            .and_then(|c| c.first())
-            .is_some_and(|a| in_agent_dir(&a.0));
+        let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).is_some_and(|a| in_agent_dir(&a.0));
         if exe || argv0 {
             p.label = Some(Label::SsmAgent);
         }
@@ -451,10 +386,7 @@ fn assign_labels(procs: &mut [Process], self_pid: Option<u32>) {
 }
 
 /// The ECS identity from the two metadata documents the collector fetched.
-pub fn ecs_identity(
-    container: Option<&[u8]>,
-    task: Option<&[u8]>,
-) -> Option<curtain_model::EcsIdentity> {
+pub fn ecs_identity(container: Option<&[u8]>, task: Option<&[u8]>) -> Option<curtain_model::EcsIdentity> {
     ecs::parse_metadata(container, task)
 }
 
@@ -476,18 +408,14 @@ mod tests {
     }
 
     fn stat(pid: u32, comm: &str, ppid: u32, session: u32, starttime: u64) -> Vec<u8> {
-        format!("{pid} ({comm}) S {ppid} {pid} {session} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {starttime} 0 0 0\n").into_bytes()
+        format!("{pid} ({comm}) S {ppid} {pid} {session} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {starttime} 0 0 0\n")
+            .into_bytes()
     }
 
     fn raw(pid: u32, comm: &str, ppid: u32, session: u32) -> RawProcess {
-        let mut r = RawProcess {
-            pid,
-            ..Default::default()
-        };
-        r.files
-            .insert("stat".into(), Ok(stat(pid, comm, ppid, session, 500)));
-        r.links
-            .insert("exe".into(), Ok(format!("/usr/bin/{comm}").into_bytes()));
+        let mut r = RawProcess { pid, ..Default::default() };
+        r.files.insert("stat".into(), Ok(stat(pid, comm, ppid, session, 500)));
+        r.links.insert("exe".into(), Ok(format!("/usr/bin/{comm}").into_bytes()));
         r
     }
 
@@ -518,43 +446,27 @@ mod tests {
         let paths: Vec<_> = t.errors.iter().map(|e| (e.path.as_str(), e.kind)).collect();
         assert_eq!(
             paths,
-            [
-                ("11/environ", ErrorKind::EACCES),
-                ("11/ns/net", ErrorKind::EACCES),
-                ("11", ErrorKind::Vanished)
-            ]
+            [("11/environ", ErrorKind::EACCES), ("11/ns/net", ErrorKind::EACCES), ("11", ErrorKind::Vanished)]
         );
     }
 
     #[test]
     fn deleted_is_the_link_count_not_the_name() {
         let mut a = raw(20, "x", 1, 20);
-        a.links
-            .insert("exe".into(), Ok(b"/tmp/x (deleted)".to_vec()));
-        a.exe = Some(Ok(ExeStat {
-            nlink: 1,
-            ..Default::default()
-        })); // a file really named "x (deleted)"
+        a.links.insert("exe".into(), Ok(b"/tmp/x (deleted)".to_vec()));
+        a.exe = Some(Ok(ExeStat { nlink: 1, ..Default::default() })); // a file really named "x (deleted)"
         let mut b = raw(21, "y", 1, 21);
         b.links.insert("exe".into(), Ok(b"/tmp/y".to_vec()));
-        b.exe = Some(Ok(ExeStat {
-            nlink: 0,
-            sha256: Some("ab".into()),
-            ..Default::default()
-        }));
+        b.exe = Some(Ok(ExeStat { nlink: 0, sha256: Some("ab".into()), ..Default::default() }));
         let mut c = raw(22, "z", 1, 22);
-        c.links
-            .insert("exe".into(), Ok(b"/memfd:payload (deleted)".to_vec()));
+        c.links.insert("exe".into(), Ok(b"/memfd:payload (deleted)".to_vec()));
         c.exe = Some(Ok(ExeStat::default()));
         let mut t = Tables::default();
         for r in [a, b, c] {
             t.add_process(&r, &ctx());
         }
         let e: Vec<_> = t.processes.iter().map(|p| p.exe.clone().unwrap()).collect();
-        assert_eq!(
-            (e[0].deleted, e[1].deleted, e[2].memfd),
-            (Some(false), Some(true), true)
-        );
+        assert_eq!((e[0].deleted, e[1].deleted, e[2].memfd), (Some(false), Some(true), true));
         assert!(!e[0].memfd && !e[1].memfd);
     }
 
@@ -574,10 +486,7 @@ mod tests {
         t.finish(None);
         assert_eq!(t.fds.len(), 3);
         let s = &t.sockets;
-        assert_eq!(
-            s[0].owners.iter().map(|o| o.fd).collect::<Vec<_>>(),
-            [0, 1, 2]
-        );
+        assert_eq!(s[0].owners.iter().map(|o| o.fd).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(s[0].owner_visible);
         assert!(!s[1].owner_visible && s[1].owners.is_empty());
         assert_eq!(t.counts().netns, 1);
@@ -587,10 +496,7 @@ mod tests {
     fn labels_self_responder_and_agent() {
         let mut t = Tables::default();
         let mut agent = raw(5, "ssm-session-wor", 1, 5);
-        agent.links.insert(
-            "exe".into(),
-            Ok(b"/managed-agents/execute-command/ssm-session-worker".to_vec()),
-        );
+        agent.links.insert("exe".into(), Ok(b"/managed-agents/execute-command/ssm-session-worker".to_vec()));
         for r in [
             raw(1, "app", 0, 1),
             agent,
@@ -618,10 +524,7 @@ mod tests {
 
     #[test]
     fn kernel_threads_have_no_exe_errors() {
-        let mut r = RawProcess {
-            pid: 2,
-            ..Default::default()
-        };
+        let mut r = RawProcess { pid: 2, ..Default::default() };
         r.files.insert(
             "stat".into(),
             Ok(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0\n".to_vec()),

@@ -1,0 +1,126 @@
+//! The archive as evidence: verify catches any change, reparse rebuilds identical tables.
+
+use crate::common::*;
+use std::io::Read;
+use std::process::Command;
+
+fn rewrite_tar(src: &[u8], change: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let mut ar = tar::Archive::new(src);
+    let mut b = tar::Builder::new(Vec::new());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        let data = change(&path, data);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o444);
+        b.append_data(&mut h, &path, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn verify_passes_untouched_and_names_each_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.tar");
+    let a = collect(&good, &["-q"]);
+    let o = run(Command::new(curtain()).arg("verify").arg(&good));
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("OK "), "{text}");
+    assert!(text.contains(&format!("{} members", a.manifest.members.len())));
+    // The sidecar holds the archive's SHA-256 in sha256sum's format.
+    let sidecar = std::fs::read_to_string(dir.path().join("good.tar.sha256")).unwrap();
+    assert_eq!(sidecar, format!("{}  good.tar\n", sha256_file(&good)));
+
+    // Change one byte of one raw member.
+    let pid =
+        a.processes.iter().find(|p| !p.kernel_thread && p.cmdline.as_ref().is_some_and(|c| !c.is_empty())).unwrap().pid;
+    let target = format!("raw/proc/{pid}/cmdline");
+    let bad = dir.path().join("bad.tar");
+    std::fs::write(
+        &bad,
+        rewrite_tar(&std::fs::read(&good).unwrap(), |p, mut d| {
+            if p == target {
+                d[0] ^= 1;
+            }
+            d
+        }),
+    )
+    .unwrap();
+    let o = run(Command::new(curtain()).arg("verify").arg(&bad));
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("MISMATCH {target}: sha256")), "{text}");
+    assert!(text.contains("FAILED"));
+
+    // A member added that the manifest does not list.
+    let extra = dir.path().join("extra.tar");
+    let mut bytes = rewrite_tar(&std::fs::read(&good).unwrap(), |_, d| d);
+    let mut ar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    ar.append_data(&mut h, "raw/planted", &b"bad"[..]).unwrap();
+    let planted = ar.into_inner().unwrap();
+    bytes.truncate(bytes.len() - 1024); // drop the end-of-archive blocks
+    bytes.extend_from_slice(&planted);
+    std::fs::write(&extra, bytes).unwrap();
+    let o = run(Command::new(curtain()).arg("verify").arg(&extra));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("raw/planted: not listed in the manifest"));
+}
+
+#[test]
+fn an_archive_with_a_hostile_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    // Write the name into the header directly: the builder itself refuses "..".
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"../../escaped");
+    h.set_cksum();
+    b.append(&h, &b"{}"[..]).unwrap();
+    let p = dir.path().join("evil.tar");
+    std::fs::write(&p, b.into_inner().unwrap()).unwrap();
+    let o = run(Command::new(curtain()).arg("verify").arg(&p));
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("UnsafePath(\"../../escaped\")"), "{text}");
+    assert!(!dir.path().parent().unwrap().join("escaped").exists());
+}
+
+#[test]
+fn reparse_rebuilds_byte_identical_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.tar.zst");
+    let a = collect(&first, &["-q"]);
+    let o = run(Command::new(curtain()).arg("reparse").arg(&first));
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for t in ["processes", "fds", "sockets", "maps", "mounts", "errors"] {
+        assert!(text.contains(&format!("identical tables/{t}.jsonl")), "{text}");
+    }
+    let second = dir.path().join("second.tar.zst");
+    let o = run(Command::new(curtain()).arg("reparse").arg(&first).arg("-o").arg(&second));
+    assert!(o.status.success());
+    let b = Archive::load(&second);
+    for (name, body) in &a.members {
+        if name != "manifest.json" {
+            assert_eq!(body, &b.members[name], "{name}");
+        }
+    }
+    assert_eq!(a.manifest.counts, b.manifest.counts);
+    assert!(run(Command::new(curtain()).arg("verify").arg(&second)).status.success());
+}
+
+#[test]
+fn stdout_output_is_a_plain_tar() {
+    let o = run(Command::new(curtain()).args(["collect", "-q", "-o", "-"]));
+    assert!(o.status.success());
+    assert_eq!(&o.stdout[257..262], b"ustar", "a tar header first");
+    let a = Archive::from_bytes(o.stdout);
+    assert!(a.manifest.counts.processes > 0);
+    assert_eq!(a.order.last().map(String::as_str), Some("manifest.json"));
+}

@@ -1,0 +1,11 @@
+//! The `curtain` binary tested as a responder uses it: against real processes, sandboxes built
+//! with unshare, a local stand-in for the ECS metadata endpoint, and archives on disk.
+//! Tests that need root (namespaces, setpriv, chroot) say so and skip when not root.
+
+mod common;
+
+mod archive;
+mod ecs;
+mod lab;
+mod process;
+mod static_collector;

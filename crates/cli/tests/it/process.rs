@@ -1,0 +1,95 @@
+//! The collector on ordinary processes: start times, an unprivileged run, processes that exit
+//! while it reads.
+
+use crate::common::*;
+use crate::require_root;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+struct Spawned(std::process::Child);
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `curtain-lab ARGS` and waits for its "ready".
+fn lab(args: &[&str]) -> Spawned {
+    let mut c =
+        Command::new(lab_bin()).args(args).stdout(Stdio::piped()).stdin(Stdio::null()).spawn().expect("spawn lab");
+    let mut line = String::new();
+    std::io::BufReader::new(c.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    Spawned(c)
+}
+
+fn wall_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+#[test]
+fn start_time_is_the_wall_clock_of_the_spawn() {
+    let before = wall_ns();
+    let child = lab(&["sleep", "start-time"]);
+    let after_ready = wall_ns();
+    let dir = tempfile::tempdir().unwrap();
+    let a = collect(&dir.path().join("t.tar"), &["-q"]);
+    let p = a.process(child.0.id());
+    let started = curtain_model::parse_rfc3339_ns(p.started_at.as_deref().unwrap()).unwrap();
+    // The kernel counts in ticks (10 ms at CLK_TCK 100): within 50 ms of the spawn.
+    let diff = started as i64 - before as i64;
+    assert!(
+        diff.abs() < 50_000_000,
+        "started_at {} vs spawn at {before} ({} ms), ready by {after_ready}",
+        started,
+        diff / 1_000_000
+    );
+    assert!(p.starttime_ticks > 0);
+    assert_eq!(a.manifest.clock.clk_tck, 100);
+}
+
+#[test]
+fn as_an_unprivileged_user() {
+    require_root!();
+    let root_proc = lab(&["sleep", "owned-by-root"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = dir.path().join("nobody.tar");
+    let o = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(curtain())
+        .arg("collect")
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "exit 0 as nobody");
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert!(summary.contains("EACCES"), "{summary}");
+    let a = Archive::load(&out);
+    assert_eq!(a.manifest.collector.euid, 65534);
+    let p = a.process(root_proc.0.id());
+    // A root process: its stat and cmdline are public, its environment and links are not.
+    assert!(!p.comm.0.is_empty());
+    assert!(p.cmdline.is_some());
+    assert_eq!(p.errors.get("environ"), Some(&curtain_model::ErrorKind::EACCES));
+    assert_eq!(p.errors.get("exe"), Some(&curtain_model::ErrorKind::EACCES));
+    assert!(a.errors.iter().any(|e| e.pid == Some(p.pid)
+        && e.path == format!("{}/environ", p.pid)
+        && e.kind == curtain_model::ErrorKind::EACCES));
+    assert!(a.manifest.errors_by_kind.get("EACCES").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn processes_that_exit_mid_collection_do_not_fail_it() {
+    let _churn = lab(&["churn", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let out = dir.path().join(format!("churn{i}.tar"));
+        let a = collect(&out, &["-q"]);
+        assert!(a.manifest.counts.processes > 0);
+        // Whatever vanished, the raw part still rebuilds to the same tables.
+        let o = run(Command::new(curtain()).arg("reparse").arg(&out));
+        assert!(o.status.success(), "reparse after churn");
+    }
+}
