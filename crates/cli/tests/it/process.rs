@@ -93,3 +93,39 @@ fn processes_that_exit_mid_collection_do_not_fail_it() {
         assert!(o.status.success(), "reparse after churn");
     }
 }
+
+#[test]
+fn a_copied_proc_tree_with_missing_files() {
+    // A proc tree copied off a machine (or a hostile one): two processes, one of them with a
+    // hostile name and most files missing, and a network table.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("proc");
+    let p = |rel: &str, body: &[u8]| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    };
+    p("stat", b"cpu  1 0 1 1 0 0 0 0 0 0\nctxt 1\nbtime 1764419640\nprocesses 10\n");
+    p("1/stat", b"1 (init) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n");
+    p("1/status", b"Name:\tinit\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n");
+    p("1/cmdline", b"/sbin/init\0");
+    p("1/net/tcp", b"  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1\n");
+    std::fs::create_dir_all(root.join("1/ns")).unwrap();
+    std::os::unix::fs::symlink("net:[4026531840]", root.join("1/ns/net")).unwrap();
+    std::fs::create_dir_all(root.join("1/fd")).unwrap();
+    std::os::unix::fs::symlink("socket:[777]", root.join("1/fd/3")).unwrap();
+    p("66/stat", b"66 (x) Z 1 1 1 () S 1 66 66 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0 0\n");
+    let out = dir.path().join("copy.tar");
+    let a = collect(&out, &["-q", "--proc-root", root.to_str().unwrap()]);
+    assert_eq!(a.manifest.options.proc_root, root.to_str().unwrap());
+    assert_eq!(a.manifest.clock.btime, Some(1764419640));
+    assert_eq!(a.processes.len(), 2);
+    assert_eq!(a.process(66).comm, curtain_model::ByteString::from("x) Z 1 1 1 ("));
+    assert_eq!(a.process(66).errors.get("status"), Some(&curtain_model::ErrorKind::ENOENT));
+    let s = a.socket(777);
+    assert_eq!(s.owners, [curtain_model::Owner { pid: 1, fd: 3 }]);
+    assert_eq!(s.netns, 4026531840);
+    // Not the live tree: nobody is labelled as the collector.
+    assert!(a.processes.iter().all(|p| p.label.is_none()));
+    assert!(run(Command::new(curtain()).arg("reparse").arg(&out)).status.success());
+}
