@@ -30,6 +30,14 @@ pub fn errno_kind(e: Errno) -> ErrorKind {
     }
 }
 
+/// Records a failed access in `rec` and returns its kind.
+fn failed(rec: &mut RawRecord, e: Errno) -> ErrorKind {
+    let kind = errno_kind(e);
+    rec.error = Some(kind);
+    rec.errno = Some(e.raw_os_error());
+    kind
+}
+
 /// Options of the walk.
 #[derive(Debug, Clone)]
 pub struct WalkOptions {
@@ -100,11 +108,7 @@ impl<'a, W: Write> Walker<'a, W> {
                 self.raw_bytes += self.buf.len() as u64;
                 (Ok(self.buf.clone()), truncated)
             }
-            Err(e) => {
-                rec.error = Some(errno_kind(e));
-                rec.errno = Some(e.raw_os_error());
-                (Err(errno_kind(e)), false)
-            }
+            Err(e) => (Err(failed(&mut rec, e)), false),
         };
         self.record(&rec);
         Ok(out)
@@ -119,11 +123,7 @@ impl<'a, W: Write> Walker<'a, W> {
                 rec.target = Some(t.clone().into());
                 Ok(t)
             }
-            Err(e) => {
-                rec.error = Some(errno_kind(e));
-                rec.errno = Some(e.raw_os_error());
-                Err(errno_kind(e))
-            }
+            Err(e) => Err(failed(&mut rec, e)),
         };
         self.record(&rec);
         out
@@ -157,11 +157,7 @@ impl<'a, W: Write> Walker<'a, W> {
                 rec.entries = Some(v.iter().map(|n| n.to_string()).collect());
                 Ok((v, fd))
             }
-            Err(e) => {
-                rec.error = Some(errno_kind(e));
-                rec.errno = Some(e.raw_os_error());
-                Err(errno_kind(e))
-            }
+            Err(e) => Err(failed(&mut rec, e)),
         };
         self.record(&rec);
         out
