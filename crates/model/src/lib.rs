@@ -728,3 +728,82 @@ pub struct ExeStat {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub carved_truncated: bool,
 }
+
+/// An archive loaded for analysis: its manifest and every table.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Where it was loaded from (a path, for the reader).
+    pub source: String,
+    /// SHA-256 of the archive file.
+    pub archive_sha256: Option<String>,
+    pub manifest: Manifest,
+    pub processes: Vec<Process>,
+    pub fds: Vec<Fd>,
+    pub sockets: Vec<Socket>,
+    pub maps: Vec<Mapping>,
+    pub mounts: Vec<Mount>,
+    pub errors: Vec<CollectError>,
+}
+
+/// How much a finding matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A table row or raw member a finding rests on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Archive member: `tables/processes.jsonl`, `raw/proc/1234/environ`...
+    pub member: String,
+    /// Which row or part: `pid=1234 starttime=5678`, `inode=4242`, `LD_PRELOAD`...
+    pub locator: String,
+}
+
+/// Something a detector found, with what it rests on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The detector's id (`deleted-exe`).
+    pub detector: String,
+    pub title: String,
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids.
+    pub attack: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttime_ticks: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<ByteString>,
+    /// One line for a responder. It quotes content from the target: escape it when rendering.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    /// The archive it came from (when several are analysed together).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}

@@ -1,0 +1,62 @@
+//! A process whose executable file was deleted from disk while it runs: the classic way to
+//! leave no binary behind. The archive holds its SHA-256 (and its bytes with --carve-exe).
+
+use super::*;
+
+pub const DETECTOR: Detector = Detector {
+    id: "deleted-exe",
+    title: "Executable deleted from disk while running",
+    attack: &["T1070.004"],
+    severity: Severity::High,
+    doc: "The file the process was started from has a link count of 0: it was removed after it started. \
+          Malware deletes its dropper to leave nothing on disk; a package upgrade also replaces binaries under \
+          running services, so check whether a newer file now stands at that path. The executable's SHA-256 \
+          is in the process row; collect with --carve-exe to keep its bytes.",
+    run,
+};
+
+fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+    candidates(ix)
+        .filter_map(|p| {
+            let e = p.exe.as_ref()?;
+            (e.deleted == Some(true) && !e.memfd).then(|| {
+                let summary = format!(
+                    "pid {} ({}) runs {} which was deleted; sha256 {}",
+                    p.pid,
+                    short(&p.comm.0, 32),
+                    short(&e.path.0, 120),
+                    e.sha256.as_deref().unwrap_or("unknown")
+                );
+                finding(d, p, d.severity, summary, vec![ev_process(p), ev_link(p, "exe")])
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+
+    #[test]
+    fn fires_on_link_count_zero() {
+        let mut p = process(10, 1, "kworker", "/tmp/.x/kworker (deleted)");
+        p.exe.as_mut().unwrap().deleted = Some(true);
+        let f = check(&DETECTOR, &snapshot(vec![p], vec![], vec![]));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::High);
+        assert!(f[0].summary.contains("/tmp/.x/kworker (deleted)"));
+    }
+
+    #[test]
+    fn a_file_named_deleted_does_not_fire() {
+        // Named "x (deleted)" on purpose, but still on disk (link count 1).
+        let p = process(11, 1, "x", "/opt/x (deleted)");
+        assert!(check(&DETECTOR, &snapshot(vec![p], vec![], vec![])).is_empty());
+        // memfd executables are the memfd detector's.
+        let mut m = process(12, 1, "3", "/memfd:x (deleted)");
+        let e = m.exe.as_mut().unwrap();
+        (e.deleted, e.memfd) = (Some(true), true);
+        assert!(check(&DETECTOR, &snapshot(vec![m], vec![], vec![])).is_empty());
+    }
+}

@@ -1,0 +1,86 @@
+//! LD_PRELOAD in a process's environment, or LD_LIBRARY_PATH pointing into a writable folder:
+//! code injected into every program the process starts.
+
+use super::*;
+use crate::detect::writable_dir_exe::suspicious_dir;
+
+pub const DETECTOR: Detector = Detector {
+    id: "ld-preload",
+    title: "Library injection through LD_PRELOAD or LD_LIBRARY_PATH",
+    attack: &["T1574.006"],
+    severity: Severity::High,
+    doc: "The dynamic linker loads LD_PRELOAD libraries into every program before its own, which user-land \
+          rootkits and credential stealers use to hook functions. LD_LIBRARY_PATH into /tmp, /dev/shm or a \
+          hidden folder does the same by shadowing system libraries. Some profilers and memory allocators \
+          (jemalloc, libfaketime) are preloaded on purpose: check the library named.",
+    run,
+};
+
+fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in candidates(ix) {
+        let Some(env) = &p.environ else { continue };
+        for var in env {
+            let Some(eq) = var.0.iter().position(|&c| c == b'=') else { continue };
+            let (key, value) = (&var.0[..eq], &var.0[eq + 1..]);
+            let value_text = String::from_utf8_lossy(value);
+            let hit = match key {
+                b"LD_PRELOAD" if !value.is_empty() => Some(Severity::High),
+                b"LD_LIBRARY_PATH" => value_text
+                    .split(':')
+                    .any(|dir| suspicious_dir(&format!("{}/x", dir.trim_end_matches('/'))).is_some())
+                    .then_some(Severity::Medium),
+                _ => None,
+            };
+            if let Some(severity) = hit {
+                let summary = format!(
+                    "pid {} ({}) has {}={}",
+                    p.pid,
+                    short(&p.comm.0, 32),
+                    String::from_utf8_lossy(key),
+                    short(value, 160)
+                );
+                let mut e = ev_raw(p, "environ");
+                e.locator = String::from_utf8_lossy(key).into_owned();
+                out.push(finding(d, p, severity, summary, vec![ev_process(p), e]));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+    use curtain_model::ByteString;
+
+    fn with_env(vars: &[&str]) -> curtain_model::Process {
+        let mut p = process(50, 1, "app", "/app/server");
+        p.environ = Some(vars.iter().map(|v| ByteString::from(*v)).collect());
+        p
+    }
+
+    #[test]
+    fn fires_on_preload_and_writable_library_path() {
+        let f = check(
+            &DETECTOR,
+            &snapshot(vec![with_env(&["PATH=/usr/bin", "LD_PRELOAD=/dev/shm/.l/libhide.so"])], vec![], vec![]),
+        );
+        assert_eq!((f.len(), f[0].severity), (1, Severity::High));
+        assert!(f[0].summary.contains("/dev/shm/.l/libhide.so"));
+        let f = check(&DETECTOR, &snapshot(vec![with_env(&["LD_LIBRARY_PATH=/usr/lib:/tmp/lib"])], vec![], vec![]));
+        assert_eq!((f.len(), f[0].severity), (1, Severity::Medium));
+    }
+
+    #[test]
+    fn look_alikes_do_not_fire() {
+        let p = with_env(&[
+            "LD_PRELOAD=",
+            "LD_LIBRARY_PATH=/usr/local/lib:/opt/app/lib",
+            "MY_LD_PRELOAD=/tmp/x.so",
+            "X=LD_PRELOAD=/tmp/y",
+        ]);
+        assert!(check(&DETECTOR, &snapshot(vec![p], vec![], vec![])).is_empty());
+    }
+}

@@ -1,0 +1,119 @@
+//! Masquerading: a user process named like a kernel thread, or a process whose name differs
+//! from the file it runs.
+
+use super::*;
+
+pub const DETECTOR: Detector = Detector {
+    id: "masquerade",
+    title: "Masquerading process name",
+    attack: &["T1036.004", "T1036.005"],
+    severity: Severity::Medium,
+    doc: "Malware renames itself to blend in: as a kernel thread ([kworker/0:1], kthreadd, ksoftirqd) though it \
+          has an executable and a command line (high), or as a service name that is not the file it runs. The \
+          executable's path and hash in the row are what it really is. Scripts (comm is the script's name), \
+          busybox applets and login shells are not reported.",
+    run,
+};
+
+const KTHREAD_PREFIXES: &[&str] = &[
+    "kworker",
+    "kthreadd",
+    "ksoftirqd",
+    "kswapd",
+    "migration/",
+    "rcu_",
+    "watchdog/",
+    "jbd2/",
+    "kblockd",
+    "khugepaged",
+    "kdevtmpfs",
+    "ksmd",
+    "kcompactd",
+    "irq/",
+];
+
+fn looks_like_kthread(name: &str) -> bool {
+    let n = name.trim_start_matches('[');
+    KTHREAD_PREFIXES.iter().any(|k| n.starts_with(k))
+}
+
+/// The kernel cuts comm to 15 bytes.
+fn comm_of(name: &str) -> &[u8] {
+    let b = name.as_bytes();
+    &b[..b.len().min(15)]
+}
+
+fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in candidates(ix) {
+        if p.kernel_thread {
+            continue;
+        }
+        let Some(exe) = p.exe.as_ref() else { continue };
+        let exe_name = basename(&exe.path.0);
+        let comm = p.comm.to_lossy().into_owned();
+        let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).map(|a| a.to_lossy().into_owned()).unwrap_or_default();
+        if looks_like_kthread(&comm) || looks_like_kthread(&argv0) {
+            let summary = format!(
+                "pid {} calls itself {} like a kernel thread but runs {}",
+                p.pid,
+                short(comm.as_bytes(), 32),
+                short(&exe.path.0, 120)
+            );
+            out.push(finding(d, p, Severity::High, summary, vec![ev_process(p), ev_raw(p, "stat"), ev_link(p, "exe")]));
+            continue;
+        }
+        if exe.memfd {
+            continue; // a memfd has no file name to compare: the memfd detector reports it
+        }
+        // Names the kernel or the program may legitimately give: the file's, argv[0]'s, a
+        // script's (argv[1] for "interpreter script"), a login shell's "-bash".
+        let mut fine: Vec<String> = vec![exe_name.clone(), basename(argv0.as_bytes())];
+        if let Some(a1) = p.cmdline.as_ref().and_then(|c| c.get(1)) {
+            fine.push(basename(&a1.0));
+        }
+        let c = comm_of(&comm);
+        let matches = fine.iter().any(|n| {
+            let n = n.trim_start_matches('-');
+            !n.is_empty() && (comm_of(n) == c || n.as_bytes().starts_with(c))
+        });
+        if !matches {
+            let summary = format!(
+                "pid {} is named {:?} but runs {} (argv[0] {:?})",
+                p.pid,
+                short(comm.as_bytes(), 32),
+                short(&exe.path.0, 120),
+                short(argv0.as_bytes(), 60)
+            );
+            out.push(finding(d, p, d.severity, summary, vec![ev_process(p), ev_raw(p, "stat"), ev_link(p, "exe")]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::*;
+
+    #[test]
+    fn fires_on_fake_kernel_threads_and_renamed_processes() {
+        let fake = with_args(process(90, 1, "kworker/0:2", "/tmp/k"), &["[kworker/0:2]"]);
+        let renamed = with_args(process(91, 1, "sshd", "/dev/shm/bot"), &["sshd: root@pts/0"]);
+        let f = check(&DETECTOR, &snapshot(vec![fake, renamed], vec![], vec![]));
+        let got: Vec<_> = f.iter().map(|f| (f.pid.unwrap(), f.severity)).collect();
+        assert_eq!(got, [(90, Severity::High), (91, Severity::Medium)]);
+    }
+
+    #[test]
+    fn scripts_applets_long_names_and_real_kernel_threads_do_not_fire() {
+        let script = with_args(process(92, 1, "backup.sh", "/usr/bin/bash"), &["/bin/bash", "/opt/backup.sh"]);
+        let applet = with_args(process(93, 1, "sh", "/bin/busybox"), &["sh", "-c", "x"]);
+        let long = process(94, 1, "containerd-shim", "/usr/bin/containerd-shim-runc-v2");
+        let login = with_args(process(95, 1, "bash", "/usr/bin/bash"), &["-bash"]);
+        let mut kt = process(2, 0, "kworker/0:1", "");
+        kt.kernel_thread = true;
+        kt.exe = None;
+        assert!(check(&DETECTOR, &snapshot(vec![script, applet, long, login, kt], vec![], vec![])).is_empty());
+    }
+}

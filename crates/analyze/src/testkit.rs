@@ -1,0 +1,84 @@
+//! Builders of small snapshots for the detectors' tests.
+
+#![allow(dead_code)]
+
+use curtain_model::*;
+
+pub fn process(pid: u32, ppid: u32, comm: &str, exe: &str) -> Process {
+    Process {
+        pid,
+        ppid,
+        starttime_ticks: 1000 + pid as u64,
+        started_at: Some(format_rfc3339_ns(1_800_000_000_000_000_000 + pid as u64 * 1_000_000_000)),
+        comm: comm.into(),
+        state: "S".into(),
+        uid: Some(0),
+        euid: Some(0),
+        cmdline: Some(vec![exe.into()]),
+        environ: Some(vec![]),
+        exe: Some(Exe { path: exe.into(), deleted: Some(false), ..Default::default() }),
+        ns: Namespaces { pid: Some(4026531836), net: Some(4026531840), mnt: Some(4026531841), ..Default::default() },
+        nspid: vec![pid],
+        ..Default::default()
+    }
+}
+
+/// Starts `secs` seconds after the epoch of the kit's clock (ticks at 100 Hz).
+pub fn started(mut p: Process, secs: u64) -> Process {
+    p.starttime_ticks = secs * 100;
+    p.started_at = Some(format_rfc3339_ns(1_800_000_000_000_000_000 + secs * 1_000_000_000));
+    p
+}
+
+pub fn with_args(mut p: Process, args: &[&str]) -> Process {
+    p.cmdline = Some(args.iter().map(|a| ByteString::from(*a)).collect());
+    p
+}
+
+pub fn socket_fd(pid: u32, fd: u32, inode: u64) -> Fd {
+    Fd { pid, fd, target: format!("socket:[{inode}]").as_str().into(), kind: FdKind::Socket, socket_inode: Some(inode) }
+}
+
+pub fn tcp(inode: u64, local: (&str, u16), remote: (&str, u16), state: &str, owners: &[(u32, u32)]) -> Socket {
+    Socket {
+        netns: 4026531840,
+        proto: if local.0.contains(':') { Proto::Tcp6 } else { Proto::Tcp },
+        local: Some(Endpoint { ip: local.0.into(), port: local.1 }),
+        remote: Some(Endpoint { ip: remote.0.into(), port: remote.1 }),
+        state: state.into(),
+        uid: Some(0),
+        inode,
+        tx_queue: Some(0),
+        rx_queue: Some(0),
+        path: None,
+        socket_type: None,
+        owners: owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect(),
+        owner_visible: !owners.is_empty(),
+    }
+}
+
+pub fn snapshot(processes: Vec<Process>, fds: Vec<Fd>, sockets: Vec<Socket>) -> Snapshot {
+    Snapshot {
+        source: "test.tar".into(),
+        manifest: Manifest {
+            clock: Clock {
+                realtime_start_ns: 1_800_010_000_000_000_000,
+                realtime_end_ns: 1_800_010_001_000_000_000,
+                boottime_start_ns: 10_000_000_000_000,
+                clk_tck: 100,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        processes,
+        fds,
+        sockets,
+        ..Default::default()
+    }
+}
+
+/// Runs one detector over a snapshot.
+pub fn check(d: &crate::detect::Detector, s: &Snapshot) -> Vec<Finding> {
+    let ix = crate::Index::new(s);
+    (d.run)(d, &ix)
+}
