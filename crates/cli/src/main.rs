@@ -1,7 +1,14 @@
 //! `curtain`: live response for containers. Wiring only: each subcommand is a crate's job.
+//!
+//! Exit codes: 0 when nothing at or above the severity threshold was found (or the command
+//! succeeded), 1 when findings were (or verify/reparse found a mismatch), 2 on an error.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use curtain_analyze::{at_least, diff::diff, timeline};
 use curtain_collect::cli::{run_collect, run_reparse, run_verify, CollectArgs, ReparseArgs, VerifyArgs};
+use curtain_model::{Finding, Severity, Snapshot};
+use curtain_report::{html, json, markdown, text, Analysed};
+use std::io::{self, IsTerminal, Write};
 
 #[derive(Parser)]
 #[command(
@@ -16,26 +23,323 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Collect this machine or container, analyse it, print the findings, write the archive and
+    /// report.html.
+    #[command(
+        after_help = "Examples:\n  curtain triage\n  curtain triage -o /tmp/ir --no-environ\n  curtain triage --min-severity high"
+    )]
+    Triage(TriageArgs),
     /// Snapshot this machine or container into one evidence archive.
     #[command(
         after_help = "Examples:\n  curtain collect\n  curtain collect -o snap.tar.zst --carve-exe\n  curtain collect -o - > snap.tar"
     )]
     Collect(CollectArgs),
+    /// Print the findings of one or more archives.
+    Findings(FindingsArgs),
+    /// Write a report of one or more archives.
+    #[command(
+        after_help = "Examples:\n  curtain report snap.tar.zst -o report.html\n  curtain report a.tar.zst b.tar.zst --format md"
+    )]
+    Report(ReportArgs),
+    /// Write a timeline of one or more archives (Timesketch imports JSONL and CSV).
+    Timeline(TimelineArgs),
+    /// Print the process tree with start times, users, executables and command lines.
+    Tree(OneArchive),
+    /// Print every socket with all its owners.
+    Sockets(OneArchive),
+    /// What changed between two snapshots: processes, connections, listeners, executables, findings.
+    Diff(DiffArgs),
     /// Check every member of an archive against its manifest.
     Verify(VerifyArgs),
     /// Rebuild an archive's tables from its raw part.
     Reparse(ReparseArgs),
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let code = match &cli.command {
+#[derive(Clone, Copy, ValueEnum)]
+enum MinSeverity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<MinSeverity> for Severity {
+    fn from(m: MinSeverity) -> Severity {
+        match m {
+            MinSeverity::Info => Severity::Info,
+            MinSeverity::Low => Severity::Low,
+            MinSeverity::Medium => Severity::Medium,
+            MinSeverity::High => Severity::High,
+            MinSeverity::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Args)]
+struct Threshold {
+    /// Findings below this are not shown and do not set the exit code.
+    #[arg(long, value_enum, default_value = "low")]
+    min_severity: MinSeverity,
+}
+
+#[derive(Args)]
+struct TriageArgs {
+    /// Folder for the archive, report.html, findings.json and timeline.jsonl
+    /// (default: curtain-HOST-UTCTIME in the current directory).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<String>,
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    proc_root: String,
+    /// Also keep each executable's bytes, capped at MAX_BYTES (default 64M).
+    #[arg(long, value_name = "MAX_BYTES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "64M", value_parser = curtain_collect::parse_size)]
+    carve_exe: Option<u64>,
+    /// Leave process environments out of the archive (then LD_PRELOAD cannot be checked).
+    #[arg(long)]
+    no_environ: bool,
+    #[command(flatten)]
+    threshold: Threshold,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FindingsFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct FindingsArgs {
+    #[arg(required = true)]
+    archives: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: FindingsFormat,
+    #[command(flatten)]
+    threshold: Threshold,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Md,
+    Json,
+    Text,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[arg(required = true)]
+    archives: Vec<String>,
+    /// Default: html when writing to a file, text on a terminal.
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+    /// Output file (default: standard output).
+    #[arg(short, long)]
+    output: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TimelineFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args)]
+struct TimelineArgs {
+    #[arg(required = true)]
+    archives: Vec<String>,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: TimelineFormat,
+    #[arg(short, long)]
+    output: Option<String>,
+}
+
+#[derive(Args)]
+struct OneArchive {
+    archive: String,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    old: String,
+    new: String,
+    #[arg(long, value_enum, default_value = "text")]
+    format: FindingsFormat,
+}
+
+fn style() -> text::Style {
+    text::Style { color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+}
+
+fn load(paths: &[String]) -> io::Result<Vec<Snapshot>> {
+    paths.iter().map(|p| curtain_collect::load_snapshot(p)).collect()
+}
+
+/// Standard output, or a file created anew.
+fn output(path: &Option<String>) -> io::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) if p != "-" => Box::new(io::BufWriter::new(std::fs::File::create(p)?)),
+        _ => Box::new(io::BufWriter::new(io::stdout().lock())),
+    })
+}
+
+fn exit_for(findings: &[&Finding]) -> i32 {
+    if findings.is_empty() {
+        0
+    } else {
+        1
+    }
+}
+
+fn spinner(msg: &str) -> indicatif::ProgressBar {
+    // Hidden when stderr is not a terminal: pipes and CI stay quiet.
+    let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if io::stderr().is_terminal() {
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+    } else {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    pb.set_message(msg.to_string());
+    pb
+}
+
+fn triage(a: &TriageArgs) -> io::Result<i32> {
+    let dir = a.output.clone().unwrap_or_else(|| {
+        let name = curtain_collect::cli::default_name();
+        name.trim_end_matches(".tar.zst").to_string()
+    });
+    std::fs::create_dir_all(&dir)?;
+    let archive = format!("{dir}/snapshot.tar.zst");
+    let pb = spinner("collecting /proc");
+    let args = CollectArgs {
+        output: Some(archive.clone()),
+        proc_root: a.proc_root.clone(),
+        carve_exe: a.carve_exe,
+        no_environ: a.no_environ,
+        compress: None,
+        quiet: true,
+    };
+    run_collect(&args)?;
+    pb.set_message("analysing");
+    let snaps = load(std::slice::from_ref(&archive))?;
+    let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+    let one = &analysed[0];
+    std::fs::write(format!("{dir}/report.html"), {
+        let mut b = Vec::new();
+        html::report(&mut b, &analysed)?;
+        b
+    })?;
+    let mut fj = Vec::new();
+    json::findings(&mut fj, &one.findings.iter().collect::<Vec<_>>())?;
+    std::fs::write(format!("{dir}/findings.json"), fj)?;
+    let mut tl = Vec::new();
+    curtain_report::timeline::jsonl(&mut tl, &timeline::merge(timeline::rows(&one.ix, &one.findings)))?;
+    std::fs::write(format!("{dir}/timeline.jsonl"), tl)?;
+    pb.finish_and_clear();
+
+    let shown = at_least(&one.findings, a.threshold.min_severity.into());
+    let mut out = io::stdout().lock();
+    let st = style();
+    text::summary(&mut out, one, st)?;
+    writeln!(out)?;
+    text::findings(&mut out, &shown, st)?;
+    writeln!(out, "\nWrote {archive} (+ .sha256), {dir}/report.html, {dir}/findings.json, {dir}/timeline.jsonl")?;
+    Ok(exit_for(&shown))
+}
+
+fn run(cli: &Cli) -> io::Result<i32> {
+    match &cli.command {
+        Command::Triage(a) => triage(a),
         Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
         Command::Verify(a) => run_verify(a),
         Command::Reparse(a) => run_reparse(a),
-    };
-    match code {
+        Command::Findings(a) => {
+            let snaps = load(&a.archives)?;
+            let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+            let all: Vec<Finding> = analysed.iter().flat_map(|x| x.findings.iter().cloned()).collect();
+            let shown = at_least(&all, a.threshold.min_severity.into());
+            let mut out = io::stdout().lock();
+            match a.format {
+                FindingsFormat::Text => text::findings(&mut out, &shown, style())?,
+                FindingsFormat::Json => json::findings(&mut out, &shown)?,
+            }
+            Ok(exit_for(&shown))
+        }
+        Command::Report(a) => {
+            let snaps = load(&a.archives)?;
+            let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+            let format = a.format.unwrap_or(match &a.output {
+                Some(p) if p.ends_with(".md") => ReportFormat::Md,
+                Some(p) if p.ends_with(".json") => ReportFormat::Json,
+                Some(p) if p != "-" => ReportFormat::Html,
+                _ => ReportFormat::Text,
+            });
+            let mut out = output(&a.output)?;
+            match format {
+                ReportFormat::Html => html::report(&mut out, &analysed)?,
+                ReportFormat::Md => markdown::report(&mut out, &analysed)?,
+                ReportFormat::Json => json::report(&mut out, &analysed)?,
+                ReportFormat::Text => {
+                    for x in &analysed {
+                        text::summary(&mut out, x, style())?;
+                        writeln!(out)?;
+                        text::findings(&mut out, &x.findings.iter().collect::<Vec<_>>(), style())?;
+                    }
+                }
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        Command::Timeline(a) => {
+            let snaps = load(&a.archives)?;
+            let mut rows = Vec::new();
+            for s in &snaps {
+                let x = Analysed::new(s);
+                rows.extend(timeline::rows(&x.ix, &x.findings));
+            }
+            let rows = timeline::merge(rows);
+            let mut out = output(&a.output)?;
+            match a.format {
+                TimelineFormat::Jsonl => curtain_report::timeline::jsonl(&mut out, &rows)?,
+                TimelineFormat::Csv => curtain_report::timeline::csv(&mut out, &rows)?,
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        Command::Tree(a) => {
+            let s = curtain_collect::load_snapshot(&a.archive)?;
+            let ix = curtain_analyze::Index::new(&s);
+            text::tree(&mut io::stdout().lock(), &ix)?;
+            Ok(0)
+        }
+        Command::Sockets(a) => {
+            let s = curtain_collect::load_snapshot(&a.archive)?;
+            let ix = curtain_analyze::Index::new(&s);
+            text::sockets(&mut io::stdout().lock(), &ix)?;
+            Ok(0)
+        }
+        Command::Diff(a) => {
+            let (old, new) = (curtain_collect::load_snapshot(&a.old)?, curtain_collect::load_snapshot(&a.new)?);
+            let (o, n) = (Analysed::new(&old), Analysed::new(&new));
+            let d = diff(&o.ix, &o.findings, &n.ix, &n.findings);
+            let mut out = io::stdout().lock();
+            match a.format {
+                FindingsFormat::Text => text::diff(&mut out, &d, style())?,
+                FindingsFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &d)?;
+                    writeln!(out)?;
+                }
+            }
+            Ok(if d.is_empty() { 0 } else { 1 })
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(&cli) {
         Ok(c) => std::process::exit(c),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => {
             eprintln!("curtain: {e}");
             std::process::exit(2);

@@ -34,7 +34,7 @@ pub struct CollectArgs {
     pub quiet: bool,
 }
 
-fn default_name() -> String {
+pub fn default_name() -> String {
     let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
     let host: String =
         host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();

@@ -390,3 +390,35 @@ mod tests {
         assert!(super::parse_size("5q").is_err());
     }
 }
+
+/// Loads an archive for analysis: manifest and tables, with the file's SHA-256. Unsafe member
+/// paths are never used; a table row that does not parse is an error naming the member and line.
+pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    let sha = curtain_model::to_hex(&Sha256::digest(&bytes));
+    let contents = archive::read_archive(io::Cursor::new(bytes))?;
+    let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {what}"));
+    let manifest: Manifest =
+        serde_json::from_slice(contents.get(MANIFEST).ok_or_else(|| bad("no manifest.json".into()))?)
+            .map_err(|e| bad(format!("manifest.json: {e}")))?;
+    fn rows<T: serde::de::DeserializeOwned>(contents: &archive::ArchiveContents, name: &str) -> Result<Vec<T>, String> {
+        let Some(b) = contents.get(name) else { return Ok(Vec::new()) };
+        b.split(|&c| c == b'\n')
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(i, l)| serde_json::from_slice(l).map_err(|e| format!("{name} line {}: {e}", i + 1)))
+            .collect()
+    }
+    Ok(curtain_model::Snapshot {
+        source: path.to_string(),
+        archive_sha256: Some(sha),
+        manifest,
+        processes: rows(&contents, "tables/processes.jsonl").map_err(bad)?,
+        fds: rows(&contents, "tables/fds.jsonl").map_err(bad)?,
+        sockets: rows(&contents, "tables/sockets.jsonl").map_err(bad)?,
+        maps: rows(&contents, "tables/maps.jsonl").map_err(bad)?,
+        mounts: rows(&contents, "tables/mounts.jsonl").map_err(bad)?,
+        errors: rows(&contents, "tables/errors.jsonl").map_err(bad)?,
+    })
+}

@@ -1,1 +1,128 @@
-//! placeholder
+//! Renderers of analysed snapshots, each writing to `impl Write`: text for the terminal, Markdown,
+//! stable JSON, Timesketch JSONL/CSV, and one self-contained HTML file.
+//!
+//! Everything that came from a container is attacker-controlled. Each output escapes it its own
+//! way: control characters (terminal escape sequences) are made visible in text, HTML is escaped,
+//! CSV cells that a spreadsheet would run as a formula are neutralised.
+
+use curtain_analyze::Index;
+use curtain_model::Finding;
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod text;
+pub mod timeline;
+
+/// One snapshot with its analysis.
+pub struct Analysed<'a> {
+    pub ix: Index<'a>,
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> Analysed<'a> {
+    pub fn new(snap: &'a curtain_model::Snapshot) -> Self {
+        let (ix, findings) = curtain_analyze::analyze(snap);
+        Analysed { ix, findings }
+    }
+}
+
+/// Text safe to print on a terminal: control characters (ESC, CR, BEL, newlines inside a
+/// value...) become visible escapes, so a process name cannot move the cursor or recolour the
+/// screen.
+pub fn term(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            // Bidirectional overrides can reorder what a reader sees.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// HTML-escaped text (for element content and quoted attribute values).
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push_str(&format!("&#x{:x};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One CSV cell: quoted when needed, and with a leading `'` when a spreadsheet would read it
+/// as a formula (`=`, `+`, `-`, `@`, tab, CR).
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// A byte string's text for display (lossy).
+pub(crate) fn lossy(b: &curtain_model::ByteString) -> String {
+    b.to_lossy().into_owned()
+}
+
+pub(crate) fn cmdline(p: &curtain_model::Process) -> String {
+    p.cmdline.as_ref().map(|c| c.iter().map(lossy).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
+pub(crate) fn endpoint(e: &Option<curtain_model::Endpoint>) -> String {
+    match e {
+        Some(e) if e.ip.contains(':') => format!("[{}]:{}", e.ip, e.port),
+        Some(e) => format!("{}:{}", e.ip, e.port),
+        None => String::new(),
+    }
+}
+
+pub(crate) fn user(p: &curtain_model::Process) -> String {
+    match (p.uid, p.euid) {
+        (Some(u), Some(e)) if u != e => format!("{u}/{e}"),
+        (Some(u), _) => u.to_string(),
+        _ => "?".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_are_neutralised() {
+        assert_eq!(term("a\x1b[31mred\x07\nb"), "a\\x1b[31mred\\x07\\nb");
+        assert_eq!(term("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+        assert_eq!(term("plain ünïcode"), "plain ünïcode");
+    }
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(esc("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+        assert_eq!(esc("a\"b'c&\x1b"), "a&quot;b&#39;c&amp;&#x1b;");
+    }
+
+    #[test]
+    fn csv_formulas_and_quotes() {
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("-e /bin/sh"), "'-e /bin/sh");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("@SUM(1)"), "'@SUM(1)");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
+}

@@ -41,7 +41,10 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         }
         for (f, s) in ix.sockets_of(p.pid) {
             let Some(r) = &s.remote else { continue };
-            if !ENDPOINTS.contains(&r.ip.as_str()) || s.state == "LISTEN" {
+            // Outbound only: a socket whose own address and port are the endpoint's (80) is the
+            // serving side.
+            let serving = s.local.as_ref().is_some_and(|l| ENDPOINTS.contains(&l.ip.as_str()) && l.port == 80);
+            if !ENDPOINTS.contains(&r.ip.as_str()) || s.state == "LISTEN" || serving {
                 continue;
             }
             let manual = is_shell(p) || names(p).iter().any(|n| FETCHERS.contains(&n.as_str())) || is_interpreter(p);

@@ -17,7 +17,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: curtain-lab init DIR | sleep [TOKEN] | listen ADDR | connect ADDR | revshell ADDR | \
          memfd-exec PROGRAM [ARGS...] | rename HEX | unix-listen PATH | udp ADDR | churn SECONDS | \
-         exec-deleted PROGRAM COPY [ARGS...]"
+         exec-deleted PROGRAM COPY [ARGS...] | bindshell ADDR | hostile NAME | trace | jit"
     );
     std::process::exit(2)
 }
@@ -73,6 +73,25 @@ fn main() {
             park()
         }
         Some("churn") => churn(arg(2).parse().unwrap_or_else(|_| usage())),
+        Some("bindshell") => bindshell(&arg(2)),
+        Some("hostile") => {
+            // Becomes a process whose argv[0] and comm are NAME.
+            let name = arg(2);
+            let me = std::env::current_exe().expect("current_exe");
+            let e = Command::new(me).arg0(&name).args(["rename", &curtain_model::to_hex(name.as_bytes())]).exec();
+            panic!("exec: {e}");
+        }
+        Some("trace") => trace(),
+        Some("jit") => {
+            // An anonymous page that is writable and executable, as injected code needs.
+            let prot = rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE | rustix::mm::ProtFlags::EXEC;
+            // SAFETY: a fresh anonymous private mapping, never dereferenced.
+            let _page =
+                unsafe { rustix::mm::mmap_anonymous(std::ptr::null_mut(), 4096, prot, rustix::mm::MapFlags::PRIVATE) }
+                    .expect("mmap");
+            ready();
+            park()
+        }
         _ => usage(),
     }
 }
@@ -132,6 +151,28 @@ fn exec_deleted(program: &str, copy: &str, args: &[String]) -> ! {
     std::process::exit(0)
 }
 
+/// A shell holding a listening socket: `nc -l -e /bin/sh` in spirit.
+fn bindshell(addr: &str) -> ! {
+    let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    // Keep the listener across exec.
+    rustix::io::fcntl_setfd(&l, rustix::io::FdFlags::empty()).expect("clear FD_CLOEXEC");
+    std::mem::forget(l);
+    ready();
+    let e = Command::new("/bin/sh").arg0("sh").args(["-c", "while :; do sleep 3600; done"]).exec();
+    panic!("exec /bin/sh: {e}");
+}
+
+/// A child traced by its parent (PTRACE_SEIZE): TracerPid is set in the child's status.
+fn trace() -> ! {
+    let me = std::env::current_exe().expect("current_exe");
+    let child = Command::new(me).arg("sleep").stdout(Stdio::null()).spawn().expect("spawn tracee");
+    // SAFETY: plain ptrace on our own child; no memory is passed.
+    let rc = unsafe { libc::ptrace(libc::PTRACE_SEIZE, child.id() as libc::pid_t, 0, 0) };
+    assert_eq!(rc, 0, "PTRACE_SEIZE: {}", std::io::Error::last_os_error());
+    ready();
+    park()
+}
+
 /// Short-lived children, one after the other, for SECONDS: pids that vanish mid-collection.
 fn churn(seconds: u64) -> ! {
     let end = std::time::Instant::now() + Duration::from_secs(seconds);
@@ -188,6 +229,31 @@ fn init(dir: &str) -> ! {
     let sock = format!("{dir}/lab.sock");
     start("unix", &["unix-listen", &sock], &mut roles);
     start("udp", &["udp", "127.0.0.1:5353"], &mut roles);
+    start("bindshell", &["bindshell", "127.0.0.1:31337"], &mut roles);
+    start("hostile", &["hostile", "<img src=x onerror=alert(1)>"], &mut roles);
+    start("tracer", &["trace"], &mut roles);
+    start("jit", &["jit"], &mut roles);
+    start("miner", &["rename", &curtain_model::to_hex(b"xmrig")], &mut roles);
+    // The instance metadata address exists only on this sandbox's own loopback.
+    let imds = Command::new("ip").args(["addr", "add", "169.254.169.254/32", "dev", "lo"]).status();
+    if imds.map(|s| s.success()).unwrap_or(false) {
+        start("imds", &["listen", "169.254.169.254:80"], &mut roles);
+        start("imds-client", &["connect", "169.254.169.254:80"], &mut roles);
+    }
+    // LD_PRELOAD of a library that does not exist: the loader complains and goes on.
+    let me2 = std::env::current_exe().expect("current_exe");
+    let mut pre = Command::new(&me2)
+        .arg("sleep")
+        .env("LD_PRELOAD", "/dev/shm/.lab/libhide.so")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn preload");
+    let mut line = String::new();
+    BufReader::new(pre.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("ready");
+    roles.push(("preload".into(), pre.id()));
+    std::mem::forget(pre);
     // Give the shell a moment to connect and exec.
     std::thread::sleep(Duration::from_millis(200));
     let body: Vec<String> = roles.iter().map(|(r, p)| format!("\"{r}\":{p}")).collect();

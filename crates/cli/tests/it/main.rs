@@ -4,6 +4,7 @@
 
 mod common;
 
+mod analysis;
 mod archive;
 mod ecs;
 mod lab;

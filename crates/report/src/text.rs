@@ -1,0 +1,251 @@
+//! Terminal views: findings, the triage summary, the process tree, the sockets and a diff.
+//! Colour only when asked (a terminal); every value from the target goes through [`term`].
+
+use crate::{cmdline, endpoint, lossy, term, user, Analysed};
+use curtain_analyze::diff::Diff;
+use curtain_analyze::Index;
+use curtain_model::{Finding, Label, Process, Severity};
+use std::io::{self, Write};
+
+/// Colours for a terminal; `Style::plain()` for pipes and tests.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn plain() -> Self {
+        Style { color: false }
+    }
+    fn sev(&self, s: Severity) -> String {
+        let label = format!("{:<8}", s.as_str().to_uppercase());
+        if !self.color {
+            return label;
+        }
+        let code = match s {
+            Severity::Critical => "1;37;41",
+            Severity::High => "1;31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{code}m{label}\x1b[0m")
+    }
+    fn bold(&self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// One block per finding: severity, title, ATT&CK ids, the summary, the evidence.
+pub fn findings(w: &mut dyn Write, findings: &[&Finding], style: Style) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(w, "No findings.");
+    }
+    for f in findings {
+        writeln!(w, "{} {} [{}] ({})", style.sev(f.severity), style.bold(&f.title), f.attack.join(", "), f.detector)?;
+        writeln!(w, "         {}", term(&f.summary))?;
+        let ev: Vec<String> = f
+            .evidence
+            .iter()
+            .map(|e| if e.locator.is_empty() { e.member.clone() } else { format!("{} {}", e.member, e.locator) })
+            .collect();
+        writeln!(w, "         evidence: {}", term(&ev.join("; ")))?;
+        if !f.source.is_empty() {
+            writeln!(w, "         archive: {}", term(&f.source))?;
+        }
+    }
+    Ok(())
+}
+
+/// The triage summary: where, when, what was seen, how many findings of each severity.
+pub fn summary(w: &mut dyn Write, a: &Analysed, style: Style) -> io::Result<()> {
+    let s = a.ix.snap;
+    let m = &s.manifest;
+    writeln!(w, "{}", style.bold(&format!("curtain: {} at {}", term(&m.hostname), m.started_at)))?;
+    writeln!(
+        w,
+        "  {} processes, {} sockets ({} with a visible owner) in {} network namespace(s), {} error(s) reading",
+        m.counts.processes, m.counts.sockets, m.counts.sockets_with_owner, m.counts.netns, m.counts.errors
+    )?;
+    if let Some(e) = &m.ecs {
+        writeln!(
+            w,
+            "  ECS task {} ({}) container {} image {}",
+            term(e.task_arn.as_deref().unwrap_or("?")),
+            term(e.launch_type.as_deref().unwrap_or("?")),
+            term(e.container_name.as_deref().unwrap_or("?")),
+            term(e.image.as_deref().unwrap_or("?"))
+        )?;
+    }
+    for c in &a.ix.containers {
+        writeln!(
+            w,
+            "  {} {} ({} processes, init pid {})",
+            c.runtime.as_str(),
+            term(&c.key),
+            c.pids.len(),
+            c.init_pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+        )?;
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for f in &a.findings {
+        *counts.entry(std::cmp::Reverse(f.severity)).or_insert(0) += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {}", k.0)).collect();
+    writeln!(w, "  findings: {}", if parts.is_empty() { "none".to_string() } else { parts.join(", ") })?;
+    if let Some(sha) = &s.archive_sha256 {
+        writeln!(w, "  archive {} sha256 {sha}", term(&s.source))?;
+    }
+    Ok(())
+}
+
+fn label(p: &Process) -> &'static str {
+    match p.label {
+        Some(Label::SelfCollector) => " [self]",
+        Some(Label::Responder) => " [responder]",
+        Some(Label::SsmAgent) => " [ssm-agent]",
+        None => "",
+    }
+}
+
+fn process_line(p: &Process) -> String {
+    let exe = p.exe.as_ref().map(|e| lossy(&e.path)).unwrap_or_else(|| "-".into());
+    let deleted = if p.exe.as_ref().is_some_and(|e| e.deleted == Some(true)) { " (file deleted)" } else { "" };
+    format!(
+        "{} {}{} user {} started {} exe {}{} cmd {}",
+        p.pid,
+        lossy(&p.comm),
+        label(p),
+        user(p),
+        p.started_at.as_deref().unwrap_or("?"),
+        exe,
+        deleted,
+        cmdline(p)
+    )
+}
+
+/// The process tree, oldest first at each level; kernel threads folded into one line.
+pub fn tree(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
+    let kthreads = ix.snap.processes.iter().filter(|p| p.kernel_thread).count();
+    let mut seen = std::collections::HashSet::new();
+    for root in ix.roots() {
+        if root.kernel_thread {
+            continue;
+        }
+        walk(w, ix, root, "", true, true, &mut seen)?;
+    }
+    if kthreads > 0 {
+        writeln!(w, "({kthreads} kernel threads not shown)")?;
+    }
+    Ok(())
+}
+
+fn walk(
+    w: &mut dyn Write,
+    ix: &Index,
+    p: &Process,
+    prefix: &str,
+    last: bool,
+    root: bool,
+    seen: &mut std::collections::HashSet<u32>,
+) -> io::Result<()> {
+    if !seen.insert(p.pid) {
+        return Ok(());
+    }
+    let branch = if root {
+        ""
+    } else if last {
+        "└─ "
+    } else {
+        "├─ "
+    };
+    writeln!(w, "{prefix}{branch}{}", term(&process_line(p)))?;
+    let kids: Vec<&Process> = ix.children(p.pid).filter(|c| !c.kernel_thread).collect();
+    let next = if root { String::new() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
+    for (i, c) in kids.iter().enumerate() {
+        walk(w, ix, c, &next, i + 1 == kids.len(), false, seen)?;
+    }
+    Ok(())
+}
+
+/// Every socket with its owners, listeners first.
+pub fn sockets(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
+    let mut socks: Vec<_> = ix.snap.sockets.iter().collect();
+    socks.sort_by_key(|s| (s.state != "LISTEN", s.proto, s.netns, s.inode));
+    writeln!(w, "{:<6} {:<13} {:<46} {:<46} {:<12} OWNERS", "PROTO", "STATE", "LOCAL", "REMOTE", "NETNS")?;
+    for s in socks {
+        let owners: Vec<String> = if s.owners.is_empty() {
+            vec!["(no visible owner)".into()]
+        } else {
+            s.owners
+                .iter()
+                .map(|o| {
+                    format!("{}/{} {}", o.pid, o.fd, ix.process(o.pid).map(|p| lossy(&p.comm)).unwrap_or_default())
+                })
+                .collect()
+        };
+        let local = if s.local.is_some() { endpoint(&s.local) } else { s.path.as_ref().map(lossy).unwrap_or_default() };
+        writeln!(
+            w,
+            "{:<6} {:<13} {:<46} {:<46} {:<12} {}",
+            s.proto.table(),
+            s.state,
+            term(&local),
+            endpoint(&s.remote),
+            s.netns,
+            term(&owners.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// The difference between two snapshots.
+pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
+    if d.is_empty() {
+        return writeln!(w, "No differences.");
+    }
+    for (title, list) in [("Processes started", &d.processes_started), ("Processes gone", &d.processes_gone)] {
+        if !list.is_empty() {
+            writeln!(w, "{}", style.bold(&format!("{title} ({})", list.len())))?;
+            for p in list {
+                writeln!(
+                    w,
+                    "  {} {} started {} exe {} cmd {}",
+                    p.pid,
+                    term(&p.comm),
+                    p.started_at.as_deref().unwrap_or("?"),
+                    term(p.exe.as_deref().unwrap_or("-")),
+                    term(&p.cmdline)
+                )?;
+            }
+        }
+    }
+    for (title, list) in [
+        ("Connections opened", &d.connections_opened),
+        ("Connections closed", &d.connections_closed),
+        ("New listeners", &d.new_listeners),
+    ] {
+        if !list.is_empty() {
+            writeln!(w, "{}", style.bold(&format!("{title} ({})", list.len())))?;
+            for c in list {
+                writeln!(w, "  {} {} {} -> {} by {}", c.proto, c.state, c.local, c.remote, term(&c.owners.join(", ")))?;
+            }
+        }
+    }
+    if !d.executables_changed.is_empty() {
+        writeln!(w, "{}", style.bold(&format!("Executables changed ({})", d.executables_changed.len())))?;
+        for e in &d.executables_changed {
+            writeln!(w, "  {}: {} -> {}", term(&e.path), e.old_sha256.join(","), e.new_sha256.join(","))?;
+        }
+    }
+    if !d.new_findings.is_empty() {
+        writeln!(w, "{}", style.bold(&format!("New findings ({})", d.new_findings.len())))?;
+        let refs: Vec<&Finding> = d.new_findings.iter().collect();
+        findings(w, &refs, style)?;
+    }
+    Ok(())
+}
