@@ -49,6 +49,8 @@ enum Command {
     Sockets(OneArchive),
     /// What changed between two snapshots: processes, connections, listeners, executables, findings.
     Diff(DiffArgs),
+    /// List the detectors: id, severity, ATT&CK techniques and what each finding means.
+    Detectors,
     /// Check every member of an archive against its manifest.
     Verify(VerifyArgs),
     /// Rebuild an archive's tables from its raw part.
@@ -252,6 +254,11 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Triage(a) => triage(a),
         Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
         Command::Verify(a) => run_verify(a),
+        Command::Detectors => {
+            let mut out = io::stdout().lock();
+            text::detectors(&mut out)?;
+            Ok(0)
+        }
         Command::Reparse(a) => run_reparse(a),
         Command::Findings(a) => {
             let snaps = load(&a.archives)?;

@@ -249,3 +249,20 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The detector registry as Markdown-friendly text (docs/DETECTORS.md is this output).
+pub fn detectors(w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "# Detectors\n")?;
+    writeln!(w, "`curtain detectors` prints this list. Each finding names the detector's id, its ATT&CK techniques,")?;
+    writeln!(w, "a severity (the usual one below; some findings are raised or lowered with a reason) and the archive")?;
+    writeln!(w, "rows and raw files it rests on. The collector's own process, the responder's session and the ECS")?;
+    writeln!(w, "Exec / SSM agent never raise a finding by themselves.\n")?;
+    for d in curtain_analyze::detect::DETECTORS {
+        writeln!(w, "## {} (`{}`)\n", d.title, d.id)?;
+        writeln!(w, "- severity: {}", d.severity)?;
+        writeln!(w, "- ATT&CK: {}\n", d.attack.join(", "))?;
+        let doc: String = d.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        writeln!(w, "{doc}\n")?;
+    }
+    Ok(())
+}

@@ -256,3 +256,24 @@ fn triage_this_machine() {
     let low_or_more = findings["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").count();
     assert_eq!(o.status.code(), Some(if low_or_more > 0 { 1 } else { 0 }));
 }
+
+#[test]
+fn detectors_doc_is_the_registry() {
+    let o = curtain_here(&["detectors"]);
+    assert!(o.status.success());
+    let doc = std::fs::read(crate_dir().join("../../docs/DETECTORS.md")).unwrap();
+    assert!(doc == o.stdout, "docs/DETECTORS.md is stale: curtain detectors > docs/DETECTORS.md");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("\n## ").count(), 13);
+}
+
+#[test]
+fn errors_exit_2() {
+    let o = curtain_here(&["findings", "no-such-archive.tar.zst"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-archive.tar.zst"));
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.tar");
+    std::fs::write(&junk, b"not an archive at all").unwrap();
+    let o = Command::new(curtain()).arg("report").arg(&junk).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
