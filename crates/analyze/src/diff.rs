@@ -75,9 +75,7 @@ impl Diff {
 }
 
 fn endpoint(e: &Option<curtain_model::Endpoint>) -> String {
-    e.as_ref()
-        .map(|e| if e.ip.contains(':') { format!("[{}]:{}", e.ip, e.port) } else { format!("{}:{}", e.ip, e.port) })
-        .unwrap_or_default()
+    e.as_ref().map(|e| e.to_string()).unwrap_or_default()
 }
 
 fn conn(ix: &Index, s: &Socket) -> ConnectionRef {

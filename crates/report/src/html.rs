@@ -5,7 +5,7 @@
 //! No script, no external resource: a Content-Security-Policy forbids both, and every value from
 //! the target is escaped with [`esc`], so a process named `<img src=x onerror=alert(1)>` is text.
 
-use crate::{cmdline, endpoint, esc, lossy, user, Analysed};
+use crate::{cmdline, esc, lossy, user, Analysed};
 use curtain_analyze::timeline;
 use curtain_model::{Label, Process};
 use std::fmt::Write as _;
@@ -82,11 +82,6 @@ fn archive(h: &mut String, a: &Analysed) {
         h.push_str("<p>No findings.</p>");
     }
     for f in &a.findings {
-        let ev: Vec<String> = f
-            .evidence
-            .iter()
-            .map(|e| if e.locator.is_empty() { e.member.clone() } else { format!("{} {}", e.member, e.locator) })
-            .collect();
         let _ = write!(
             h,
             "<div class=\"finding {c}\"><h3><span class=\"sev {c}\">{sev}</span>{title}</h3>\
@@ -102,7 +97,7 @@ fn archive(h: &mut String, a: &Analysed) {
                 .map(|p| format!(" · pid {p} started {}", esc(f.started_at.as_deref().unwrap_or("?"))))
                 .unwrap_or_default(),
             summary = esc(&f.summary),
-            ev = esc(&ev.join("; ")),
+            ev = esc(&crate::evidence(f)),
         );
     }
     h.push_str("</section>");
@@ -180,29 +175,17 @@ fn archive(h: &mut String, a: &Analysed) {
         "<section id=\"connections\"><h3>Sockets ({})</h3><table><tr><th>proto</th><th>state</th><th>local</th><th>remote</th><th>netns</th><th>owners</th></tr>",
         s.sockets.len()
     );
-    let mut socks: Vec<_> = s.sockets.iter().collect();
-    socks.sort_by_key(|x| (x.state != "LISTEN", x.proto, x.netns, x.inode));
-    for x in socks {
-        let owners: Vec<String> = if x.owners.is_empty() {
-            vec!["(no visible owner)".into()]
-        } else {
-            x.owners
-                .iter()
-                .map(|o| {
-                    format!("{}/{} {}", o.pid, o.fd, a.ix.process(o.pid).map(|p| lossy(&p.comm)).unwrap_or_default())
-                })
-                .collect()
-        };
-        let local = if x.local.is_some() { endpoint(&x.local) } else { x.path.as_ref().map(lossy).unwrap_or_default() };
+    for r in crate::socket_rows(&a.ix) {
+        let x = r.socket;
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
             x.proto.table(),
             esc(&x.state),
-            esc(&local),
-            esc(&endpoint(&x.remote)),
+            esc(&r.local),
+            esc(&r.remote),
             x.netns,
-            esc(&owners.join(", "))
+            esc(&r.owners)
         );
     }
     h.push_str("</table></section>");

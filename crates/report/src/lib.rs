@@ -84,11 +84,53 @@ pub(crate) fn cmdline(p: &curtain_model::Process) -> String {
 }
 
 pub(crate) fn endpoint(e: &Option<curtain_model::Endpoint>) -> String {
-    match e {
-        Some(e) if e.ip.contains(':') => format!("[{}]:{}", e.ip, e.port),
-        Some(e) => format!("{}:{}", e.ip, e.port),
-        None => String::new(),
-    }
+    e.as_ref().map(|e| e.to_string()).unwrap_or_default()
+}
+
+/// A finding's evidence on one line: `member locator; member locator`.
+pub(crate) fn evidence(f: &Finding) -> String {
+    let ev: Vec<String> = f
+        .evidence
+        .iter()
+        .map(|e| if e.locator.is_empty() { e.member.clone() } else { format!("{} {}", e.member, e.locator) })
+        .collect();
+    ev.join("; ")
+}
+
+/// One socket as the views show it (values unescaped: each renderer escapes its own way).
+pub(crate) struct SocketRow<'a> {
+    pub socket: &'a curtain_model::Socket,
+    /// Address and port, or a unix socket's path.
+    pub local: String,
+    pub remote: String,
+    /// `pid/fd comm, ...`, or "(no visible owner)".
+    pub owners: String,
+}
+
+/// Every socket, listeners first, with its owners named.
+pub(crate) fn socket_rows<'a>(ix: &'a Index) -> Vec<SocketRow<'a>> {
+    let mut socks: Vec<_> = ix.snap.sockets.iter().collect();
+    socks.sort_by_key(|s| (s.state != "LISTEN", s.proto, s.netns, s.inode));
+    socks
+        .into_iter()
+        .map(|s| {
+            let owners = if s.owners.is_empty() {
+                "(no visible owner)".to_string()
+            } else {
+                let v: Vec<String> = s
+                    .owners
+                    .iter()
+                    .map(|o| {
+                        format!("{}/{} {}", o.pid, o.fd, ix.process(o.pid).map(|p| lossy(&p.comm)).unwrap_or_default())
+                    })
+                    .collect();
+                v.join(", ")
+            };
+            let local =
+                if s.local.is_some() { endpoint(&s.local) } else { s.path.as_ref().map(lossy).unwrap_or_default() };
+            SocketRow { socket: s, local, remote: endpoint(&s.remote), owners }
+        })
+        .collect()
 }
 
 pub(crate) fn user(p: &curtain_model::Process) -> String {

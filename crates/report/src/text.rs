@@ -1,7 +1,7 @@
 //! Terminal views: findings, the triage summary, the process tree, the sockets and a diff.
 //! Colour only when asked (a terminal); every value from the target goes through [`term`].
 
-use crate::{cmdline, endpoint, lossy, term, user, Analysed};
+use crate::{cmdline, lossy, term, user, Analysed};
 use curtain_analyze::diff::Diff;
 use curtain_analyze::Index;
 use curtain_model::{Finding, Label, Process, Severity};
@@ -48,12 +48,7 @@ pub fn findings(w: &mut dyn Write, findings: &[&Finding], style: Style) -> io::R
     for f in findings {
         writeln!(w, "{} {} [{}] ({})", style.sev(f.severity), style.bold(&f.title), f.attack.join(", "), f.detector)?;
         writeln!(w, "         {}", term(&f.summary))?;
-        let ev: Vec<String> = f
-            .evidence
-            .iter()
-            .map(|e| if e.locator.is_empty() { e.member.clone() } else { format!("{} {}", e.member, e.locator) })
-            .collect();
-        writeln!(w, "         evidence: {}", term(&ev.join("; ")))?;
+        writeln!(w, "         evidence: {}", term(&crate::evidence(f)))?;
         if !f.source.is_empty() {
             writeln!(w, "         archive: {}", term(&f.source))?;
         }
@@ -174,30 +169,18 @@ fn walk(
 
 /// Every socket with its owners, listeners first.
 pub fn sockets(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
-    let mut socks: Vec<_> = ix.snap.sockets.iter().collect();
-    socks.sort_by_key(|s| (s.state != "LISTEN", s.proto, s.netns, s.inode));
     writeln!(w, "{:<6} {:<13} {:<46} {:<46} {:<12} OWNERS", "PROTO", "STATE", "LOCAL", "REMOTE", "NETNS")?;
-    for s in socks {
-        let owners: Vec<String> = if s.owners.is_empty() {
-            vec!["(no visible owner)".into()]
-        } else {
-            s.owners
-                .iter()
-                .map(|o| {
-                    format!("{}/{} {}", o.pid, o.fd, ix.process(o.pid).map(|p| lossy(&p.comm)).unwrap_or_default())
-                })
-                .collect()
-        };
-        let local = if s.local.is_some() { endpoint(&s.local) } else { s.path.as_ref().map(lossy).unwrap_or_default() };
+    for r in crate::socket_rows(ix) {
+        let s = r.socket;
         writeln!(
             w,
             "{:<6} {:<13} {:<46} {:<46} {:<12} {}",
             s.proto.table(),
-            s.state,
-            term(&local),
-            endpoint(&s.remote),
+            term(&s.state),
+            term(&r.local),
+            r.remote,
             s.netns,
-            term(&owners.join(", "))
+            term(&r.owners)
         )?;
     }
     Ok(())
