@@ -1,0 +1,129 @@
+"""Benchmark driver (run by scripts/bench): builds the load, times each collector side by side
+and prints Markdown tables. Wall time, user+sys CPU and peak RSS come from GNU time; each figure
+is the median of the runs."""
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def timed(cmd, out_path=None):
+    """Runs cmd under GNU time; returns (wall s, cpu s, peak RSS KiB, stdout bytes, stderr text)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        stdout = open(out_path, "wb") if out_path else subprocess.PIPE
+        p = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %U %S %M"] + cmd,
+                           stdout=stdout, stderr=subprocess.PIPE)
+        if out_path:
+            stdout.close()
+        e, u, s, m = tf.read().split()[-4:]
+        return float(e), float(u) + float(s), int(m), (p.stdout if not out_path else b""), p.stderr.decode(errors="replace")
+
+
+def start_load(load_bin, n):
+    p = subprocess.Popen([load_bin, str(n)], stdout=subprocess.PIPE, start_new_session=True)
+    line = p.stdout.readline().decode()
+    if not line.startswith("ready"):
+        raise SystemExit(f"load did not start: {line!r}")
+    time.sleep(0.5)
+    return p
+
+
+def stop_load(p):
+    os.killpg(p.pid, signal.SIGKILL)  # the load's own process group, started above
+    p.wait()
+    for _ in range(100):
+        if len([d for d in os.listdir("/proc") if d.isdigit()]) < 200:
+            break
+        time.sleep(0.1)
+
+
+def main():
+    curtain, floor, load, python = sys.argv[1:5]
+    ns = [int(x) for x in os.environ.get("BENCH_N", "500 2000 8000").split()]
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
+    tmp = tempfile.mkdtemp(prefix="curtain-bench-")
+    tools = {
+        "curtain collect": lambda i: ([curtain, "collect", "-q", "-o", f"{tmp}/c{i}.tar.zst"], None),
+        "ps -eo pid,ppid,lstart,stat,comm,args": lambda i: (["ps", "-eo", "pid,ppid,lstart,stat,comm,args"], None),
+        "ss -tuanpx": lambda i: (["ss", "-tuanpx"], None),
+        "lsof -n -P": lambda i: (["lsof", "-n", "-P"], None),
+        "psutil script": lambda i: ([python, os.path.join(HERE, "psutil_collect.py")], None),
+        "floor": lambda i: ([floor], None),
+    }
+    results = {}
+    for n in ns:
+        load_p = start_load(load, n)
+        procs = len([d for d in os.listdir("/proc") if d.isdigit()])
+        res = {"processes_on_host": procs}
+        for name, mk in tools.items():
+            samples = []
+            last_out, last_err = b"", ""
+            for i in range(runs):
+                cmd, out = mk(i)
+                w, c, m, so, se = timed(cmd, out)
+                samples.append((w, c, m))
+                last_out, last_err = so, se
+                if name == "curtain collect":
+                    man = subprocess.run([curtain, "report", f"{tmp}/c{i}.tar.zst", "--format", "json"],
+                                         capture_output=True).stdout
+                    counts = json.loads(man)["archives"][0]["counts"]
+                    os.remove(f"{tmp}/c{i}.tar.zst")
+                    os.remove(f"{tmp}/c{i}.tar.zst.sha256")
+            med = lambda k: statistics.median(s[k] for s in samples)
+            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2)}
+            text = last_out.decode(errors="replace")
+            if name == "curtain collect":
+                entry.update(processes=counts["processes"], sockets=counts["sockets"],
+                             owned=counts["sockets_with_owner"], netns=counts["netns"])
+            elif name.startswith("ps "):
+                entry.update(processes=len(text.splitlines()) - 1)
+            elif name.startswith("ss "):
+                lines = text.splitlines()[1:]
+                entry.update(sockets=len(lines), owned=sum(1 for l in lines if "users:(" in l))
+            elif name.startswith("lsof"):
+                lines = text.splitlines()[1:]
+                sock = [l for l in lines if re.search(r"\s(IPv4|IPv6|unix|sock)\s", l)]
+                entry.update(processes=len({l.split()[1] for l in lines if len(l.split()) > 1}), sockets=len(sock))
+            elif name == "psutil script":
+                c = json.loads(text.strip().splitlines()[-1])
+                entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"])
+            elif name == "floor":
+                m = re.search(r"floor: (\d+) processes", last_err)
+                entry.update(processes=int(m.group(1)) if m else None)
+            res[name] = entry
+            print(f"N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
+        stop_load(load_p)
+        sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu")}
+        res["ps+ss+lsof"] = {"wall": sums["wall"], "cpu": sums["cpu"], "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
+        results[n] = res
+    json.dump(results, open(os.path.join(tmp, "results.json"), "w"), indent=1)
+    print_tables(results)
+    print(f"\n(raw figures: {tmp}/results.json)")
+
+
+def print_tables(results):
+    print("| N | tool | wall s | CPU s (user+sys) | peak RSS MiB | processes | sockets | with owner |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, res in results.items():
+        for name, e in res.items():
+            if not isinstance(e, dict):
+                continue
+            cell = lambda k: "" if e.get(k) is None else str(e.get(k))
+            print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} |")
+    print("\n| N | curtain CPU / floor CPU | curtain wall / floor wall | (ps+ss+lsof) wall / curtain wall | (ps+ss+lsof) CPU / curtain CPU |")
+    print("|---|---|---|---|---|")
+    for n, res in results.items():
+        c, f, t = res["curtain collect"], res["floor"], res["ps+ss+lsof"]
+        print(f"| {n} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
