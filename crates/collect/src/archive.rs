@@ -74,13 +74,19 @@ impl<W: Write> Write for Sink<W> {
     }
 }
 
-/// Writes members one after the other and remembers each one's size and SHA-256 for the
-/// manifest, which is written last.
+/// Writes members one after the other and remembers each one's size and SHA-256: the
+/// manifest (written last) lists them, except the many raw files, which are listed in index
+/// parts (`raw/index.jsonl`, `raw/index.1.jsonl`...) that the manifest lists in turn.
 pub struct ArchiveWriter<W: Write> {
     tar: tar::Builder<Sink<W>>,
     members: Vec<Member>,
     mtime: u64,
+    index: Vec<u8>,
+    index_parts: u32,
 }
+
+/// The stream of index parts.
+pub const INDEX: &str = "raw/index";
 
 impl<W: Write> ArchiveWriter<W> {
     /// `mtime`: the time stamped on every member (the collection's start, in seconds).
@@ -88,42 +94,70 @@ impl<W: Write> ArchiveWriter<W> {
         let hashing = HashingWriter::new(out);
         let sink = match compression {
             Compression::None => Sink::Plain(hashing),
-            Compression::Zstd => {
-                let mut enc = zstd::stream::write::Encoder::new(hashing, 3)?;
-                // Spread compression over the other core where there is one; the walk stays on
-                // this thread. Not every zstd build has threads: then it runs inline.
-                let _ = enc.multithread(1);
-                Sink::Zstd(enc)
-            }
+            // Level 3 on this thread: a multithreaded encoder would buffer megabytes per job,
+            // and the collector keeps its memory small (docs/BENCHMARKS.md).
+            Compression::Zstd => Sink::Zstd(zstd::stream::write::Encoder::new(hashing, 3)?),
         };
         let mut tar = tar::Builder::new(sink);
         tar.mode(tar::HeaderMode::Deterministic);
-        Ok(ArchiveWriter { tar, members: Vec::new(), mtime })
+        Ok(ArchiveWriter { tar, members: Vec::new(), mtime, index: Vec::new(), index_parts: 0 })
     }
 
-    /// Appends one member and records it for the manifest.
-    pub fn append(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+    fn write(&mut self, path: &str, data: &[u8]) -> io::Result<Member> {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o444);
         h.set_mtime(self.mtime);
         h.set_entry_type(tar::EntryType::Regular);
         self.tar.append_data(&mut h, path, data)?;
-        self.members.push(Member {
-            path: path.to_string(),
-            size: data.len() as u64,
-            sha256: to_hex(&Sha256::digest(data)),
-        });
+        Ok(Member { path: path.to_string(), size: data.len() as u64, sha256: to_hex(&Sha256::digest(data)) })
+    }
+
+    /// Appends one member and lists it in the manifest.
+    pub fn append(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        let m = self.write(path, data)?;
+        self.members.push(m);
         Ok(())
     }
 
+    /// Appends one member and lists it in the current index part.
+    pub fn append_indexed(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        let m = self.write(path, data)?;
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_writer(&mut self.index, &m).expect("serialise member");
+        self.index.push(b'\n');
+        if self.index.len() >= crate::parts::PART_BYTES {
+            self.flush_index()?;
+        }
+        Ok(())
+    }
+
+    fn flush_index(&mut self) -> io::Result<()> {
+        let body = std::mem::take(&mut self.index);
+        let name = crate::parts::part_name(INDEX, self.index_parts);
+        self.index_parts += 1;
+        self.append(&name, &body)
+    }
+
+    /// The members the manifest lists (so far). Call [`Self::close_index`] first for all.
     pub fn members(&self) -> &[Member] {
         &self.members
+    }
+
+    /// Writes the last index part, so that [`Self::members`] is complete for the manifest.
+    pub fn close_index(&mut self) -> io::Result<()> {
+        if !self.index.is_empty() {
+            self.flush_index()?;
+        }
+        Ok(())
     }
 
     /// Appends the manifest (not listed in itself) and closes the stream. Returns the output,
     /// the SHA-256 of all bytes written and their count.
     pub fn finish(mut self, manifest: &[u8]) -> io::Result<(W, String, u64)> {
+        if !self.index.is_empty() {
+            self.flush_index()?;
+        }
         let mut h = tar::Header::new_gnu();
         h.set_size(manifest.len() as u64);
         h.set_mode(0o444);
@@ -156,11 +190,24 @@ pub enum MemberProblem {
 pub struct ArchiveContents {
     pub members: Vec<(String, Vec<u8>)>,
     pub problems: Vec<MemberProblem>,
+    by_path: std::collections::HashMap<String, usize>,
 }
 
 impl ArchiveContents {
     pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.members.iter().find(|(p, _)| p == path).map(|(_, d)| d.as_slice())
+        self.by_path.get(path).map(|&i| self.members[i].1.as_slice())
+    }
+
+    /// The parts of stream `base` (`tables/fds`, `raw/reads`...) joined in order; `None` when
+    /// the archive has no first part.
+    pub fn joined(&self, base: &str) -> Option<Vec<u8>> {
+        let mut parts: Vec<(u32, &[u8])> =
+            self.members.iter().filter_map(|(p, d)| Some((crate::parts::part_of(base, p)?, d.as_slice()))).collect();
+        parts.sort_by_key(|(n, _)| *n);
+        if parts.first().map(|(n, _)| *n) != Some(0) {
+            return None;
+        }
+        Some(parts.into_iter().flat_map(|(_, d)| d.iter().copied()).collect())
     }
 }
 
@@ -221,7 +268,8 @@ pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
         entry.read_to_end(&mut data)?;
         members.push((shown, data));
     }
-    Ok(ArchiveContents { members, problems })
+    let by_path = members.iter().enumerate().map(|(i, (p, _))| (p.clone(), i)).collect();
+    Ok(ArchiveContents { members, problems, by_path })
 }
 
 #[cfg(test)]

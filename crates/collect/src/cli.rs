@@ -144,8 +144,8 @@ pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
     let contents = archive::read_archive(std::fs::File::open(&args.archive)?)?;
     let re = crate::reparse(&contents).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut out = io::stdout().lock();
-    for (name, same) in &re.comparison {
-        writeln!(out, "{} {name}", if *same { "identical" } else { "changed  " })?;
+    for (base, _, same) in &re.tables {
+        writeln!(out, "{} {base}.jsonl", if *same { "identical" } else { "changed  " })?;
     }
     if let Some(path) = &args.output {
         let f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
@@ -154,5 +154,5 @@ pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
         writeln!(out, "wrote {path} sha256 {sha}")?;
         return Ok(0);
     }
-    Ok(if re.comparison.iter().all(|(_, same)| *same) { 0 } else { 1 })
+    Ok(if re.tables.iter().all(|(_, _, same)| *same) { 0 } else { 1 })
 }

@@ -6,19 +6,19 @@
 
 pub mod archive;
 pub mod http;
+pub mod parts;
 pub mod walk;
 
 use archive::{ArchiveWriter, Compression};
 use curtain_model::{
     format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, RawOp, RawRecord,
 };
-use curtain_parse::{Context, Tables};
+use curtain_parse::Context;
 use rustix::fs::{Mode, OFlags};
 use std::io::{self, Write};
 use std::time::Duration;
 
 pub const MANIFEST: &str = "manifest.json";
-pub const READS: &str = "raw/reads.jsonl";
 /// Default cap for `--carve-exe`.
 pub const DEFAULT_CARVE: u64 = 64 << 20;
 
@@ -96,27 +96,37 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     let root_fd = rustix::fs::openat(&w.root, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(io::Error::from)?;
     let root_dir = rustix::fd::AsFd::as_fd(&root_fd);
+    // Who the collector is in this tree, before any process: it labels itself and its session.
+    let self_pid: Option<u32> =
+        w.read_link(root_dir, "self", "self".into()).ok().and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
+    w.tables.set_self_pid(self_pid);
     let (stat, _) = w.read_file(root_dir, "stat", "stat".into(), walk::Tag::None)?;
     if let Err(kind) = stat {
         w.tables.add_error(None, "stat".into(), kind, None);
     }
     clock.btime = stat.ok().and_then(|b| curtain_parse::parse_btime(&b, clock.clk_tck, clock.page_size));
-    let self_pid: Option<u32> =
-        w.read_link(root_dir, "self", "self".into()).ok().and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
     let pids = match w.list_numeric(root_dir, ".", ".".into()) {
-        Ok((pids, _)) => pids,
+        Ok(pids) => pids,
         Err(kind) => {
             w.tables.add_error(None, ".".into(), kind, None);
             Vec::new()
         }
     };
+    // Itself first, then its ancestors as long as they are the responder's session, then the rest.
+    if let Some(me) = self_pid.filter(|p| pids.binary_search(p).is_ok()) {
+        w.process(me)?;
+        while let Some(next) = w.tables.next_ancestor().filter(|p| pids.binary_search(p).is_ok() && !w.done.contains(p))
+        {
+            w.process(next)?;
+        }
+    }
     for pid in pids {
         w.process(pid)?;
     }
 
     // ECS identity: our own environment, else the container's init's.
     let ecs_uri = opts.ecs_uri.clone().or_else(|| {
-        let init = w.tables.processes.iter().find(|p| p.pid == 1)?;
+        let init = w.tables.kept.iter().find(|p| p.pid == 1)?;
         init.environ.as_ref()?.iter().find_map(|e| {
             let v = e.0.strip_prefix(b"ECS_CONTAINER_METADATA_URI_V4=")?;
             String::from_utf8(v.to_vec()).ok().filter(|s| !s.is_empty())
@@ -141,31 +151,25 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
                 }
             }
             curtain_parse::replay::global_error(&mut w.tables, &rec);
-            serde_json::to_writer(&mut w.reads, &rec).expect("serialise record");
-            w.reads.push(b'\n');
+            w.record(&rec);
         }
     }
 
     clock.boottime_end_ns = now(rustix::time::ClockId::Boottime);
     clock.realtime_end_ns = now(rustix::time::ClockId::Realtime);
 
-    let tables = {
-        let mut t = std::mem::take(&mut w.tables);
-        t.finish(self_pid);
-        t
-    };
-    let reads = std::mem::take(&mut w.reads);
-    let raw_bytes = w.raw_bytes;
+    let mut counts = w.tables.finish();
+    counts.raw_bytes = w.raw_bytes;
+    let errors_by_kind = w.tables.errors_by_kind();
+    let me = w.tables.kept.iter().find(|p| Some(p.pid) == self_pid).cloned();
+    let rest = w.tables.sink.finish();
     drop(w);
-    archive.append(READS, &reads)?;
-    for (name, body) in tables.to_jsonl() {
-        archive.append(name, &body)?;
+    for (name, body) in rest {
+        archive.append(&name, &body)?;
     }
+    archive.close_index()?;
 
-    let me = self_pid.and_then(|pid| tables.processes.iter().find(|p| p.pid == pid));
     let uname = rustix::system::uname();
-    let mut counts = tables.counts();
-    counts.raw_bytes = raw_bytes;
     let manifest = Manifest {
         format_version: curtain_model::FORMAT_VERSION,
         tool: "curtain".into(),
@@ -175,9 +179,9 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
             pid: std::process::id(),
             uid: rustix::process::getuid().as_raw(),
             euid: rustix::process::geteuid().as_raw(),
-            cap_eff: me.and_then(|p| p.cap_eff.clone()),
-            ns: me.map(|p| p.ns.clone()).unwrap_or_default(),
-            cgroup: me.and_then(|p| p.cgroup.clone()),
+            cap_eff: me.as_ref().and_then(|p| p.cap_eff.clone()),
+            ns: me.as_ref().map(|p| p.ns.clone()).unwrap_or_default(),
+            cgroup: me.as_ref().and_then(|p| p.cgroup.clone()),
         },
         hostname: cstr(uname.nodename()),
         kernel_release: cstr(uname.release()),
@@ -192,7 +196,7 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
             no_environ: opts.no_environ,
         },
         counts,
-        errors_by_kind: tables.errors_by_kind(),
+        errors_by_kind,
         members: archive.members().to_vec(),
     };
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
@@ -232,20 +236,45 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
             return r;
         }
     };
-    let mut listed = std::collections::HashSet::new();
-    for want in &manifest.members {
-        listed.insert(want.path.as_str());
+    let mut listed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut check = |want: &curtain_model::Member, r: &mut VerifyReport| -> bool {
+        listed.insert(want.path.clone());
         r.members_checked += 1;
         match contents.get(&want.path) {
-            None => r.problems.push(format!("{}: missing", want.path)),
+            None => {
+                r.problems.push(format!("{}: missing", want.path));
+                false
+            }
             Some(data) => {
                 let got = curtain_model::to_hex(&Sha256::digest(data));
+                let mut ok = true;
                 if data.len() as u64 != want.size {
-                    r.problems.push(format!("{}: size {} but manifest says {}", want.path, data.len(), want.size));
+                    r.problems.push(format!("{}: size {} but the listing says {}", want.path, data.len(), want.size));
+                    ok = false;
                 }
                 if got != want.sha256 {
-                    r.problems.push(format!("{}: sha256 {got} but manifest says {}", want.path, want.sha256));
+                    r.problems.push(format!("{}: sha256 {got} but the listing says {}", want.path, want.sha256));
+                    ok = false;
                 }
+                ok
+            }
+        }
+    };
+    // The manifest lists the index parts, which list the raw files: a chain of digests.
+    let mut index_parts = Vec::new();
+    for want in &manifest.members {
+        if check(want, &mut r) && parts::part_of(archive::INDEX, &want.path).is_some() {
+            index_parts.push(want.path.clone());
+        }
+    }
+    for part in index_parts {
+        let body = contents.get(&part).unwrap_or_default();
+        for (i, line) in body.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+            match serde_json::from_slice::<curtain_model::Member>(line) {
+                Ok(want) => {
+                    check(&want, &mut r);
+                }
+                Err(e) => r.problems.push(format!("{part} line {}: {e}", i + 1)),
             }
         }
     }
@@ -261,22 +290,32 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
 #[derive(Debug)]
 pub struct Reparsed {
     pub manifest: Manifest,
-    pub tables: Tables,
-    /// (member, identical to the stored one?) for each table.
-    pub comparison: Vec<(&'static str, bool)>,
-    pub rebuilt: Vec<(&'static str, Vec<u8>)>,
+    /// (table base name, rebuilt rows, identical to the stored ones?) for each table.
+    pub tables: Vec<(&'static str, Vec<u8>, bool)>,
+    pub counts: curtain_model::Counts,
+    pub errors_by_kind: std::collections::BTreeMap<String, u64>,
 }
 
 /// Rebuilds every table from `raw/` and compares each with the stored one.
 pub fn reparse(contents: &archive::ArchiveContents) -> Result<Reparsed, String> {
     let manifest: Manifest = serde_json::from_slice(contents.get(MANIFEST).ok_or("manifest.json is missing")?)
         .map_err(|e| format!("manifest.json: {e}"))?;
-    let reads = contents.get(READS).ok_or("raw/reads.jsonl is missing")?;
+    let reads = contents.joined("raw/reads").ok_or("raw/reads.jsonl is missing")?;
     let ctx = Context { clock: manifest.clock.clone() };
-    let (tables, _) = curtain_parse::replay::rebuild(reads, |name| contents.get(name), &ctx)?;
-    let rebuilt = tables.to_jsonl();
-    let comparison = rebuilt.iter().map(|(name, body)| (*name, contents.get(name) == Some(body.as_slice()))).collect();
-    Ok(Reparsed { manifest, tables, comparison, rebuilt })
+    let mut t =
+        curtain_parse::replay::rebuild(&reads, |name| contents.get(name), &ctx, curtain_parse::MemorySink::default())?;
+    let mut counts = t.counts();
+    counts.raw_bytes = manifest.counts.raw_bytes;
+    let errors_by_kind = t.errors_by_kind();
+    let tables = curtain_parse::Table::ALL
+        .iter()
+        .map(|table| {
+            let body = std::mem::take(&mut t.sink.tables[table.index()]);
+            let same = contents.joined(table.base()).as_deref() == Some(body.as_slice());
+            (table.base(), body, same)
+        })
+        .collect();
+    Ok(Reparsed { manifest, tables, counts, errors_by_kind })
 }
 
 /// Writes a new archive: the raw part of `contents` as it was, the rebuilt tables, and a manifest
@@ -290,18 +329,31 @@ pub fn write_reparsed<W: Write>(
     let secs = re.manifest.clock.realtime_start_ns / 1_000_000_000;
     let mut a = ArchiveWriter::new(out, compression, secs)?;
     for (path, data) in &contents.members {
-        if path != MANIFEST && !path.starts_with("tables/") {
+        if path == MANIFEST || path.starts_with("tables/") || parts::part_of(archive::INDEX, path).is_some() {
+            continue;
+        }
+        if path.starts_with("raw/proc/") {
+            a.append_indexed(path, data)?;
+        } else {
             a.append(path, data)?;
         }
     }
-    for (name, body) in &re.rebuilt {
-        a.append(name, body)?;
+    for (base, body, _) in &re.tables {
+        let mut p = parts::Parts::new();
+        let stream = curtain_parse::Table::ALL.iter().find(|t| t.base() == *base).map(|t| t.index()).unwrap_or(0);
+        for line in body.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+            p.push(stream, line);
+        }
+        for (name, part) in p.finish() {
+            if name.starts_with(base) {
+                a.append(&name, &part)?;
+            }
+        }
     }
+    a.close_index()?;
     let mut m = re.manifest.clone();
-    let raw_bytes = m.counts.raw_bytes;
-    m.counts = re.tables.counts();
-    m.counts.raw_bytes = raw_bytes;
-    m.errors_by_kind = re.tables.errors_by_kind();
+    m.counts = re.counts.clone();
+    m.errors_by_kind = re.errors_by_kind.clone();
     m.ecs =
         curtain_parse::tables::ecs_identity(contents.get("raw/ecs/container.json"), contents.get("raw/ecs/task.json"));
     m.members = a.members().to_vec();
@@ -402,8 +454,9 @@ pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
     let manifest: Manifest =
         serde_json::from_slice(contents.get(MANIFEST).ok_or_else(|| bad("no manifest.json".into()))?)
             .map_err(|e| bad(format!("manifest.json: {e}")))?;
-    fn rows<T: serde::de::DeserializeOwned>(contents: &archive::ArchiveContents, name: &str) -> Result<Vec<T>, String> {
-        let Some(b) = contents.get(name) else { return Ok(Vec::new()) };
+    fn rows<T: serde::de::DeserializeOwned>(contents: &archive::ArchiveContents, base: &str) -> Result<Vec<T>, String> {
+        let name = format!("{base}.jsonl");
+        let Some(b) = contents.joined(base) else { return Ok(Vec::new()) };
         b.split(|&c| c == b'\n')
             .enumerate()
             .filter(|(_, l)| !l.is_empty())
@@ -414,11 +467,11 @@ pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
         source: path.to_string(),
         archive_sha256: Some(sha),
         manifest,
-        processes: rows(&contents, "tables/processes.jsonl").map_err(bad)?,
-        fds: rows(&contents, "tables/fds.jsonl").map_err(bad)?,
-        sockets: rows(&contents, "tables/sockets.jsonl").map_err(bad)?,
-        maps: rows(&contents, "tables/maps.jsonl").map_err(bad)?,
-        mounts: rows(&contents, "tables/mounts.jsonl").map_err(bad)?,
-        errors: rows(&contents, "tables/errors.jsonl").map_err(bad)?,
+        processes: rows(&contents, "tables/processes").map_err(bad)?,
+        fds: rows(&contents, "tables/fds").map_err(bad)?,
+        sockets: rows(&contents, "tables/sockets").map_err(bad)?,
+        maps: rows(&contents, "tables/maps").map_err(bad)?,
+        mounts: rows(&contents, "tables/mounts").map_err(bad)?,
+        errors: rows(&contents, "tables/errors").map_err(bad)?,
     })
 }

@@ -2,15 +2,18 @@
 //!
 //! Reads go through `openat`/`readlinkat` on the process's directory fd rather than through
 //! procfs (the crate), whose `Process` API re-resolves paths and costs several syscalls per fd
-//! where one `readlinkat` does; holding the dirfd also pins the process: if it exits, every later
-//! read fails with ESRCH instead of silently reading a new process that reused the pid.
+//! where one `readlinkat` does. Holding the dirfd also pins the process: once it exits, every
+//! later read fails with ESRCH instead of silently reading a new process that reused the pid, so
+//! each read re-checks it.
 
 use crate::archive::ArchiveWriter;
-use curtain_model::{to_hex, ErrorKind, ExeStat, Proto, RawOp, RawRecord};
+use crate::parts::{Parts, READS};
+use curtain_model::{to_hex, ErrorKind, ExeStat, LinkRead, Proto, RawOp, RawRecord};
+use curtain_parse::replay::{link_result, Pending};
 use curtain_parse::tables::{PROCESS_FILES, PROCESS_LINKS};
 use curtain_parse::{Context, RawProcess, RawResult, Tables};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -46,23 +49,24 @@ pub struct WalkOptions {
 }
 
 /// Identity of an executable file for hashing it once: (dev, inode, size, mtime, ctime).
-type FileKey = (u64, u64, i64, i64, i64, i64, i64);
+type FileKey = (u64, u64, u64, i64, u32, i64, u32);
 
 /// The state of one collection.
 pub struct Walker<'a, W: Write> {
     pub root: OwnedFd,
     pub opts: WalkOptions,
     pub ctx: Context,
-    pub tables: Tables,
+    pub tables: Tables<Parts>,
     pub archive: &'a mut ArchiveWriter<W>,
-    /// `raw/reads.jsonl`, one row per access.
-    pub reads: Vec<u8>,
     pub raw_bytes: u64,
     buf: Vec<u8>,
+    scratch: Vec<u8>,
     exe_cache: HashMap<FileKey, ExeStat>,
     netns_done: HashSet<u64>,
     mntns_done: HashSet<u64>,
     carved: HashSet<String>,
+    /// Processes walked (or found gone), so that none is walked twice.
+    pub done: HashSet<u32>,
 }
 
 impl<'a, W: Write> Walker<'a, W> {
@@ -71,22 +75,32 @@ impl<'a, W: Write> Walker<'a, W> {
             root,
             opts,
             ctx,
-            tables: Tables::default(),
+            tables: Tables::new(Parts::new(), None),
             archive,
-            reads: Vec::with_capacity(1 << 20),
             raw_bytes: 0,
             buf: Vec::with_capacity(1 << 16),
+            scratch: Vec::with_capacity(1 << 12),
             exe_cache: HashMap::new(),
             netns_done: HashSet::new(),
             mntns_done: HashSet::new(),
             carved: HashSet::new(),
+            done: HashSet::new(),
         }
     }
 
-    fn record(&mut self, r: &RawRecord) {
+    pub fn record(&mut self, r: &RawRecord) {
+        self.scratch.clear();
         // Serialising plain data into a Vec cannot fail.
-        serde_json::to_writer(&mut self.reads, r).expect("serialise record");
-        self.reads.push(b'\n');
+        serde_json::to_writer(&mut self.scratch, r).expect("serialise record");
+        self.tables.sink.push(READS, &self.scratch);
+    }
+
+    /// Writes the table parts that filled up.
+    pub fn flush_parts(&mut self) -> io::Result<()> {
+        for (name, body) in self.tables.sink.take_ready() {
+            self.archive.append(&name, &body)?;
+        }
+        Ok(())
     }
 
     /// Reads `name` under `dir` whole, keeps its bytes as `raw/proc/<path>` and records the read.
@@ -99,12 +113,11 @@ impl<'a, W: Write> Walker<'a, W> {
     ) -> io::Result<(RawResult, bool)> {
         let mut rec = RawRecord::new(RawOp::Read, path);
         tag.apply(&mut rec);
-        let got = read_whole(dir, name, &mut self.buf);
-        let out = match got {
+        let out = match read_whole(dir, name, &mut self.buf) {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
-                self.archive.append(&format!("raw/proc/{}", rec.path), &self.buf)?;
+                self.archive.append_indexed(&format!("raw/proc/{}", rec.path), &self.buf)?;
                 self.raw_bytes += self.buf.len() as u64;
                 (Ok(self.buf.clone()), truncated)
             }
@@ -114,7 +127,7 @@ impl<'a, W: Write> Walker<'a, W> {
         Ok(out)
     }
 
-    /// Reads a link and records its target.
+    /// Reads a link (`self` at the proc root) and records its target.
     pub fn read_link(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> RawResult {
         let mut rec = RawRecord::new(RawOp::Readlink, path);
         let out = match rustix::fs::readlinkat(dir, name, Vec::new()) {
@@ -129,33 +142,13 @@ impl<'a, W: Write> Walker<'a, W> {
         out
     }
 
-    /// Lists the numeric entries (pids, fds) of directory `name` under `dir`, records the
-    /// listing, and returns it with the directory's fd for reading its entries.
-    pub fn list_numeric(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &str,
-        path: String,
-    ) -> Result<(Vec<u32>, OwnedFd), ErrorKind> {
+    /// Lists the numeric entries (pids) of directory `name` under `dir` and records the listing.
+    pub fn list_numeric(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> Result<Vec<u32>, ErrorKind> {
         let mut rec = RawRecord::new(RawOp::Listdir, path);
-        let listed = (|| -> Result<(Vec<u32>, OwnedFd), Errno> {
-            let fd =
-                rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-            let mut d = rustix::fs::Dir::read_from(&fd)?;
-            let mut v = Vec::new();
-            while let Some(e) = d.read() {
-                let e = e?;
-                if let Some(n) = e.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
-                    v.push(n);
-                }
-            }
-            v.sort_unstable();
-            Ok((v, fd))
-        })();
-        let out = match listed {
-            Ok((v, fd)) => {
+        let out = match numeric_entries(dir, name) {
+            Ok((v, _)) => {
                 rec.entries = Some(v.iter().map(|n| n.to_string()).collect());
-                Ok((v, fd))
+                Ok(v)
             }
             Err(e) => Err(failed(&mut rec, e)),
         };
@@ -163,9 +156,12 @@ impl<'a, W: Write> Walker<'a, W> {
         out
     }
 
-    /// Walks one process: its files, links, executable, fds, its namespace's socket tables and
-    /// mounts when first seen, then re-checks that it is still there.
+    /// Walks one process: its files, links, executable and fds, then its namespaces' socket
+    /// tables and mounts when first seen.
     pub fn process(&mut self, pid: u32) -> io::Result<()> {
+        if !self.done.insert(pid) {
+            return Ok(());
+        }
         let mut rec = RawRecord::new(RawOp::Opendir, pid.to_string());
         let dirfd = match rustix::fs::openat(
             &self.root,
@@ -186,96 +182,94 @@ impl<'a, W: Write> Walker<'a, W> {
             }
         };
         let dir = dirfd.as_fd();
-        let mut raw = RawProcess { pid, ..Default::default() };
+        let mut p = Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() };
         for name in PROCESS_FILES {
             if name == "environ" && self.opts.no_environ {
                 continue;
             }
             let (r, truncated) = self.read_file(dir, name, format!("{pid}/{name}"), Tag::None)?;
             if truncated {
-                raw.truncated.insert(name.to_string());
+                p.raw.truncated.insert(name.to_string());
             }
-            raw.files.insert(name.to_string(), r);
+            p.raw.files.insert(name.to_string(), r);
         }
-        for name in PROCESS_LINKS {
-            let r = self.read_link(dir, name, format!("{pid}/{name}"));
-            raw.links.insert(name.to_string(), r);
+
+        // exe, cwd, root and the namespaces: one record.
+        let mut links = Vec::with_capacity(PROCESS_LINKS.len() + curtain_model::NAMESPACE_NAMES.len());
+        let ns_names = curtain_model::NAMESPACE_NAMES.iter().map(|n| format!("ns/{n}"));
+        for name in PROCESS_LINKS.iter().map(|s| s.to_string()).chain(ns_names) {
+            links.push(link_at(dir, name));
         }
-        for ns in curtain_model::NAMESPACE_NAMES {
-            let name = format!("ns/{ns}");
-            let r = self.read_link(dir, &name, format!("{pid}/{name}"));
-            raw.links.insert(name, r);
+        for l in &links {
+            p.raw.links.insert(l.name.clone(), link_result(l));
         }
-        if raw.links.get("exe").is_some_and(|r| r.is_ok()) {
-            raw.exe = Some(self.hash_exe(dir, pid));
+        let mut rec = RawRecord::new(RawOp::Links, pid.to_string());
+        rec.links = Some(links);
+        self.record(&rec);
+
+        if p.raw.links.get("exe").is_some_and(|r| r.is_ok()) {
+            p.raw.exe = Some(self.exe(dir, pid));
         }
-        raw.fds = Some(self.fds(dir, pid));
+        p.raw.fds = Some(self.fds(dir, pid));
 
         // Socket tables and mounts: once per namespace, through this process.
         let ns_of = |raw: &RawProcess, name: &str| -> Option<u64> {
             raw.links.get(name)?.as_ref().ok().and_then(|t| curtain_parse::proc::parse_ns_link(t))
         };
-        let mut net_reads = Vec::new();
-        if let Some(netns) = ns_of(&raw, "ns/net") {
+        if let Some(netns) = ns_of(&p.raw, "ns/net") {
             if !self.netns_done.contains(&netns) {
-                let mut all_ok = true;
+                let mut gone = false;
                 for proto in Proto::ALL {
                     let name = format!("net/{}", proto.table());
                     let (r, _) = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
-                    all_ok &= !matches!(r, Err(ErrorKind::ESRCH));
-                    net_reads.push((netns, proto, r));
+                    gone |= matches!(r, Err(ErrorKind::ESRCH));
+                    p.net.push((netns, proto, r));
                 }
-                if all_ok {
+                if !gone {
                     self.netns_done.insert(netns);
                 }
             }
         }
-        let mut mnt_read = None;
-        if let Some(mntns) = ns_of(&raw, "ns/mnt") {
+        if let Some(mntns) = ns_of(&p.raw, "ns/mnt") {
             if !self.mntns_done.contains(&mntns) {
                 let (r, _) = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns))?;
                 if !matches!(r, Err(ErrorKind::ESRCH)) {
                     self.mntns_done.insert(mntns);
                 }
-                mnt_read = Some((mntns, r));
+                p.mnt = Some((mntns, r));
             }
         }
-
-        let mut rec = RawRecord::new(RawOp::Recheck, pid.to_string());
-        if let Err(e) = rustix::fs::statat(dir, "stat", AtFlags::SYMLINK_NOFOLLOW) {
-            rec.error = Some(ErrorKind::Vanished);
-            rec.errno = Some(e.raw_os_error());
-            raw.vanished = true;
-        }
-        self.record(&rec);
-
-        // Same order as `reparse` replays: the process, then its namespace tables.
-        self.tables.add_process(&raw, &self.ctx);
-        for (netns, proto, r) in &net_reads {
-            self.tables.add_net_table(*netns, pid, *proto, r, self.ctx.clock.little_endian);
-        }
-        if let Some((mntns, r)) = &mnt_read {
-            self.tables.add_mountinfo(*mntns, pid, r);
-        }
-        Ok(())
+        // The same calls in the same order as `reparse` makes them.
+        p.flush(&mut self.tables, &self.ctx);
+        self.flush_parts()
     }
 
-    /// Lists fd/ and reads each link: one readlinkat per descriptor.
+    /// Lists fd/ and reads each link, one readlinkat per descriptor: one record.
     fn fds(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<Vec<(u32, RawResult)>, ErrorKind> {
-        let (entries, fd_dir) = self.list_numeric(dir, "fd", format!("{pid}/fd"))?;
-        let mut out = Vec::with_capacity(entries.len());
-        for fd in entries {
-            let r = self.read_link(fd_dir.as_fd(), &fd.to_string(), format!("{pid}/fd/{fd}"));
-            out.push((fd, r));
-        }
-        Ok(out)
+        let mut rec = RawRecord::new(RawOp::Fds, format!("{pid}/fd"));
+        let out = match numeric_entries(dir, "fd") {
+            Ok((entries, fd_dir)) => {
+                let mut links = Vec::with_capacity(entries.len());
+                let mut out = Vec::with_capacity(entries.len());
+                for fd in entries {
+                    let l = link_at(fd_dir.as_fd(), fd.to_string());
+                    out.push((fd, link_result(&l)));
+                    links.push(l);
+                }
+                rec.links = Some(links);
+                Ok(out)
+            }
+            Err(e) => Err(failed(&mut rec, e)),
+        };
+        self.record(&rec);
+        out
     }
 
-    /// Opens /proc/PID/exe (the file itself, even deleted or memfd), fstat's and hashes it once
-    /// per distinct file, and carves it when asked.
-    fn hash_exe(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<ExeStat, ErrorKind> {
+    /// statx of the file behind /proc/PID/exe (the file itself, even deleted or memfd); it is
+    /// opened and hashed only the first time that file is seen, and carved when asked.
+    fn exe(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<ExeStat, ErrorKind> {
         let mut rec = RawRecord::new(RawOp::Exe, format!("{pid}/exe"));
-        let out = self.hash_exe_inner(dir);
+        let out = self.exe_inner(dir);
         match &out {
             Ok(st) => rec.exe = Some(st.clone()),
             Err((k, errno)) => {
@@ -287,8 +281,39 @@ impl<'a, W: Write> Walker<'a, W> {
         out.map_err(|(k, _)| k)
     }
 
-    fn hash_exe_inner(&mut self, dir: BorrowedFd<'_>) -> Result<ExeStat, (ErrorKind, Option<i32>)> {
+    fn exe_inner(&mut self, dir: BorrowedFd<'_>) -> Result<ExeStat, (ErrorKind, Option<i32>)> {
         let fail = |e: Errno| (errno_kind(e), Some(e.raw_os_error()));
+        let want = StatxFlags::TYPE
+            | StatxFlags::INO
+            | StatxFlags::NLINK
+            | StatxFlags::SIZE
+            | StatxFlags::MTIME
+            | StatxFlags::CTIME;
+        let st = rustix::fs::statx(dir, "exe", AtFlags::empty(), want).map_err(fail)?;
+        let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
+        let key: FileKey = (
+            dev,
+            st.stx_ino,
+            st.stx_size,
+            st.stx_mtime.tv_sec,
+            st.stx_mtime.tv_nsec,
+            st.stx_ctime.tv_sec,
+            st.stx_ctime.tv_nsec,
+        );
+        let mut exe = ExeStat {
+            dev,
+            inode: st.stx_ino,
+            nlink: st.stx_nlink as u64,
+            size: st.stx_size,
+            mtime: st.stx_mtime.tv_sec,
+            ..Default::default()
+        };
+        if let Some(known) = self.exe_cache.get(&key) {
+            exe.sha256 = known.sha256.clone();
+            exe.carved = known.carved.clone();
+            exe.carved_truncated = known.carved_truncated;
+            return Ok(exe);
+        }
         // O_NOATIME: reading the binary must not touch its access time (allowed to the file's
         // owner or with CAP_FOWNER; otherwise open without it).
         let fd = rustix::fs::openat(dir, "exe", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOATIME, Mode::empty())
@@ -300,34 +325,10 @@ impl<'a, W: Write> Walker<'a, W> {
                 }
             })
             .map_err(fail)?;
-        let st = rustix::fs::fstat(&fd).map_err(fail)?;
-        let key: FileKey = (
-            st.st_dev as u64,
-            st.st_ino as u64,
-            st.st_size as i64,
-            st.st_mtime as i64,
-            st.st_mtime_nsec as i64,
-            st.st_ctime as i64,
-            st.st_ctime_nsec as i64,
-        );
-        let mut exe = ExeStat {
-            dev: st.st_dev as u64,
-            inode: st.st_ino as u64,
-            nlink: st.st_nlink as u64,
-            size: st.st_size as u64,
-            mtime: st.st_mtime as i64,
-            ..Default::default()
-        };
-        if let Some(known) = self.exe_cache.get(&key) {
-            exe.sha256 = known.sha256.clone();
-            exe.carved = known.carved.clone();
-            exe.carved_truncated = known.carved_truncated;
-            return Ok(exe);
-        }
         let cap = self.opts.carve_exe.map(|c| c as usize);
         let mut hasher = Sha256::new();
         let mut carve: Vec<u8> = Vec::new();
-        let mut chunk = vec![0u8; 1 << 20];
+        let mut chunk = vec![0u8; 1 << 16];
         loop {
             match rustix::io::read(&fd, &mut chunk[..]) {
                 Ok(0) => break,
@@ -355,6 +356,29 @@ impl<'a, W: Write> Walker<'a, W> {
         self.exe_cache.insert(key, exe.clone());
         Ok(exe)
     }
+}
+
+/// One readlinkat, as a record entry.
+fn link_at(dir: BorrowedFd<'_>, name: String) -> LinkRead {
+    match rustix::fs::readlinkat(dir, name.as_str(), Vec::new()) {
+        Ok(t) => LinkRead { name, target: Some(t.into_bytes().into()), error: None, errno: None },
+        Err(e) => LinkRead { name, target: None, error: Some(errno_kind(e)), errno: Some(e.raw_os_error()) },
+    }
+}
+
+/// The numeric names in directory `name` under `dir`, sorted, with the directory's fd.
+fn numeric_entries(dir: BorrowedFd<'_>, name: &str) -> Result<(Vec<u32>, OwnedFd), Errno> {
+    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut d = rustix::fs::Dir::read_from(&fd)?;
+    let mut v = Vec::new();
+    while let Some(e) = d.read() {
+        let e = e?;
+        if let Some(n) = e.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+            v.push(n);
+        }
+    }
+    v.sort_unstable();
+    Ok((v, fd))
 }
 
 /// What a namespace-level read is for.

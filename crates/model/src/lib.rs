@@ -662,6 +662,9 @@ pub struct RawRecord {
     /// `readlink`: the link target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<ByteString>,
+    /// `links` (exe, cwd, root, ns/*) and `fds` (each fd/N): every link read, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<LinkRead>>,
     /// `listdir`: the names listed (fd numbers, pids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<String>>,
@@ -691,6 +694,7 @@ impl RawRecord {
             size: None,
             truncated: false,
             target: None,
+            links: None,
             entries: None,
             exe: None,
             netns: None,
@@ -708,21 +712,37 @@ impl RawRecord {
 pub enum RawOp {
     /// A whole file read.
     Read,
-    /// A symbolic link read.
+    /// A symbolic link read (`self`).
     Readlink,
-    /// A directory listed.
+    /// The links of a process read: exe, cwd, root and ns/*.
+    Links,
+    /// A process's fd directory listed and each fd's link read.
+    Fds,
+    /// A directory listed (the proc root).
     Listdir,
-    /// /proc/PID/exe opened, fstat'ed and hashed.
+    /// The file behind /proc/PID/exe: statx'ed, and hashed the first time it is seen.
     Exe,
-    /// A process re-checked after it was read: an error means it was gone.
-    Recheck,
-    /// A process directory opened: an error means it was gone before its first read.
+    /// A process directory opened: an error means it was gone before its first read. Every
+    /// later read of the process goes through that directory and fails with ESRCH once the
+    /// process has exited, so each read re-checks it.
     Opendir,
     /// A GET of the ECS task metadata endpoint (`container` or `task`), kept under `raw/ecs/`.
     Http,
 }
 
-/// fstat of the file behind /proc/PID/exe, and its digest.
+/// One link read: its name (`exe`, `ns/net`, or an fd number) and its target, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRead {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ByteString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+}
+
+/// statx of the file behind /proc/PID/exe, and its digest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExeStat {
     pub dev: u64,

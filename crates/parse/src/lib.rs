@@ -14,7 +14,7 @@ pub mod replay;
 pub mod tables;
 
 pub use proc::ParseError;
-pub use tables::{Context, RawProcess, RawResult, Tables};
+pub use tables::{Context, MemorySink, RawProcess, RawResult, RowSink, Table, Tables};
 
 /// Boot time (`btime`, seconds since the epoch) from /proc/stat, through procfs-core.
 pub fn parse_btime(b: &[u8], clk_tck: u64, page_size: u64) -> Option<u64> {

@@ -4,12 +4,12 @@
 //! The collector makes exactly the same [`Tables`] calls in the same order as it reads, so an
 //! untouched archive replays to byte-identical tables.
 
-use crate::tables::{Context, RawProcess, RawResult, Tables};
-use curtain_model::{ErrorKind, Proto, RawOp, RawRecord};
+use crate::tables::{Context, RawProcess, RawResult, RowSink, Tables};
+use curtain_model::{ErrorKind, LinkRead, Proto, RawOp, RawRecord};
 
 /// A row of `raw/reads.jsonl` that no table row stands for (the root listing, /proc/stat, an
 /// ECS metadata request) becomes an error row when it failed. Shared with the collector.
-pub fn global_error(tables: &mut Tables, rec: &RawRecord) {
+pub fn global_error<S: RowSink>(tables: &mut Tables<S>, rec: &RawRecord) {
     if let Some(kind) = rec.error {
         let path = match rec.op {
             RawOp::Http => format!("ecs/{}", rec.path),
@@ -19,33 +19,56 @@ pub fn global_error(tables: &mut Tables, rec: &RawRecord) {
     }
 }
 
+/// The result of one link read.
+pub fn link_result(l: &LinkRead) -> RawResult {
+    match (&l.target, l.error) {
+        (Some(t), None) => Ok(t.0.clone()),
+        (_, Some(k)) => Err(k),
+        (None, None) => Err(ErrorKind::Parse),
+    }
+}
+
+/// What was read of one process, with the namespace tables read through it.
+#[derive(Default)]
+pub struct Pending {
+    pub raw: RawProcess,
+    pub net: Vec<(u64, Proto, RawResult)>,
+    pub mnt: Option<(u64, RawResult)>,
+}
+
+impl Pending {
+    /// Adds the process, then its namespaces' tables: the one order both sides use.
+    pub fn flush<S: RowSink>(self, t: &mut Tables<S>, ctx: &Context) {
+        t.add_process(&self.raw, ctx);
+        for (netns, proto, r) in &self.net {
+            t.add_net_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
+        }
+        if let Some((mntns, r)) = &self.mnt {
+            t.add_mountinfo(*mntns, self.raw.pid, r);
+        }
+    }
+}
+
 /// Splits `1234/ns/net` into (1234, "ns/net").
 fn split_pid(path: &str) -> Option<(u32, &str)> {
     let (head, rest) = path.split_once('/').unwrap_or((path, ""));
     Some((head.parse().ok()?, rest))
 }
 
-struct Pending {
-    raw: RawProcess,
-    net: Vec<(u64, Proto, RawResult)>,
-    mnt: Option<(u64, RawResult)>,
-}
-
-/// Replays `reads` (the JSON lines of `raw/reads.jsonl`). `member` returns the bytes of an
-/// archive member. Returns the tables (finished) and the collector's pid as the tree saw it.
-pub fn rebuild<'a>(
+/// Replays `reads` (the JSON lines of `raw/reads.jsonl`, all parts in order). `member` returns
+/// the bytes of an archive member. Returns the finished tables.
+pub fn rebuild<'a, S: RowSink>(
     reads: &[u8],
     member: impl Fn(&str) -> Option<&'a [u8]>,
     ctx: &Context,
-) -> Result<(Tables, Option<u32>), String> {
-    let mut t = Tables::default();
-    let mut self_pid = None;
+    sink: S,
+) -> Result<Tables<S>, String> {
+    let mut t = Tables::new(sink, None);
     let mut cur: Option<Pending> = None;
-    let le = ctx.clock.little_endian;
     for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
         let rec: RawRecord =
             serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
-        let result = |rec: &RawRecord| -> Result<RawResult, String> {
+        let bytes = |rec: &RawRecord| -> Result<RawResult, String> {
             match rec.error {
                 Some(k) => Ok(Err(k)),
                 None => {
@@ -54,35 +77,24 @@ pub fn rebuild<'a>(
                 }
             }
         };
-        let pid_part = split_pid(&rec.path);
-        match (rec.op, pid_part) {
-            (RawOp::Opendir, Some((pid, _))) => {
+        match (rec.op, split_pid(&rec.path)) {
+            (RawOp::Opendir, Some((pid, ""))) => {
+                if let Some(p) = cur.take() {
+                    p.flush(&mut t, ctx);
+                }
                 if rec.error.is_some() {
                     t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
                 } else {
-                    cur = Some(Pending { raw: RawProcess { pid, ..Default::default() }, net: vec![], mnt: None });
+                    cur = Some(Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() });
                 }
             }
-            (RawOp::Recheck, Some((pid, _))) => {
-                let Some(mut p) = cur.take().filter(|p| p.raw.pid == pid) else {
-                    return Err(format!("recheck of {pid} without its reads"));
-                };
-                p.raw.vanished = rec.error.is_some();
-                t.add_process(&p.raw, ctx);
-                for (netns, proto, r) in &p.net {
-                    t.add_net_table(*netns, pid, *proto, r, le);
-                }
-                if let Some((mntns, r)) = &p.mnt {
-                    t.add_mountinfo(*mntns, pid, r);
-                }
-            }
-            (op, Some((pid, name))) if !name.is_empty() => {
+            (op, Some((pid, name))) => {
                 let Some(p) = cur.as_mut().filter(|p| p.raw.pid == pid) else {
-                    return Err(format!("read of {} outside its process", rec.path));
+                    return Err(format!("{:?} of {} outside its process", op, rec.path));
                 };
                 match op {
                     RawOp::Read => {
-                        let r = result(&rec)?;
+                        let r = bytes(&rec)?;
                         if let Some(netns) = rec.netns {
                             let proto = name
                                 .strip_prefix("net/")
@@ -98,25 +110,22 @@ pub fn rebuild<'a>(
                             p.raw.files.insert(name.to_string(), r);
                         }
                     }
-                    RawOp::Readlink => {
-                        let r = match (rec.error, &rec.target) {
-                            (Some(k), _) => Err(k),
-                            (None, Some(t)) => Ok(t.0.clone()),
-                            (None, None) => return Err(format!("readlink {} without target", rec.path)),
-                        };
-                        if let Some(fd) = name.strip_prefix("fd/") {
-                            let fd: u32 = fd.parse().map_err(|_| format!("bad fd {name}"))?;
-                            if let Some(Ok(list)) = p.raw.fds.as_mut() {
-                                list.push((fd, r));
-                            }
-                        } else {
-                            p.raw.links.insert(name.to_string(), r);
+                    RawOp::Links => {
+                        for l in rec.links.iter().flatten() {
+                            p.raw.links.insert(l.name.clone(), link_result(l));
                         }
                     }
-                    RawOp::Listdir if name == "fd" => {
+                    RawOp::Fds => {
                         p.raw.fds = Some(match rec.error {
                             Some(k) => Err(k),
-                            None => Ok(Vec::new()),
+                            None => {
+                                let mut v = Vec::new();
+                                for l in rec.links.iter().flatten() {
+                                    let fd = l.name.parse::<u32>().map_err(|_| format!("bad fd {}", l.name))?;
+                                    v.push((fd, link_result(l)));
+                                }
+                                Ok(v)
+                            }
                         });
                     }
                     RawOp::Exe => {
@@ -130,14 +139,20 @@ pub fn rebuild<'a>(
                 }
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
-                self_pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+                let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+                t.set_self_pid(pid);
             }
-            _ => global_error(&mut t, &rec),
+            _ => {
+                if let Some(p) = cur.take() {
+                    p.flush(&mut t, ctx);
+                }
+                global_error(&mut t, &rec)
+            }
         }
     }
-    if let Some(p) = cur {
-        return Err(format!("reads of {} end without a recheck", p.raw.pid));
+    if let Some(p) = cur.take() {
+        p.flush(&mut t, ctx);
     }
-    t.finish(self_pid);
-    Ok((t, self_pid))
+    t.finish();
+    Ok(t)
 }

@@ -6,8 +6,7 @@
 
 use crate::{ecs, net, proc};
 use curtain_model::{
-    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Mapping, Mount, Process,
-    Proto, Socket,
+    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Process, Proto, Socket,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -28,14 +27,29 @@ pub struct RawProcess {
     pub files: BTreeMap<String, RawResult>,
     /// By name (`exe`, `cwd`, `root`, `ns/net`...).
     pub links: BTreeMap<String, RawResult>,
-    /// /proc/PID/exe opened and hashed.
+    /// The file behind /proc/PID/exe, statx'ed and hashed.
     pub exe: Option<Result<ExeStat, ErrorKind>>,
     /// The fd directory listed, each fd with its link target.
     pub fds: Option<Result<Vec<(u32, RawResult)>, ErrorKind>>,
     /// Files larger than the cap: what is kept is a prefix.
     pub truncated: BTreeSet<String>,
-    /// The re-check after reading failed: the process was gone.
-    pub vanished: bool,
+}
+
+impl RawProcess {
+    /// True when a read failed with ESRCH: the process exited while it was being read (reads go
+    /// through its directory fd, which fails so once the process is gone, never reaching a
+    /// process that reused the pid).
+    pub fn vanished(&self) -> bool {
+        let gone = |r: &RawResult| matches!(r, Err(ErrorKind::ESRCH));
+        self.files.values().any(gone)
+            || self.links.values().any(gone)
+            || matches!(self.exe, Some(Err(ErrorKind::ESRCH)))
+            || match &self.fds {
+                Some(Err(ErrorKind::ESRCH)) => true,
+                Some(Ok(v)) => v.iter().any(|(_, r)| gone(r)),
+                _ => false,
+            }
+    }
 }
 
 /// Host facts needed to interpret what was read.
@@ -44,34 +58,151 @@ pub struct Context {
     pub clock: Clock,
 }
 
-/// The tables of one archive, filled process by process and namespace by namespace.
+/// The tables of an archive, in archive order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Processes,
+    Fds,
+    Maps,
+    Mounts,
+    Errors,
+    Sockets,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] =
+        [Table::Processes, Table::Fds, Table::Maps, Table::Mounts, Table::Errors, Table::Sockets];
+    /// Member name of the table's first part, without `.jsonl`; further parts are
+    /// `<base>.1.jsonl`, `<base>.2.jsonl`...
+    pub fn base(self) -> &'static str {
+        match self {
+            Table::Processes => "tables/processes",
+            Table::Fds => "tables/fds",
+            Table::Maps => "tables/maps",
+            Table::Mounts => "tables/mounts",
+            Table::Errors => "tables/errors",
+            Table::Sockets => "tables/sockets",
+        }
+    }
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where the rows go, one JSON line at a time (without its newline).
+pub trait RowSink {
+    fn row(&mut self, table: Table, line: &[u8]);
+}
+
+/// Keeps every table in memory (reparse, tests).
 #[derive(Debug, Default)]
-pub struct Tables {
-    pub processes: Vec<Process>,
-    pub fds: Vec<Fd>,
-    pub maps: Vec<Mapping>,
-    pub sockets: Vec<Socket>,
-    pub mounts: Vec<Mount>,
-    pub errors: Vec<CollectError>,
+pub struct MemorySink {
+    pub tables: [Vec<u8>; 6],
+}
+
+impl RowSink for MemorySink {
+    fn row(&mut self, table: Table, line: &[u8]) {
+        let t = &mut self.tables[table.index()];
+        t.extend_from_slice(line);
+        t.push(b'\n');
+    }
+}
+
+impl MemorySink {
+    /// The rows of a table, parsed back.
+    pub fn rows<T: serde::de::DeserializeOwned>(&self, table: Table) -> Vec<T> {
+        self.tables[table.index()]
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("a row this crate wrote"))
+            .collect()
+    }
+}
+
+/// Who the collector is and which of its ancestors are the responder's session, decided as
+/// processes arrive (the collector reads itself first, then its ancestors).
+#[derive(Debug, Default)]
+struct Labeller {
+    self_pid: Option<u32>,
+    next_ancestor: Option<u32>,
+    session: Option<i32>,
+}
+
+/// Builds the tables process by process and namespace by namespace, writing each row to the
+/// sink as soon as it is known. Only sockets wait for the end, to be joined to all their owners.
+#[derive(Debug, Default)]
+pub struct Tables<S: RowSink = MemorySink> {
+    pub sink: S,
+    sockets: Vec<Socket>,
+    owners: HashMap<u64, Vec<curtain_model::Owner>>,
+    counts: Counts,
+    errors_by_kind: BTreeMap<String, u64>,
+    hashes: BTreeSet<String>,
     netns: BTreeSet<u64>,
     mntns: BTreeSet<u64>,
+    labels: Labeller,
+    /// The collector's own row and PID 1's, kept for the manifest and the ECS lookup.
+    pub kept: Vec<Process>,
+    scratch: Vec<u8>,
 }
 
 fn error(pid: Option<u32>, path: String, kind: ErrorKind, detail: Option<String>) -> CollectError {
     CollectError { pid, path, kind, detail }
 }
 
-impl Tables {
+impl<S: RowSink> Tables<S> {
+    pub fn new(sink: S, self_pid: Option<u32>) -> Self {
+        Tables {
+            sink,
+            sockets: Vec::new(),
+            owners: HashMap::new(),
+            counts: Counts::default(),
+            errors_by_kind: BTreeMap::new(),
+            hashes: BTreeSet::new(),
+            netns: BTreeSet::new(),
+            mntns: BTreeSet::new(),
+            labels: Labeller { self_pid, ..Default::default() },
+            kept: Vec::new(),
+            scratch: Vec::with_capacity(4096),
+        }
+    }
+
+    fn emit<T: serde::Serialize>(&mut self, table: Table, row: &T) {
+        self.scratch.clear();
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_writer(&mut self.scratch, row).expect("serialise row");
+        self.sink.row(table, &self.scratch);
+    }
+
+    fn push_error(&mut self, e: CollectError) {
+        self.counts.errors += 1;
+        *self.errors_by_kind.entry(e.kind.as_str().to_string()).or_insert(0) += 1;
+        self.emit(Table::Errors, &e);
+    }
+
     /// Records an error that belongs to no table row (a pid that vanished before its first read,
-    /// an unreadable /proc/stat).
+    /// an unreadable /proc/stat, an ECS endpoint that did not answer).
     pub fn add_error(&mut self, pid: Option<u32>, path: String, kind: ErrorKind, detail: Option<String>) {
-        self.errors.push(error(pid, path, kind, detail));
+        self.push_error(error(pid, path, kind, detail));
+    }
+
+    /// The collector's pid as the proc tree numbers it (from the `self` link), before any process.
+    pub fn set_self_pid(&mut self, pid: Option<u32>) {
+        self.labels.self_pid = pid;
+    }
+
+    /// The next process whose row decides a label: the collector's parent, then its parent, as
+    /// long as they are the responder's session. The collector walks these first.
+    pub fn next_ancestor(&self) -> Option<u32> {
+        self.labels.next_ancestor
     }
 
     /// Builds the process row and its fds and maps from what was read of it.
     pub fn add_process(&mut self, raw: &RawProcess, ctx: &Context) {
         let pid = raw.pid;
-        let mut p = Process { pid, vanished: raw.vanished, ..Default::default() };
+        let mut p = Process { pid, vanished: raw.vanished(), ..Default::default() };
+        let mut maps = Vec::new();
+        let mut fds = Vec::new();
         let mut errs: Vec<(String, String, ErrorKind, Option<String>)> = Vec::new();
         let file = |name: &str| raw.files.get(name);
 
@@ -146,7 +277,7 @@ impl Tables {
 
         match file("maps") {
             Some(Ok(b)) => match proc::parse_maps(pid, b) {
-                Ok(m) => self.maps.extend(m),
+                Ok(m) => maps = m,
                 Err(e) => errs.push(("maps".into(), "maps".into(), ErrorKind::Parse, Some(e.0))),
             },
             Some(Err(k)) if !quiet(k) => errs.push(("maps".into(), "maps".into(), *k, None)),
@@ -215,7 +346,7 @@ impl Tables {
                     match target {
                         Ok(t) => {
                             let (kind, socket_inode) = proc::classify_fd(t);
-                            self.fds.push(Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode });
+                            fds.push(Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode });
                         }
                         // Closed between listing and reading: an fd that is no longer there.
                         Err(ErrorKind::ENOENT) => {}
@@ -233,12 +364,64 @@ impl Tables {
         for (field, path, kind, detail) in errs {
             // The first error of a field is the one the row names.
             p.errors.entry(field).or_insert(kind);
-            self.errors.push(error(Some(pid), format!("{pid}/{path}"), kind, detail));
+            self.push_error(error(Some(pid), format!("{pid}/{path}"), kind, detail));
         }
         if p.vanished {
-            self.errors.push(error(Some(pid), format!("{pid}"), ErrorKind::Vanished, None));
+            self.push_error(error(Some(pid), format!("{pid}"), ErrorKind::Vanished, None));
         }
-        self.processes.push(p);
+        self.label(&mut p);
+
+        self.counts.processes += 1;
+        self.counts.kernel_threads += p.kernel_thread as u64;
+        if let Some(h) = p.exe.as_ref().and_then(|e| e.sha256.as_ref()) {
+            if !self.hashes.contains(h) {
+                self.hashes.insert(h.clone());
+            }
+        }
+        for f in &fds {
+            if let (FdKind::Socket, Some(inode)) = (f.kind, f.socket_inode) {
+                self.owners.entry(inode).or_default().push(curtain_model::Owner { pid, fd: f.fd });
+            }
+            self.emit(Table::Fds, f);
+        }
+        self.counts.fds += fds.len() as u64;
+        for m in &maps {
+            self.emit(Table::Maps, m);
+        }
+        self.counts.maps += maps.len() as u64;
+        self.emit(Table::Processes, &p);
+        if p.pid == 1 || Some(p.pid) == self.labels.self_pid {
+            self.kept.push(p);
+        }
+    }
+
+    /// Labels the SSM agent, the collector, and the collector's ancestors in its session.
+    fn label(&mut self, p: &mut Process) {
+        let in_agent_dir = |b: &[u8]| b.starts_with(SSM_AGENT_DIR);
+        let exe = p.exe.as_ref().is_some_and(|e| in_agent_dir(&e.path.0));
+        let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).is_some_and(|a| in_agent_dir(&a.0));
+        if exe || argv0 {
+            p.label = Some(Label::SsmAgent);
+        }
+        let l = &mut self.labels;
+        let parent = (p.ppid > 1).then_some(p.ppid);
+        if Some(p.pid) == l.self_pid {
+            p.label = Some(Label::SelfCollector);
+            l.session = p.session;
+            l.next_ancestor = parent;
+        } else if Some(p.pid) == l.next_ancestor {
+            let wrapper = WRAPPERS.contains(&p.comm.0.as_slice());
+            if p.label.is_some() || !(wrapper || (p.session.is_some() && p.session == l.session)) {
+                // The SSM agent, or outside the session: the responder's plumbing ends here.
+                l.next_ancestor = None;
+            } else {
+                p.label = Some(Label::Responder);
+                if wrapper {
+                    l.session = p.session;
+                }
+                l.next_ancestor = parent;
+            }
+        }
     }
 
     /// Adds the sockets of one /proc/PID/net/* table read for network namespace `netns`.
@@ -253,11 +436,11 @@ impl Tables {
                 };
                 self.sockets.extend(sockets);
                 for e in errors {
-                    self.errors.push(error(Some(pid), path.clone(), ErrorKind::Parse, Some(e.0)));
+                    self.push_error(error(Some(pid), path.clone(), ErrorKind::Parse, Some(e.0)));
                 }
             }
             // No IPv6 in that namespace's kernel, for instance.
-            Err(k) => self.errors.push(error(Some(pid), path, *k, None)),
+            Err(k) => self.push_error(error(Some(pid), path, *k, None)),
         }
     }
 
@@ -267,80 +450,46 @@ impl Tables {
         let path = format!("{pid}/mountinfo");
         match read {
             Ok(b) => match proc::parse_mountinfo(mntns, pid, b) {
-                Ok(m) => self.mounts.extend(m),
-                Err(e) => self.errors.push(error(Some(pid), path, ErrorKind::Parse, Some(e.0))),
+                Ok(m) => {
+                    self.counts.mounts += m.len() as u64;
+                    for row in &m {
+                        self.emit(Table::Mounts, row);
+                    }
+                }
+                Err(e) => self.push_error(error(Some(pid), path, ErrorKind::Parse, Some(e.0))),
             },
-            Err(k) => self.errors.push(error(Some(pid), path, *k, None)),
+            Err(k) => self.push_error(error(Some(pid), path, *k, None)),
         }
     }
 
-    /// Joins sockets to every (pid, fd) that holds them and labels the collector, its
-    /// responder session and the SSM agent. `self_pid` is the collector's pid as the proc tree
-    /// numbers it (`None` for a tree that is not the live one).
-    pub fn finish(&mut self, self_pid: Option<u32>) {
-        let mut owners: HashMap<u64, Vec<curtain_model::Owner>> = HashMap::new();
-        for fd in &self.fds {
-            if let (FdKind::Socket, Some(inode)) = (fd.kind, fd.socket_inode) {
-                owners.entry(inode).or_default().push(curtain_model::Owner { pid: fd.pid, fd: fd.fd });
-            }
-        }
-        for s in &mut self.sockets {
-            if let Some(o) = owners.get(&s.inode) {
+    /// Joins every socket to all the (pid, fd) that hold it and writes the sockets table.
+    /// Returns the counts.
+    pub fn finish(&mut self) -> Counts {
+        let sockets = std::mem::take(&mut self.sockets);
+        for mut s in sockets {
+            if let Some(o) = self.owners.get(&s.inode) {
                 s.owners = o.clone();
             }
             s.owner_visible = !s.owners.is_empty();
+            self.counts.sockets += 1;
+            self.counts.sockets_with_owner += s.owner_visible as u64;
+            self.emit(Table::Sockets, &s);
         }
-        assign_labels(&mut self.processes, self_pid);
+        self.counts()
     }
 
     pub fn counts(&self) -> Counts {
-        let hashed: BTreeSet<&str> = self.processes.iter().filter_map(|p| p.exe.as_ref()?.sha256.as_deref()).collect();
         Counts {
-            processes: self.processes.len() as u64,
-            kernel_threads: self.processes.iter().filter(|p| p.kernel_thread).count() as u64,
-            fds: self.fds.len() as u64,
-            sockets: self.sockets.len() as u64,
-            sockets_with_owner: self.sockets.iter().filter(|s| s.owner_visible).count() as u64,
             netns: self.netns.len() as u64,
             mntns: self.mntns.len() as u64,
-            maps: self.maps.len() as u64,
-            mounts: self.mounts.len() as u64,
-            executables_hashed: hashed.len() as u64,
-            errors: self.errors.len() as u64,
-            raw_bytes: 0,
+            executables_hashed: self.hashes.len() as u64,
+            ..self.counts.clone()
         }
     }
 
     pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
-        for e in &self.errors {
-            *m.entry(e.kind.as_str().to_string()).or_insert(0) += 1;
-        }
-        m
+        self.errors_by_kind.clone()
     }
-
-    /// The tables as `(member name, JSON lines)`, in archive order.
-    pub fn to_jsonl(&self) -> Vec<(&'static str, Vec<u8>)> {
-        vec![
-            ("tables/processes.jsonl", jsonl(&self.processes)),
-            ("tables/fds.jsonl", jsonl(&self.fds)),
-            ("tables/sockets.jsonl", jsonl(&self.sockets)),
-            ("tables/maps.jsonl", jsonl(&self.maps)),
-            ("tables/mounts.jsonl", jsonl(&self.mounts)),
-            ("tables/errors.jsonl", jsonl(&self.errors)),
-        ]
-    }
-}
-
-/// One JSON document per row, each ending in a newline.
-pub fn jsonl<T: serde::Serialize>(rows: &[T]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows.len() * 256);
-    for r in rows {
-        // Serialising plain data into a Vec cannot fail.
-        serde_json::to_writer(&mut out, r).expect("serialise row");
-        out.push(b'\n');
-    }
-    out
 }
 
 /// Where ECS Exec's agent is bind-mounted in every task container.
@@ -349,41 +498,6 @@ pub const SSM_AGENT_DIR: &[u8] = b"/managed-agents/execute-command/";
 /// Programs that stand between a responder's shell and the collector.
 const WRAPPERS: [&[u8]; 11] =
     [b"sudo", b"su", b"doas", b"setpriv", b"nsenter", b"chroot", b"timeout", b"env", b"unshare", b"script", b"runuser"];
-
-fn assign_labels(procs: &mut [Process], self_pid: Option<u32>) {
-    let index: HashMap<u32, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
-    for p in procs.iter_mut() {
-        let in_agent_dir = |b: &[u8]| b.starts_with(SSM_AGENT_DIR);
-        let exe = p.exe.as_ref().is_some_and(|e| in_agent_dir(&e.path.0));
-        let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).is_some_and(|a| in_agent_dir(&a.0));
-        if exe || argv0 {
-            p.label = Some(Label::SsmAgent);
-        }
-    }
-    let Some(&me) = self_pid.as_ref().and_then(|pid| index.get(pid)) else {
-        return;
-    };
-    procs[me].label = Some(Label::SelfCollector);
-    let mut session = procs[me].session;
-    let mut cur = procs[me].ppid;
-    let mut seen = BTreeSet::new();
-    while cur > 1 && seen.insert(cur) {
-        let Some(&i) = index.get(&cur) else { break };
-        let p = &mut procs[i];
-        if p.label.is_some() {
-            break; // the SSM agent: the session's plumbing ends there
-        }
-        let wrapper = WRAPPERS.contains(&p.comm.0.as_slice());
-        if !(wrapper || (p.session.is_some() && p.session == session)) {
-            break;
-        }
-        p.label = Some(Label::Responder);
-        if wrapper {
-            session = p.session;
-        }
-        cur = p.ppid;
-    }
-}
 
 /// The ECS identity from the two metadata documents the collector fetched.
 pub fn ecs_identity(container: Option<&[u8]>, task: Option<&[u8]>) -> Option<curtain_model::EcsIdentity> {
@@ -412,6 +526,14 @@ mod tests {
             .into_bytes()
     }
 
+    fn processes(t: &Tables) -> Vec<Process> {
+        t.sink.rows(Table::Processes)
+    }
+
+    fn errors(t: &Tables) -> Vec<CollectError> {
+        t.sink.rows(Table::Errors)
+    }
+
     fn raw(pid: u32, comm: &str, ppid: u32, session: u32) -> RawProcess {
         let mut r = RawProcess { pid, ..Default::default() };
         r.files.insert("stat".into(), Ok(stat(pid, comm, ppid, session, 500)));
@@ -421,14 +543,15 @@ mod tests {
 
     #[test]
     fn start_time_from_the_clocks() {
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), None);
         t.add_process(&raw(10, "sh", 1, 10), &ctx());
         // boot at 1_800_000_000 - 100 s; started 5 s after boot.
+        let p = processes(&t);
         assert_eq!(
-            t.processes[0].started_at.as_deref(),
+            p[0].started_at.as_deref(),
             Some(curtain_model::format_rfc3339_ns(1_799_999_905_000_000_000)).as_deref()
         );
-        assert_eq!(t.processes[0].starttime_ticks, 500);
+        assert_eq!(p[0].starttime_ticks, 500);
     }
 
     #[test]
@@ -436,18 +559,26 @@ mod tests {
         let mut r = raw(11, "app", 1, 11);
         r.files.insert("environ".into(), Err(ErrorKind::EACCES));
         r.links.insert("ns/net".into(), Err(ErrorKind::EACCES));
-        r.vanished = true;
-        let mut t = Tables::default();
+        // The process exited while its fds were being listed.
+        r.fds = Some(Err(ErrorKind::ESRCH));
+        let mut t = Tables::new(MemorySink::default(), None);
         t.add_process(&r, &ctx());
-        let p = &t.processes[0];
+        let p = &processes(&t)[0];
         assert_eq!(p.errors.get("environ"), Some(&ErrorKind::EACCES));
         assert_eq!(p.errors.get("ns/net"), Some(&ErrorKind::EACCES));
         assert!(p.vanished);
-        let paths: Vec<_> = t.errors.iter().map(|e| (e.path.as_str(), e.kind)).collect();
+        let errors = errors(&t);
+        let paths: Vec<_> = errors.iter().map(|e| (e.path.as_str(), e.kind)).collect();
         assert_eq!(
             paths,
-            [("11/environ", ErrorKind::EACCES), ("11/ns/net", ErrorKind::EACCES), ("11", ErrorKind::Vanished)]
+            [
+                ("11/environ", ErrorKind::EACCES),
+                ("11/ns/net", ErrorKind::EACCES),
+                ("11/fd", ErrorKind::ESRCH),
+                ("11", ErrorKind::Vanished)
+            ]
         );
+        assert_eq!(t.errors_by_kind().get("EACCES"), Some(&2));
     }
 
     #[test]
@@ -461,11 +592,11 @@ mod tests {
         let mut c = raw(22, "z", 1, 22);
         c.links.insert("exe".into(), Ok(b"/memfd:payload (deleted)".to_vec()));
         c.exe = Some(Ok(ExeStat::default()));
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), None);
         for r in [a, b, c] {
             t.add_process(&r, &ctx());
         }
-        let e: Vec<_> = t.processes.iter().map(|p| p.exe.clone().unwrap()).collect();
+        let e: Vec<_> = processes(&t).iter().map(|p| p.exe.clone().unwrap()).collect();
         assert_eq!((e[0].deleted, e[1].deleted, e[2].memfd), (Some(false), Some(true), true));
         assert!(!e[0].memfd && !e[1].memfd);
     }
@@ -479,47 +610,50 @@ mod tests {
             (2, Ok(b"socket:[900]".to_vec())),
             (3, Err(ErrorKind::ENOENT)),
         ]));
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), None);
         t.add_process(&r, &ctx());
         let table = b"h\n0: 0100007F:1F90 0100007F:A000 01 00000000:00000000 00:00000000 00000000 0 0 900 1\n1: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 901 1\n";
         t.add_net_table(4026531840, 30, Proto::Tcp, &Ok(table.to_vec()), true);
-        t.finish(None);
-        assert_eq!(t.fds.len(), 3);
-        let s = &t.sockets;
+        let counts = t.finish();
+        assert_eq!(t.sink.rows::<Fd>(Table::Fds).len(), 3);
+        let s: Vec<Socket> = t.sink.rows(Table::Sockets);
         assert_eq!(s[0].owners.iter().map(|o| o.fd).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(s[0].owner_visible);
         assert!(!s[1].owner_visible && s[1].owners.is_empty());
-        assert_eq!(t.counts().netns, 1);
+        assert_eq!((counts.netns, counts.sockets, counts.sockets_with_owner, counts.fds), (1, 2, 1, 3));
     }
 
     #[test]
     fn labels_self_responder_and_agent() {
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), Some(8));
         let mut agent = raw(5, "ssm-session-wor", 1, 5);
         agent.links.insert("exe".into(), Ok(b"/managed-agents/execute-command/ssm-session-worker".to_vec()));
-        for r in [
-            raw(1, "app", 0, 1),
-            agent,
-            raw(6, "sh", 5, 6),
-            raw(7, "sudo", 6, 6),
-            raw(8, "curtain", 7, 8),
-            raw(9, "worker", 1, 1),
-        ] {
+        // The collector reads itself first, then each ancestor it is told to, then the rest.
+        t.add_process(&raw(8, "curtain", 7, 8), &ctx());
+        assert_eq!(t.next_ancestor(), Some(7));
+        t.add_process(&raw(7, "sudo", 6, 6), &ctx());
+        assert_eq!(t.next_ancestor(), Some(6));
+        t.add_process(&raw(6, "sh", 5, 6), &ctx());
+        assert_eq!(t.next_ancestor(), Some(5));
+        t.add_process(&agent, &ctx());
+        assert_eq!(t.next_ancestor(), None);
+        for r in [raw(1, "app", 0, 1), raw(9, "worker", 1, 1)] {
             t.add_process(&r, &ctx());
         }
-        t.finish(Some(8));
-        let labels: Vec<_> = t.processes.iter().map(|p| (p.pid, p.label)).collect();
+        let labels: Vec<_> = processes(&t).iter().map(|p| (p.pid, p.label)).collect();
         assert_eq!(
             labels,
             [
-                (1, None),
-                (5, Some(Label::SsmAgent)),
-                (6, Some(Label::Responder)),
-                (7, Some(Label::Responder)),
                 (8, Some(Label::SelfCollector)),
+                (7, Some(Label::Responder)),
+                (6, Some(Label::Responder)),
+                (5, Some(Label::SsmAgent)),
+                (1, None),
                 (9, None)
             ]
         );
+        let kept: Vec<u32> = t.kept.iter().map(|p| p.pid).collect();
+        assert_eq!(kept, [8, 1]);
     }
 
     #[test]
@@ -530,9 +664,9 @@ mod tests {
             Ok(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0\n".to_vec()),
         );
         r.links.insert("exe".into(), Err(ErrorKind::ENOENT));
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), None);
         t.add_process(&r, &ctx());
-        assert!(t.processes[0].kernel_thread);
-        assert!(t.errors.is_empty());
+        assert!(processes(&t)[0].kernel_thread);
+        assert!(errors(&t).is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! Run longer with `PROPTEST_CASES=100000 cargo test -p curtain-parse --test fuzz`.
 
 use curtain_model::{ByteString, Clock, ErrorKind, Proto};
+use curtain_parse::tables::{MemorySink, Table};
 use curtain_parse::{net, proc, replay, Context, RawProcess, Tables};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -63,7 +64,7 @@ proptest! {
         let _ = net::parse_unix_table(1, &b);
         let _ = curtain_parse::ecs::parse_metadata(Some(&b), Some(&b));
         let _ = curtain_parse::parse_btime(&b, 100, 4096);
-        let _ = replay::rebuild(&b, |_| None, &ctx());
+        let _ = replay::rebuild(&b, |_| None, &ctx(), MemorySink::default());
     }
 
     #[test]
@@ -154,12 +155,12 @@ proptest! {
         r.links.insert("ns/net".into(), Ok(link.clone()));
         r.exe = Some(Ok(curtain_model::ExeStat { nlink, ..Default::default() }));
         r.fds = Some(Ok(vec![(0, Ok(link.clone())), (1, Err(ErrorKind::ENOENT))]));
-        let mut t = Tables::default();
+        let mut t = Tables::new(MemorySink::default(), Some(7));
         t.add_process(&r, &ctx());
         t.add_net_table(1, 7, Proto::Unix, &Ok(link.clone()), true);
         t.add_mountinfo(1, 7, &Ok(link));
-        t.finish(Some(7));
-        let _ = t.to_jsonl();
-        prop_assert_eq!(t.processes.len(), 1);
+        let counts = t.finish();
+        prop_assert_eq!(counts.processes, 1);
+        prop_assert_eq!(t.sink.rows::<curtain_model::Process>(Table::Processes).len(), 1);
     }
 }

@@ -277,3 +277,16 @@ fn errors_exit_2() {
     let o = Command::new(curtain()).arg("report").arg(&junk).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn the_fixture_verifies_and_reparses_identically() {
+    let o = curtain_here(&["verify", FIXTURE]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = curtain_here(&["reparse", FIXTURE]);
+    assert!(
+        o.status.success(),
+        "rebuild scripts/make-fixture after a format change: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("identical").count(), 6);
+}

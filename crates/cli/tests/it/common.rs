@@ -73,18 +73,17 @@ impl Archive {
     pub fn from_bytes(b: Vec<u8>) -> Archive {
         let c = curtain_collect::archive::read_archive(std::io::Cursor::new(b)).expect("archive");
         assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let table = |base: &str| c.joined(base).unwrap_or_else(|| panic!("no {base}"));
+        let (processes, fds, sockets, errors) = (
+            rows(&table("tables/processes")),
+            rows(&table("tables/fds")),
+            rows(&table("tables/sockets")),
+            rows(&table("tables/errors")),
+        );
         let order = c.members.iter().map(|(p, _)| p.clone()).collect();
         let members: HashMap<String, Vec<u8>> = c.members.into_iter().collect();
         let manifest = serde_json::from_slice(&members["manifest.json"]).expect("manifest");
-        Archive {
-            processes: rows(&members["tables/processes.jsonl"]),
-            fds: rows(&members["tables/fds.jsonl"]),
-            sockets: rows(&members["tables/sockets.jsonl"]),
-            errors: rows(&members["tables/errors.jsonl"]),
-            members,
-            order,
-            manifest,
-        }
+        Archive { processes, fds, sockets, errors, members, order, manifest }
     }
     pub fn process(&self, pid: u32) -> &Process {
         self.processes.iter().find(|p| p.pid == pid).unwrap_or_else(|| panic!("no process {pid}"))
