@@ -92,7 +92,7 @@ fn from_the_host() {
         let init_ns = a.process(sb.init).ns.pid;
         a.processes
             .iter()
-            .find(|p| p.nspid.len() == 2 && p.nspid[1] == inner && (inner == 1 || p.ns.pid == init_ns))
+            .find(|p| p.nspid.len() == 2 && p.nspid[1] == inner && p.ns.pid == init_ns)
             .map(|p| p.pid)
             .unwrap_or_else(|| panic!("sandbox pid {inner} not seen from the host"))
     };
