@@ -5,7 +5,7 @@
 use curtain_parse::tables::{RowSink, Table};
 
 /// Size at which a part is closed and written.
-pub const PART_BYTES: usize = 256 << 10;
+pub const PART_BYTES: usize = 64 << 10;
 
 /// Stream number of `raw/reads` (the tables use their own index).
 pub const READS: usize = 6;
@@ -55,6 +55,10 @@ impl Parts {
     /// Adds one JSON line to a stream.
     pub fn push(&mut self, stream: usize, line: &[u8]) {
         let buf = &mut self.bufs[stream];
+        if buf.capacity() == 0 {
+            // Room for a whole part at once: no doubling past it.
+            buf.reserve_exact(self.limit + 4096);
+        }
         buf.extend_from_slice(line);
         buf.push(b'\n');
         if buf.len() >= self.limit {

@@ -6,7 +6,7 @@
 
 use crate::{ecs, net, proc};
 use curtain_model::{
-    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Process, Proto, Socket,
+    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Process, Proto,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -133,7 +133,9 @@ struct Labeller {
 #[derive(Debug, Default)]
 pub struct Tables<S: RowSink = MemorySink> {
     pub sink: S,
-    sockets: Vec<Socket>,
+    /// Socket tables as read, parsed at the end once every owner is known: the raw text is
+    /// smaller than the parsed sockets.
+    net_tables: Vec<(u64, u32, Proto, Vec<u8>, bool)>,
     owners: HashMap<u64, Vec<curtain_model::Owner>>,
     counts: Counts,
     errors_by_kind: BTreeMap<String, u64>,
@@ -154,7 +156,7 @@ impl<S: RowSink> Tables<S> {
     pub fn new(sink: S, self_pid: Option<u32>) -> Self {
         Tables {
             sink,
-            sockets: Vec::new(),
+            net_tables: Vec::new(),
             owners: HashMap::new(),
             counts: Counts::default(),
             errors_by_kind: BTreeMap::new(),
@@ -424,23 +426,14 @@ impl<S: RowSink> Tables<S> {
         }
     }
 
-    /// Adds the sockets of one /proc/PID/net/* table read for network namespace `netns`.
+    /// Adds one /proc/PID/net/* table read for network namespace `netns`; its sockets are
+    /// parsed and written by [`Self::finish`].
     pub fn add_net_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
         self.netns.insert(netns);
-        let path = format!("{pid}/net/{}", proto.table());
         match read {
-            Ok(b) => {
-                let (sockets, errors) = match proto {
-                    Proto::Unix => net::parse_unix_table(netns, b),
-                    _ => net::parse_inet_table(proto, netns, b, little_endian),
-                };
-                self.sockets.extend(sockets);
-                for e in errors {
-                    self.push_error(error(Some(pid), path.clone(), ErrorKind::Parse, Some(e.0)));
-                }
-            }
+            Ok(b) => self.net_tables.push((netns, pid, proto, b.clone(), little_endian)),
             // No IPv6 in that namespace's kernel, for instance.
-            Err(k) => self.push_error(error(Some(pid), path, *k, None)),
+            Err(k) => self.push_error(error(Some(pid), format!("{pid}/net/{}", proto.table()), *k, None)),
         }
     }
 
@@ -465,15 +458,24 @@ impl<S: RowSink> Tables<S> {
     /// Joins every socket to all the (pid, fd) that hold it and writes the sockets table.
     /// Returns the counts.
     pub fn finish(&mut self) -> Counts {
-        let sockets = std::mem::take(&mut self.sockets);
-        for mut s in sockets {
-            if let Some(o) = self.owners.get(&s.inode) {
-                s.owners = o.clone();
+        for (netns, pid, proto, bytes, little_endian) in std::mem::take(&mut self.net_tables) {
+            let (sockets, errors) = match proto {
+                Proto::Unix => net::parse_unix_table(netns, &bytes),
+                _ => net::parse_inet_table(proto, netns, &bytes, little_endian),
+            };
+            drop(bytes);
+            for e in errors {
+                self.push_error(error(Some(pid), format!("{pid}/net/{}", proto.table()), ErrorKind::Parse, Some(e.0)));
             }
-            s.owner_visible = !s.owners.is_empty();
-            self.counts.sockets += 1;
-            self.counts.sockets_with_owner += s.owner_visible as u64;
-            self.emit(Table::Sockets, &s);
+            for mut s in sockets {
+                if let Some(o) = self.owners.get(&s.inode) {
+                    s.owners = o.clone();
+                }
+                s.owner_visible = !s.owners.is_empty();
+                self.counts.sockets += 1;
+                self.counts.sockets_with_owner += s.owner_visible as u64;
+                self.emit(Table::Sockets, &s);
+            }
         }
         self.counts()
     }
@@ -507,6 +509,7 @@ pub fn ecs_identity(container: Option<&[u8]>, task: Option<&[u8]>) -> Option<cur
 #[cfg(test)]
 mod tests {
     use super::*;
+    use curtain_model::Socket;
 
     fn ctx() -> Context {
         Context {
