@@ -94,10 +94,9 @@ impl<W: Write> ArchiveWriter<W> {
         let hashing = HashingWriter::new(out);
         let sink = match compression {
             Compression::None => Sink::Plain(hashing),
-            // Level 3 on this thread: a multithreaded encoder would buffer megabytes per job,
-            // and the collector keeps its memory small (docs/BENCHMARKS.md).
-            // Level 1 with a 512 KiB window: on /proc text and JSON it compresses as well as
-            // level 3 with its 2 MiB window, for less memory and time.
+            // On this thread (a multithreaded encoder buffers megabytes per job), level 1 with a
+            // 512 KiB window: on /proc text and JSON it compresses as well as level 3 with its
+            // 2 MiB window, for less memory and time (docs/BENCHMARKS.md).
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(hashing, 1)?;
                 enc.window_log(19)?;
