@@ -51,10 +51,60 @@ enum Command {
     Diff(DiffArgs),
     /// List the detectors: id, severity, ATT&CK techniques and what each finding means.
     Detectors,
+    /// Feed the asset register with history: EventBridge task state changes or CloudTrail logs.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  curtain ingest events ecs-events.jsonl --db register.db\n  curtain ingest cloudtrail AWSLogs/111122223333/CloudTrail/us-west-2/2026/11/29/*.json.gz"
+    )]
+    Ingest(IngestCommand),
+    /// Which task, container, service and account held an IP address, and when.
+    #[command(
+        after_help = "Examples:\n  curtain whois 10.0.0.139\n  curtain whois 10.0.0.139 --at 2026-11-29T10:15:00Z --format json"
+    )]
+    Whois(WhoisArgs),
     /// Check every member of an archive against its manifest.
     Verify(VerifyArgs),
     /// Rebuild an archive's tables from its raw part.
     Reparse(ReparseArgs),
+}
+
+#[derive(Args)]
+struct DbArg {
+    /// The register (SQLite), created if missing.
+    #[arg(long, value_name = "FILE", default_value = "curtain-register.db")]
+    db: String,
+}
+
+#[derive(Subcommand)]
+enum IngestCommand {
+    /// EventBridge "ECS Task State Change" events: JSON objects, JSON lines, arrays, or a
+    /// CloudWatch Logs export; .gz files too.
+    Events {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// CloudTrail log files (.json or .json.gz): RunTask, StopTask, and the
+    /// Create/DeleteNetworkInterface calls ECS makes for task ENIs.
+    Cloudtrail {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Args)]
+struct WhoisArgs {
+    ip: String,
+    /// Only the holder at this time (RFC 3339, e.g. 2026-11-29T10:15:00Z).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    #[command(flatten)]
+    db: DbArg,
+    #[arg(long, value_enum, default_value = "text")]
+    format: FindingsFormat,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -249,11 +299,71 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
     Ok(exit_for(&shown))
 }
 
+fn register(db: &DbArg) -> io::Result<curtain_store::Register> {
+    curtain_store::Register::open(std::path::Path::new(&db.db)).map_err(|e| io::Error::other(format!("{}: {e}", db.db)))
+}
+
+fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
+    let (files, db, cloudtrail) = match cmd {
+        IngestCommand::Events { files, db } => (files, db, false),
+        IngestCommand::Cloudtrail { files, db } => (files, db, true),
+    };
+    let mut reg = register(db)?;
+    let (mut tasks, mut enis, mut skipped, mut errors) = (0, 0, 0, 0);
+    for f in files {
+        let bytes = curtain_cloud::ingest::read_input(f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
+        let got =
+            if cloudtrail { curtain_cloud::ingest::cloudtrail(&bytes) } else { curtain_cloud::ingest::events(&bytes) };
+        for e in &got.errors {
+            eprintln!("curtain: {}: {}", f.display(), text::term_line(e));
+        }
+        for t in &got.tasks {
+            reg.add_task(t).map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        for e in &got.enis {
+            reg.add_eni(e).map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        (tasks, enis, skipped, errors) =
+            (tasks + got.tasks.len(), enis + got.enis.len(), skipped + got.skipped, errors + got.errors.len());
+    }
+    let (t, e, i) = reg.counts().map_err(|e| io::Error::other(e.to_string()))?;
+    println!(
+        "ingested {} file(s): {tasks} task record(s), {enis} ENI record(s), {skipped} other record(s) skipped, {errors} unreadable; register {}: {t} tasks, {e} ENIs, {i} addresses",
+        files.len(),
+        db.db
+    );
+    Ok(if errors > 0 { 1 } else { 0 })
+}
+
+fn whois(a: &WhoisArgs) -> io::Result<i32> {
+    let at =
+        match &a.at {
+            Some(t) => Some(curtain_model::parse_rfc3339_ns(t).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("--at {t}: not an RFC 3339 time"))
+            })?),
+            None => None,
+        };
+    let reg = register(&a.db)?;
+    let holders = reg.whois(&a.ip, at).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut out = io::stdout().lock();
+    match a.format {
+        FindingsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "ip": a.ip, "at": a.at, "holders": holders }))?;
+            writeln!(out)?;
+        }
+        FindingsFormat::Text => text::holders(&mut out, &a.ip, a.at.as_deref(), &holders)?,
+    }
+    Ok(if holders.is_empty() { 1 } else { 0 })
+}
+
 fn run(cli: &Cli) -> io::Result<i32> {
     match &cli.command {
         Command::Triage(a) => triage(a),
         Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
         Command::Verify(a) => run_verify(a),
+        Command::Ingest(cmd) => ingest(cmd),
+        Command::Whois(a) => whois(a),
         Command::Detectors => {
             let mut out = io::stdout().lock();
             text::detectors(&mut out)?;

@@ -12,6 +12,8 @@ use std::fmt;
 mod time;
 pub use time::{format_rfc3339_ns, parse_rfc3339_ns};
 
+pub mod register;
+
 /// Version of the archive layout described in docs/ARCHIVE.md.
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -249,3 +249,79 @@ pub fn detectors(w: &mut dyn Write) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// One line of text safe for a terminal.
+pub fn term_line(s: &str) -> String {
+    term(s)
+}
+
+/// The holders of an address, as `curtain whois` prints them.
+pub fn holders(
+    w: &mut dyn Write,
+    ip: &str,
+    at: Option<&str>,
+    holders: &[curtain_model::register::Holder],
+) -> io::Result<()> {
+    let when = at.map(|t| format!(" at {t}")).unwrap_or_default();
+    if holders.is_empty() {
+        return writeln!(w, "{ip}: no holder known{when}.");
+    }
+    writeln!(w, "{ip}{when}: {} holder(s)", holders.len())?;
+    for h in holders {
+        let from = h.from.as_deref().unwrap_or("?");
+        let to = match &h.to {
+            Some(t) => t.clone(),
+            None => format!("still held as last seen at {}", h.last_seen.as_deref().unwrap_or("?")),
+        };
+        writeln!(
+            w,
+            "  {from} .. {to}  ({})",
+            match h.certainty {
+                curtain_model::register::Certainty::Observed => "observed",
+                curtain_model::register::Certainty::Inferred => "inferred",
+            }
+        )?;
+        match &h.task_arn {
+            Some(t) => writeln!(w, "    task {}", term(t))?,
+            None => writeln!(
+                w,
+                "    task unknown (ENI of ECS attachment {})",
+                term(h.attachment_id.as_deref().unwrap_or("?"))
+            )?,
+        }
+        let mut where_ = vec![format!("account {}", h.account_id), format!("region {}", h.region)];
+        if let Some(c) = &h.cluster_arn {
+            where_.push(format!("cluster {}", term(c.rsplit('/').next().unwrap_or(c))));
+        }
+        if let Some(s) = &h.service {
+            where_.push(format!("service {}", term(s)));
+        }
+        if let Some(l) = &h.launch_type {
+            where_.push(l.clone());
+        }
+        writeln!(w, "    {}", where_.join(", "))?;
+        for c in &h.containers {
+            writeln!(
+                w,
+                "    container {} image {} {}",
+                term(&c.name),
+                term(c.image.as_deref().unwrap_or("?")),
+                term(c.image_digest.as_deref().unwrap_or(""))
+            )?;
+        }
+        writeln!(
+            w,
+            "    {} address on {}{}",
+            h.ip_kind,
+            term(h.eni_id.as_deref().unwrap_or("?")),
+            h.attachment_id.as_deref().map(|a| format!(" (attachment {})", term(a))).unwrap_or_default()
+        )?;
+        let src: Vec<String> = h
+            .sources
+            .iter()
+            .map(|s| format!("{} {} at {}", s.kind.as_str(), term(&s.id), curtain_model::format_rfc3339_ns(s.at_ns)))
+            .collect();
+        writeln!(w, "    from: {}", src.join("; "))?;
+    }
+    Ok(())
+}

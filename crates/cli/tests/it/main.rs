@@ -9,4 +9,5 @@ mod archive;
 mod ecs;
 mod lab;
 mod process;
+mod register;
 mod static_collector;

@@ -1,0 +1,433 @@
+//! History from before the first sync: EventBridge "ECS Task State Change" events and CloudTrail
+//! records, turned into the register's facts. Pure: bytes in, facts out; a record that does not
+//! parse is counted, never fatal.
+
+use curtain_model::parse_rfc3339_ns;
+use curtain_model::register::{AttachmentFact, ContainerFact, EniFact, IpFact, Provenance, SourceKind, TaskFact};
+use serde_json::Value;
+
+/// What a batch of input gave.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub tasks: Vec<TaskFact>,
+    pub enis: Vec<EniFact>,
+    /// Records read that were not about ECS tasks or their network interfaces.
+    pub skipped: usize,
+    /// Input that was not JSON or not in the expected shape, with where it was.
+    pub errors: Vec<String>,
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A time as ECS and CloudTrail write them: RFC 3339, or epoch seconds (with a fraction).
+pub fn time_ns(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::String(t) => parse_rfc3339_ns(t).or_else(|| epoch(t.parse().ok()?)),
+        Value::Number(n) => epoch(n.as_f64()?),
+        _ => None,
+    }
+}
+
+fn epoch(secs: f64) -> Option<u64> {
+    (secs.is_finite() && secs > 0.0).then(|| (secs * 1e9) as u64)
+}
+
+/// `account` and `region` of an ARN (`arn:aws:ecs:REGION:ACCOUNT:...`).
+pub fn arn_parts(arn: &str) -> Option<(String, String)> {
+    let mut p = arn.split(':');
+    let (_, _, _, region, account) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    Some((account.to_string(), region.to_string()))
+}
+
+/// The attachment id in an ECS-made ENI's description `arn:aws:ecs:REGION:ACCOUNT:attachment/UUID`.
+pub fn attachment_of_description(d: &str) -> Option<String> {
+    let rest = d.strip_prefix("arn:aws:ecs:").or_else(|| d.strip_prefix("arn:aws-us-gov:ecs:"))?;
+    let id = rest.split_once(":attachment/")?.1;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn ip(kind: &str, ip: String) -> IpFact {
+    IpFact { ip, kind: kind.to_string() }
+}
+
+/// Attachments as ECS writes them in a task (API and events: `type` is `ElasticNetworkInterface`
+/// in the API, `eni` in events).
+fn attachments(v: Option<&Value>) -> Vec<AttachmentFact> {
+    let mut out = Vec::new();
+    for a in v.and_then(Value::as_array).into_iter().flatten() {
+        let ty = s(a, "type").unwrap_or_default();
+        if ty != "eni" && ty != "ElasticNetworkInterface" {
+            continue;
+        }
+        let mut f = AttachmentFact { id: s(a, "id").unwrap_or_default(), status: s(a, "status"), ..Default::default() };
+        for d in a.get("details").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(name), Some(value)) = (s(d, "name"), s(d, "value")) else { continue };
+            match name.as_str() {
+                "networkInterfaceId" => f.eni_id = Some(value),
+                "privateIPv4Address" => f.ips.push(ip("private", value)),
+                "privateIPv6Address" | "ipv6Address" => f.ips.push(ip("ipv6", value)),
+                _ => {}
+            }
+        }
+        if !f.id.is_empty() {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn containers(v: Option<&Value>) -> Vec<ContainerFact> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some(ContainerFact {
+                name: s(c, "name")?,
+                image: s(c, "image"),
+                image_digest: s(c, "imageDigest"),
+                runtime_id: s(c, "runtimeId"),
+                last_status: s(c, "lastStatus"),
+            })
+        })
+        .collect()
+}
+
+/// A task as the ECS API (and RunTask's response, and the event's detail) describe it.
+pub fn task_fact(t: &Value, account: Option<&str>, region: Option<&str>, source: Provenance) -> Option<TaskFact> {
+    let task_arn = s(t, "taskArn")?;
+    let (arn_account, arn_region) = arn_parts(&task_arn).unwrap_or_default();
+    Some(TaskFact {
+        account_id: account.map(str::to_string).unwrap_or(arn_account),
+        region: region.map(str::to_string).unwrap_or(arn_region),
+        cluster_arn: s(t, "clusterArn"),
+        group: s(t, "group"),
+        task_definition_arn: s(t, "taskDefinitionArn"),
+        launch_type: s(t, "launchType"),
+        availability_zone: s(t, "availabilityZone"),
+        last_status: s(t, "lastStatus"),
+        created_at: time_ns(t.get("createdAt")),
+        started_at: time_ns(t.get("startedAt")),
+        stopped_at: time_ns(t.get("stoppedAt")),
+        container_instance_arn: s(t, "containerInstanceArn"),
+        containers: containers(t.get("containers")),
+        attachments: attachments(t.get("attachments")),
+        task_arn,
+        source,
+    })
+}
+
+/// The JSON documents of an input: one object, an array, JSON lines, a CloudWatch Logs export
+/// (`TIMESTAMP {json}` per line) or a `{"events": [{"message": "{json}"}]}` dump.
+fn documents(input: &[u8], errors: &mut Vec<String>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let text = String::from_utf8_lossy(input);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return out;
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
+        unwrap_documents(v, &mut out);
+        return out;
+    }
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let json = match line.find('{') {
+            Some(i) => &line[i..],
+            None => {
+                errors.push(format!("line {}: no JSON", n + 1));
+                continue;
+            }
+        };
+        match serde_json::from_str::<Value>(json) {
+            Ok(v) => unwrap_documents(v, &mut out),
+            Err(e) => errors.push(format!("line {}: {e}", n + 1)),
+        }
+    }
+    out
+}
+
+fn unwrap_documents(v: Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.into_iter().for_each(|i| unwrap_documents(i, out)),
+        Value::Object(ref m) if m.contains_key("Records") => {
+            if let Some(Value::Array(items)) = m.get("Records") {
+                out.extend(items.iter().cloned());
+            }
+        }
+        Value::Object(ref m) if m.get("events").is_some_and(Value::is_array) => {
+            for e in m["events"].as_array().into_iter().flatten() {
+                match e.get("message") {
+                    Some(Value::String(msg)) => {
+                        if let Ok(inner) = serde_json::from_str::<Value>(msg) {
+                            unwrap_documents(inner, out);
+                        }
+                    }
+                    _ => out.push(e.clone()),
+                }
+            }
+        }
+        Value::Object(_) => out.push(v),
+        _ => {}
+    }
+}
+
+/// EventBridge "ECS Task State Change" events.
+pub fn events(input: &[u8]) -> Ingested {
+    let mut r = Ingested::default();
+    for ev in documents(input, &mut r.errors) {
+        if ev.get("detail-type").and_then(Value::as_str) != Some("ECS Task State Change") {
+            r.skipped += 1;
+            continue;
+        }
+        let Some(detail) = ev.get("detail") else {
+            r.errors.push("event without detail".into());
+            continue;
+        };
+        let at = time_ns(ev.get("time")).unwrap_or(0);
+        let source = Provenance { kind: SourceKind::EventBridge, id: s(&ev, "id").unwrap_or_default(), at_ns: at };
+        match task_fact(detail, s(&ev, "account").as_deref(), s(&ev, "region").as_deref(), source) {
+            Some(t) => r.tasks.push(t),
+            None => r.errors.push(format!("event {} without taskArn", s(&ev, "id").unwrap_or_default())),
+        }
+    }
+    r
+}
+
+/// CloudTrail records: ECS RunTask and StopTask, and the EC2 Create/DeleteNetworkInterface calls
+/// ECS makes for awsvpc tasks (joined to the task later through the attachment id).
+pub fn cloudtrail(input: &[u8]) -> Ingested {
+    let mut r = Ingested::default();
+    for rec in documents(input, &mut r.errors) {
+        let name = s(&rec, "eventName").unwrap_or_default();
+        let at = time_ns(rec.get("eventTime")).unwrap_or(0);
+        let source = Provenance { kind: SourceKind::CloudTrail, id: s(&rec, "eventID").unwrap_or_default(), at_ns: at };
+        let account = s(&rec, "recipientAccountId");
+        let region = s(&rec, "awsRegion");
+        if rec.get("errorCode").is_some() {
+            r.skipped += 1; // a call that failed changed nothing
+            continue;
+        }
+        let resp = rec.get("responseElements").unwrap_or(&Value::Null);
+        let req = rec.get("requestParameters").unwrap_or(&Value::Null);
+        match name.as_str() {
+            "RunTask" | "StartTask" => {
+                for t in resp.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(mut f) = task_fact(t, account.as_deref(), region.as_deref(), source.clone()) {
+                        f.created_at = f.created_at.or(Some(at));
+                        r.tasks.push(f);
+                    }
+                }
+            }
+            "StopTask" => {
+                let t = resp.get("task").unwrap_or(&Value::Null);
+                let arn = s(t, "taskArn").or_else(|| s(req, "task").filter(|a| a.starts_with("arn:")));
+                match arn {
+                    Some(task_arn) => {
+                        let mut f = task_fact(
+                            &serde_json::json!({ "taskArn": task_arn }),
+                            account.as_deref(),
+                            region.as_deref(),
+                            source,
+                        )
+                        .expect("an arn is there");
+                        f.cluster_arn = s(t, "clusterArn");
+                        f.last_status = Some("STOPPED".into());
+                        f.stopped_at = time_ns(t.get("stoppedAt")).or(Some(at));
+                        r.tasks.push(f);
+                    }
+                    None => r.skipped += 1,
+                }
+            }
+            "CreateNetworkInterface" => {
+                let ni = resp.get("networkInterface").unwrap_or(&Value::Null);
+                let Some(eni_id) = s(ni, "networkInterfaceId") else {
+                    r.skipped += 1;
+                    continue;
+                };
+                let description = s(req, "description").or_else(|| s(ni, "description"));
+                let mut ips: Vec<IpFact> = Vec::new();
+                if let Some(p) = s(ni, "privateIpAddress") {
+                    ips.push(ip("private", p));
+                }
+                for item in ni.pointer("/privateIpAddressesSet/item").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(p) = s(item, "privateIpAddress") {
+                        if !ips.iter().any(|x| x.ip == p) {
+                            ips.push(ip("private", p));
+                        }
+                    }
+                }
+                for item in ni.pointer("/ipv6AddressesSet/item").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(p) = s(item, "ipv6Address") {
+                        ips.push(ip("ipv6", p));
+                    }
+                }
+                if let Some(p) = ni.pointer("/association/publicIp").and_then(Value::as_str) {
+                    ips.push(ip("public", p.to_string()));
+                }
+                r.enis.push(EniFact {
+                    attachment_id: description.as_deref().and_then(attachment_of_description),
+                    eni_id,
+                    account_id: account.clone().unwrap_or_default(),
+                    region: region.clone().unwrap_or_default(),
+                    ips,
+                    created_at: Some(at),
+                    deleted_at: None,
+                    description,
+                    source,
+                });
+            }
+            "DeleteNetworkInterface" => match s(req, "networkInterfaceId") {
+                Some(eni_id) => r.enis.push(EniFact {
+                    eni_id,
+                    attachment_id: None,
+                    account_id: account.clone().unwrap_or_default(),
+                    region: region.clone().unwrap_or_default(),
+                    ips: Vec::new(),
+                    created_at: None,
+                    deleted_at: Some(at),
+                    description: None,
+                    source,
+                }),
+                None => r.skipped += 1,
+            },
+            _ => r.skipped += 1,
+        }
+    }
+    r
+}
+
+/// Reads a file of events or CloudTrail records, gunzipping `.gz` (told by its magic number).
+pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out)?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/aws/");
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{REF}{name}")).expect("../shared/reference/aws beside the checkout")
+    }
+
+    #[test]
+    fn the_documented_task_state_change_event() {
+        let r = events(&sample("eventbridge-ecs-task-state-change-running.json"));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let t = &r.tasks[0];
+        assert_eq!(
+            t.task_arn,
+            "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/c13b4cb40f1f4fe4a2971f76ae5a47ad"
+        );
+        assert_eq!((t.account_id.as_str(), t.region.as_str()), ("111122223333", "us-west-2"));
+        assert_eq!(t.launch_type.as_deref(), Some("FARGATE"));
+        assert_eq!(t.group.as_deref(), Some("family:sample-fargate"));
+        assert_eq!(t.started_at, parse_rfc3339_ns("2020-01-23T17:57:58.103Z"));
+        let a = &t.attachments[0];
+        assert_eq!(
+            (a.id.as_str(), a.eni_id.as_deref()),
+            ("1789bcae-ddfb-4d10-8ebe-8ac87ddba5b8", Some("eni-abcd1234"))
+        );
+        assert_eq!(a.ips, [IpFact { ip: "10.0.0.139".into(), kind: "private".into() }]);
+        assert_eq!(
+            t.containers[0].image_digest.as_deref(),
+            Some("sha256:74b2c688c700ec95a93e478cdb959737c148df3fbf5ea706abe0318726e885e6")
+        );
+        assert_eq!(t.source.kind, SourceKind::EventBridge);
+        assert_eq!(t.source.id, "3317b2af-7005-947d-b652-f55e762e571a");
+    }
+
+    #[test]
+    fn event_inputs_in_every_shape() {
+        let one = String::from_utf8(sample("eventbridge-ecs-task-state-change-running.json")).unwrap();
+        let compact: String = serde_json::to_string(&serde_json::from_str::<Value>(&one).unwrap()).unwrap();
+        let jsonl = format!("{compact}\n{compact}\n");
+        let cwl = format!("2020-01-23T17:57:58.000Z {compact}\n");
+        let dump = serde_json::json!({"events": [{"timestamp": 1, "message": compact}]}).to_string();
+        let array = format!("[{compact},{{\"detail-type\":\"EC2 Instance State-change Notification\"}}]");
+        assert_eq!(events(jsonl.as_bytes()).tasks.len(), 2);
+        assert_eq!(events(cwl.as_bytes()).tasks.len(), 1);
+        assert_eq!(events(dump.as_bytes()).tasks.len(), 1);
+        let r = events(array.as_bytes());
+        assert_eq!((r.tasks.len(), r.skipped), (1, 1));
+        let r = events(b"not json\n{broken");
+        assert_eq!((r.tasks.len(), r.errors.len()), (0, 2));
+    }
+
+    #[test]
+    fn eni_created_for_an_attachment() {
+        // The documented record's shape, with the description ECS gives the ENIs it makes.
+        let mut v: Value =
+            serde_json::from_slice(&sample("cloudtrail-createnetworkinterface-shape-from-efs-docs.json")).unwrap();
+        v["requestParameters"]["description"] =
+            "arn:aws:ecs:us-east-1:111122223333:attachment/ce868693-15ca-4083-91ac-f782f64000c9".into();
+        let r = cloudtrail(serde_json::json!({ "Records": [v] }).to_string().as_bytes());
+        let e = &r.enis[0];
+        assert_eq!(e.eni_id, "eni-0123456789abcdef0");
+        assert_eq!(e.attachment_id.as_deref(), Some("ce868693-15ca-4083-91ac-f782f64000c9"));
+        assert_eq!(e.ips, [IpFact { ip: "192.0.2.0".into(), kind: "private".into() }]);
+        assert_eq!(e.created_at, parse_rfc3339_ns("2019-10-23T22:50:05Z"));
+        assert_eq!((e.account_id.as_str(), e.region.as_str()), ("111122223333", "us-east-1"));
+        // The EFS original is no ECS attachment.
+        let r = cloudtrail(&sample("cloudtrail-createnetworkinterface-shape-from-efs-docs.json"));
+        assert_eq!(r.enis[0].attachment_id, None);
+    }
+
+    #[test]
+    fn run_and_stop_task_records() {
+        let run = serde_json::json!({
+            "eventTime": "2021-03-01T10:00:00Z", "eventName": "RunTask", "eventID": "e1", "awsRegion": "eu-west-1",
+            "recipientAccountId": "444455556666",
+            "responseElements": { "tasks": [{
+                "taskArn": "arn:aws:ecs:eu-west-1:444455556666:task/prod/0123456789abcdef0123456789abcdef",
+                "clusterArn": "arn:aws:ecs:eu-west-1:444455556666:cluster/prod", "group": "service:web",
+                "createdAt": "Mar 1, 2021, 10:00:00 AM", "launchType": "FARGATE",
+                "attachments": [{"id": "ce868693-15ca-4083-91ac-f782f64000c9", "type": "ElasticNetworkInterface",
+                                  "status": "PRECREATED", "details": [{"name": "subnetId", "value": "subnet-1"}]}]}]}
+        });
+        let stop = serde_json::json!({
+            "eventTime": "2021-03-01T11:00:00Z", "eventName": "StopTask", "eventID": "e2", "awsRegion": "eu-west-1",
+            "recipientAccountId": "444455556666",
+            "requestParameters": {"cluster": "prod", "task": "arn:aws:ecs:eu-west-1:444455556666:task/prod/0123456789abcdef0123456789abcdef"},
+            "responseElements": null
+        });
+        let failed = serde_json::json!({"eventName": "RunTask", "errorCode": "AccessDenied"});
+        let r = cloudtrail(serde_json::json!({ "Records": [run, stop, failed] }).to_string().as_bytes());
+        assert_eq!((r.tasks.len(), r.skipped), (2, 1));
+        // ECS writes createdAt in CloudTrail as text for people: the record's time stands in.
+        assert_eq!(r.tasks[0].created_at, parse_rfc3339_ns("2021-03-01T10:00:00Z"));
+        assert_eq!(r.tasks[0].attachments[0].eni_id, None);
+        assert_eq!(r.tasks[1].stopped_at, parse_rfc3339_ns("2021-03-01T11:00:00Z"));
+        assert_eq!(r.tasks[1].last_status.as_deref(), Some("STOPPED"));
+    }
+
+    #[test]
+    fn gzipped_files_are_read() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("curtain-ingest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"{\"Records\":[]}").unwrap();
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        assert_eq!(read_input(&p).unwrap(), b"{\"Records\":[]}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

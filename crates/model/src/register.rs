@@ -1,0 +1,138 @@
+//! Facts about the cloud estate for the asset register: what one source (a live sync, an
+//! EventBridge event, a CloudTrail record) says about an ECS task or a network interface.
+//! Times are nanoseconds since the epoch, UTC.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a fact comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Seen by `curtain inventory sync` through the ECS and EC2 APIs.
+    Sync,
+    /// An EventBridge "ECS Task State Change" event.
+    EventBridge,
+    /// A CloudTrail record (RunTask, StopTask, Create/DeleteNetworkInterface).
+    CloudTrail,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Sync => "sync",
+            SourceKind::EventBridge => "eventbridge",
+            SourceKind::CloudTrail => "cloudtrail",
+        }
+    }
+}
+
+/// One source: its kind, its id (event id, CloudTrail eventID, or the sync's start time) and
+/// when it was true.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub kind: SourceKind,
+    pub id: String,
+    pub at_ns: u64,
+}
+
+/// An address a network attachment holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpFact {
+    pub ip: String,
+    /// `private`, `public` or `ipv6`.
+    pub kind: String,
+}
+
+/// A task's network attachment (an awsvpc ENI): the attachment id ECS gives it, and the ENI and
+/// addresses once known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentFact {
+    pub id: String,
+    pub eni_id: Option<String>,
+    pub ips: Vec<IpFact>,
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerFact {
+    pub name: String,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub runtime_id: Option<String>,
+    pub last_status: Option<String>,
+}
+
+/// What one source says about one ECS task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFact {
+    pub task_arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub cluster_arn: Option<String>,
+    /// `service:NAME` or `family:NAME`, as ECS groups tasks.
+    pub group: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub launch_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub last_status: Option<String>,
+    pub created_at: Option<u64>,
+    pub started_at: Option<u64>,
+    pub stopped_at: Option<u64>,
+    /// EC2 launch type: the container instance the task runs on.
+    pub container_instance_arn: Option<String>,
+    pub containers: Vec<ContainerFact>,
+    pub attachments: Vec<AttachmentFact>,
+    pub source: Provenance,
+}
+
+/// What one source says about a network interface, with the ECS attachment it was made for
+/// (from its description `arn:aws:ecs:REGION:ACCOUNT:attachment/UUID`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EniFact {
+    pub eni_id: String,
+    pub attachment_id: Option<String>,
+    pub account_id: String,
+    pub region: String,
+    pub ips: Vec<IpFact>,
+    pub created_at: Option<u64>,
+    pub deleted_at: Option<u64>,
+    pub description: Option<String>,
+    pub source: Provenance,
+}
+
+/// How sure the register is that a holder held an address over an interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Certainty {
+    /// The task and its address were seen together (a sync, a task state change event), with
+    /// the task's own start and stop times.
+    Observed,
+    /// Put together: the ENI's life from CloudTrail joined to the task through the attachment
+    /// id, or an interval bounded by when a sync first and last saw it.
+    Inferred,
+}
+
+/// One answer of `whois`: who held the address, over which interval, and how that is known.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub ip: String,
+    pub ip_kind: String,
+    pub account_id: String,
+    pub region: String,
+    pub cluster_arn: Option<String>,
+    pub service: Option<String>,
+    pub task_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub launch_type: Option<String>,
+    pub containers: Vec<ContainerFact>,
+    pub eni_id: Option<String>,
+    pub attachment_id: Option<String>,
+    /// Start of the interval (RFC 3339), when known.
+    pub from: Option<String>,
+    /// End of the interval; `None` while it is still held as far as the register knows.
+    pub to: Option<String>,
+    /// The last time a source saw it held.
+    pub last_seen: Option<String>,
+    pub certainty: Certainty,
+    pub sources: Vec<Provenance>,
+}
