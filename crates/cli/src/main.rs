@@ -57,6 +57,9 @@ enum Command {
         after_help = "Examples:\n  curtain ingest events ecs-events.jsonl --db register.db\n  curtain ingest cloudtrail AWSLogs/111122223333/CloudTrail/us-west-2/2026/11/29/*.json.gz"
     )]
     Ingest(IngestCommand),
+    /// The live inventory of ECS across accounts and regions, into the asset register.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
     /// Which task, container, service and account held an IP address, and when.
     #[command(
         after_help = "Examples:\n  curtain whois 10.0.0.139\n  curtain whois 10.0.0.139 --at 2026-11-29T10:15:00Z --format json"
@@ -93,6 +96,37 @@ enum IngestCommand {
         #[command(flatten)]
         db: DbArg,
     },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Sync clusters, tasks (running and recently stopped), containers and task ENIs with their
+    /// IPs into the register. Run it often: ECS lists stopped tasks for about an hour only.
+    #[command(
+        after_help = "Examples:\n  curtain inventory sync                                  # this account, every enabled region\n  curtain inventory sync --org --role CurtainReadOnly --regions us-east-1,eu-west-1\n  curtain inventory sync --accounts 111122223333,444455556666 --role CurtainReadOnly\n\nCredentials and endpoints come from the standard AWS configuration (environment, profiles,\nSSO, instance or task role, AWS_ENDPOINT_URL). The role policy: docs/AWS.md."
+    )]
+    Sync(SyncArgs),
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    /// Every ACTIVE account of the AWS Organization (ListAccounts).
+    #[arg(long, conflicts_with = "accounts")]
+    org: bool,
+    /// These accounts (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    accounts: Vec<String>,
+    /// Role to assume in each account (a name, or a full ARN).
+    #[arg(long, value_name = "NAME")]
+    role: Option<String>,
+    /// These regions (default: every region enabled in each account).
+    #[arg(long, value_delimiter = ',', value_name = "R,...")]
+    regions: Vec<String>,
+    /// How many account × region syncs run at once.
+    #[arg(long, default_value = "8")]
+    concurrency: usize,
+    #[command(flatten)]
+    db: DbArg,
 }
 
 #[derive(Args)]
@@ -336,6 +370,95 @@ fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
+fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
+    use curtain_cloud::aws::{sync, Accounts, SyncPlan};
+    let mut reg = register(&a.db)?;
+    let at_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let plan = SyncPlan {
+        accounts: if a.org {
+            Accounts::Organization
+        } else if a.accounts.is_empty() {
+            Accounts::Caller
+        } else {
+            Accounts::List(a.accounts.clone())
+        },
+        role: a.role.clone(),
+        regions: a.regions.clone(),
+        concurrency: a.concurrency,
+        at_ns,
+    };
+    // A bar per account × region on a terminal; nothing when piped.
+    let bars = indicatif::MultiProgress::with_draw_target(if io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}").expect("template");
+    let live: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> = Default::default();
+    let progress = |account: &str, region: &str, what: &str| {
+        let key = format!("{account} {region}");
+        let mut live = live.lock().expect("progress lock");
+        let bar = live.entry(key.clone()).or_insert_with(|| {
+            let b = bars.add(indicatif::ProgressBar::new_spinner().with_style(style.clone()).with_prefix(key));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(what.to_string());
+    };
+    let mut lines = Vec::new();
+    let mut failed = 0usize;
+    let mut write_err: Option<String> = None;
+    let mut done = |inv: curtain_cloud::sync::RegionInventory| {
+        for t in &inv.tasks {
+            if let Err(e) = reg.add_task(t) {
+                write_err.get_or_insert(e.to_string());
+            }
+        }
+        for e in &inv.enis {
+            if let Err(e) = reg.add_eni(e) {
+                write_err.get_or_insert(e.to_string());
+            }
+        }
+        if let Some(b) = live.lock().expect("progress lock").remove(&format!("{} {}", inv.account_id, inv.region)) {
+            b.finish_and_clear();
+        }
+        failed += !inv.errors.is_empty() as usize;
+        lines.push(format!(
+            "  {} {}: {} cluster(s), {} task(s), {} ENI(s){}",
+            inv.account_id,
+            inv.region,
+            inv.clusters,
+            inv.tasks.len(),
+            inv.enis.len(),
+            if inv.errors.is_empty() { String::new() } else { format!("; errors: {}", inv.errors.join("; ")) }
+        ));
+    };
+    let rt = tokio_runtime()?;
+    let result = rt.block_on(sync(&plan, &progress, &mut done));
+    bars.clear().ok();
+    if let Some(e) = write_err {
+        return Err(io::Error::other(format!("{}: {e}", a.db.db)));
+    }
+    result.map_err(|e| io::Error::other(e.to_string()))?;
+    lines.sort();
+    let (t, e, i) = reg.counts().map_err(|e| io::Error::other(e.to_string()))?;
+    println!(
+        "inventory sync at {}: {} account × region(s), {failed} with errors",
+        curtain_model::format_rfc3339_ns(at_ns),
+        lines.len()
+    );
+    for l in &lines {
+        println!("{}", text::term_line(l));
+    }
+    println!("register {}: {t} tasks, {e} ENIs, {i} addresses", a.db.db);
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+}
+
 fn whois(a: &WhoisArgs) -> io::Result<i32> {
     let at =
         match &a.at {
@@ -364,6 +487,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Verify(a) => run_verify(a),
         Command::Ingest(cmd) => ingest(cmd),
         Command::Whois(a) => whois(a),
+        Command::Inventory(InventoryCommand::Sync(a)) => inventory_sync(a),
         Command::Detectors => {
             let mut out = io::stdout().lock();
             text::detectors(&mut out)?;

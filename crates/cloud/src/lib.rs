@@ -1,4 +1,6 @@
-//! The AWS side of curtain, for the asset register. This part reads history (EventBridge task
-//! state changes, CloudTrail) into facts; the live inventory sync talks to the APIs.
+//! The AWS side of curtain, for the asset register: history (EventBridge task state changes,
+//! CloudTrail) read into facts, and the live inventory of accounts and regions through the SDK.
 
+pub mod aws;
 pub mod ingest;
+pub mod sync;

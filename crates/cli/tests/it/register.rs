@@ -167,3 +167,148 @@ fn bad_input_is_reported_not_fatal() {
     let o = Command::new(curtain()).args(["whois", "10.1.1.1", "--at", "yesterday", "--db"]).arg(&db).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The emulator scripts/test started (moto server on 127.0.0.1) and its Python, for seeding.
+fn emulator() -> (String, String) {
+    let url = std::env::var("CURTAIN_MOTO_URL")
+        .expect("CURTAIN_MOTO_URL: run scripts/test, which installs and starts the AWS emulator");
+    let python = std::env::var("CURTAIN_MOTO_PYTHON").expect("CURTAIN_MOTO_PYTHON: run scripts/test");
+    (url, python)
+}
+
+/// An account id of this run's own, so that a test run against a long-lived emulator starts clean.
+fn fresh_account(n: u64) -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+    format!("2{:011}", (t * 10 + n) % 100_000_000_000)
+}
+
+fn aws_env(c: &mut Command, url: &str) {
+    c.env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+#[test]
+fn inventory_sync_of_three_accounts_and_two_regions() {
+    let (url, python) = emulator();
+    // Accounts of their own in this test: the emulator keeps one set of resources per account.
+    let accounts = [fresh_account(1), fresh_account(2), fresh_account(3)];
+    let regions = ["us-east-1", "eu-west-1"];
+    let seed = Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto-seed.py"))
+        .args([url.as_str(), &accounts.join(","), &regions.join(",")])
+        .output()
+        .unwrap();
+    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
+    let seeded: Vec<Value> = serde_json::from_slice(&seed.stdout).unwrap();
+    assert_eq!(seeded.len(), 3 * 2 * 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("register.db");
+    let mut c = Command::new(curtain());
+    c.args([
+        "inventory",
+        "sync",
+        "--accounts",
+        &accounts.join(","),
+        "--role",
+        "CurtainReadOnly",
+        "--regions",
+        &regions.join(","),
+        "--db",
+    ])
+    .arg(&db);
+    aws_env(&mut c, &url);
+    let o = run(&mut c);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("6 account × region(s), 0 with errors"), "{text}");
+    for a in &accounts {
+        for r in regions {
+            assert!(text.contains(&format!("  {a} {r}: 1 cluster(s), 2 task(s)")), "{a} {r}: {text}");
+        }
+    }
+    // Every seeded task's address names its task, account and region.
+    for t in &seeded {
+        let ip = t["ip"].as_str().expect("the emulator gave the task an address");
+        let (code, v) = whois(&db, ip, None);
+        assert_eq!(code, 0, "{ip}");
+        let h = &v["holders"].as_array().unwrap()[..];
+        assert!(
+            h.iter().any(|h| h["task_arn"] == t["task_arn"]
+                && h["account_id"] == t["account"]
+                && h["region"] == t["region"]),
+            "{ip}: {h:?}"
+        );
+        let mine = h.iter().find(|h| h["task_arn"] == t["task_arn"]).unwrap();
+        assert_eq!(mine["certainty"], "observed");
+        assert_eq!(mine["sources"][0]["kind"], "sync");
+        assert_eq!(mine["containers"][0]["name"], "web");
+    }
+    // A second sync changes no history: the same holders.
+    let before: Vec<Value> =
+        seeded.iter().map(|t| whois(&db, t["ip"].as_str().unwrap(), None).1["holders"].clone()).collect();
+    let mut c = Command::new(curtain());
+    c.args([
+        "inventory",
+        "sync",
+        "--accounts",
+        &accounts.join(","),
+        "--role",
+        "CurtainReadOnly",
+        "--regions",
+        &regions.join(","),
+        "--db",
+    ])
+    .arg(&db);
+    aws_env(&mut c, &url);
+    assert!(run(&mut c).status.success());
+    for (t, b) in seeded.iter().zip(before) {
+        let after = whois(&db, t["ip"].as_str().unwrap(), None).1["holders"].clone();
+        assert_eq!(after.as_array().unwrap().len(), b.as_array().unwrap().len());
+        assert_eq!(after[0]["task_arn"], b[0]["task_arn"]);
+        assert_eq!(after[0]["from"], b[0]["from"]);
+    }
+}
+
+#[test]
+fn an_unreachable_region_is_reported_and_the_others_go_on() {
+    let (url, python) = emulator();
+    let account = fresh_account(7);
+    let seed = Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto-seed.py"))
+        .args([url.as_str(), &account, "us-west-2"])
+        .output()
+        .unwrap();
+    assert!(seed.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("register.db");
+    // A region the emulator does not have: its calls fail, the other region is still synced
+    // and the exit code says something failed.
+    let mut c = Command::new(curtain());
+    c.args([
+        "inventory",
+        "sync",
+        "--accounts",
+        &account,
+        "--role",
+        "CurtainReadOnly",
+        "--regions",
+        "us-west-2,xx-nowhere-9",
+        "--db",
+    ])
+    .arg(&db);
+    aws_env(&mut c, &url);
+    let o = c.output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("2 account × region(s), 1 with errors"), "{text}");
+    assert!(text.contains(&format!("  {account} us-west-2: 1 cluster(s), 2 task(s)")), "{text}");
+    let ip = serde_json::from_slice::<Vec<Value>>(&seed.stdout).unwrap()[0]["ip"].as_str().unwrap().to_string();
+    assert_eq!(whois(&db, &ip, None).0, 0);
+}

@@ -1,0 +1,343 @@
+//! The AWS SDK behind [`RegionApi`], and the sync across accounts and regions: credentials and
+//! endpoints from the standard configuration (environment, profiles, SSO, instance or task role;
+//! `AWS_ENDPOINT_URL` too), accounts from Organizations or a list, a role assumed in each through
+//! STS, regions from EC2, bounded concurrency, and the SDK's standard retries with back-off on
+//! throttling.
+
+use crate::ingest::{attachment_of_description, task_fact};
+use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use curtain_model::register::{AttachmentFact, ContainerFact, EniFact, IpFact, Provenance, SourceKind, TaskFact};
+use futures::stream::{self, StreamExt};
+
+/// An SDK error as text; `call` is named only where the caller does not name it already.
+fn err(call: &str, e: impl std::error::Error) -> CloudError {
+    // The SDK's Display is terse ("service error"); its source chain says what happened.
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    if matches!(call, "GetCallerIdentity" | "ListAccounts" | "DescribeRegions") {
+        msg = format!("{call}: {msg}");
+    }
+    CloudError(msg)
+}
+
+fn nanos(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<u64> {
+    let t = t?;
+    let ns = t.secs() as i128 * 1_000_000_000 + t.subsec_nanos() as i128;
+    (ns > 0).then_some(ns as u64)
+}
+
+/// One account and region through the SDK.
+pub struct AwsRegion {
+    pub ecs: aws_sdk_ecs::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub account_id: String,
+    pub region: String,
+    /// The sync's provenance: its start time.
+    pub source: Provenance,
+}
+
+impl AwsRegion {
+    pub fn new(conf: &SdkConfig, account_id: &str, region: &str, source: Provenance) -> Self {
+        AwsRegion {
+            ecs: aws_sdk_ecs::Client::new(conf),
+            ec2: aws_sdk_ec2::Client::new(conf),
+            account_id: account_id.into(),
+            region: region.into(),
+            source,
+        }
+    }
+
+    fn task(&self, t: &aws_sdk_ecs::types::Task) -> Option<TaskFact> {
+        // Built through the same shape the events use, from the typed fields.
+        let mut f = task_fact(
+            &serde_json::json!({ "taskArn": t.task_arn()? }),
+            Some(&self.account_id),
+            Some(&self.region),
+            self.source.clone(),
+        )?;
+        f.cluster_arn = t.cluster_arn().map(str::to_string);
+        f.group = t.group().map(str::to_string);
+        f.task_definition_arn = t.task_definition_arn().map(str::to_string);
+        f.launch_type = t.launch_type().map(|l| l.as_str().to_string());
+        f.availability_zone = t.availability_zone().map(str::to_string);
+        f.last_status = t.last_status().map(str::to_string);
+        f.created_at = nanos(t.created_at());
+        f.started_at = nanos(t.started_at());
+        f.stopped_at = nanos(t.stopped_at());
+        f.container_instance_arn = t.container_instance_arn().map(str::to_string);
+        f.containers = t
+            .containers()
+            .iter()
+            .filter_map(|c| {
+                Some(ContainerFact {
+                    name: c.name()?.to_string(),
+                    image: c.image().map(str::to_string),
+                    image_digest: c.image_digest().map(str::to_string),
+                    runtime_id: c.runtime_id().map(str::to_string),
+                    last_status: c.last_status().map(str::to_string),
+                })
+            })
+            .collect();
+        f.attachments = t
+            .attachments()
+            .iter()
+            .filter(|a| matches!(a.r#type(), Some("ElasticNetworkInterface") | Some("eni")))
+            .filter_map(|a| {
+                let mut af = AttachmentFact {
+                    id: a.id()?.to_string(),
+                    status: a.status().map(str::to_string),
+                    ..Default::default()
+                };
+                for d in a.details() {
+                    let (Some(name), Some(value)) = (d.name(), d.value()) else { continue };
+                    match name {
+                        "networkInterfaceId" => af.eni_id = Some(value.to_string()),
+                        "privateIPv4Address" => af.ips.push(IpFact { ip: value.to_string(), kind: "private".into() }),
+                        "privateIPv6Address" => af.ips.push(IpFact { ip: value.to_string(), kind: "ipv6".into() }),
+                        _ => {}
+                    }
+                }
+                Some(af)
+            })
+            .collect();
+        Some(f)
+    }
+}
+
+impl RegionApi for AwsRegion {
+    async fn clusters(&self) -> Result<Vec<String>, CloudError> {
+        let pages: Vec<_> = self.ecs.list_clusters().into_paginator().send().collect().await;
+        let mut out = Vec::new();
+        for p in pages {
+            out.extend(p.map_err(|e| err("ListClusters", e))?.cluster_arns().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError> {
+        let status = match listed {
+            Listed::Running => aws_sdk_ecs::types::DesiredStatus::Running,
+            Listed::Stopped => aws_sdk_ecs::types::DesiredStatus::Stopped,
+        };
+        let pages: Vec<_> =
+            self.ecs.list_tasks().cluster(cluster).desired_status(status).into_paginator().send().collect().await;
+        let mut out = Vec::new();
+        for p in pages {
+            out.extend(p.map_err(|e| err("ListTasks", e))?.task_arns().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError> {
+        let r = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| err("DescribeTasks", e))?;
+        Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
+    }
+
+    async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError> {
+        let filter =
+            aws_sdk_ec2::types::Filter::builder().name("description").values("arn:aws:ecs:*:attachment/*").build();
+        let pages: Vec<_> =
+            self.ec2.describe_network_interfaces().filters(filter).into_paginator().send().collect().await;
+        let mut out = Vec::new();
+        for p in pages {
+            for ni in p.map_err(|e| err("DescribeNetworkInterfaces", e))?.network_interfaces() {
+                let Some(eni_id) = ni.network_interface_id() else { continue };
+                let mut ips = Vec::new();
+                for a in ni.private_ip_addresses() {
+                    if let Some(ip) = a.private_ip_address() {
+                        ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
+                    }
+                    if let Some(p) = a.association().and_then(|x| x.public_ip()) {
+                        ips.push(IpFact { ip: p.to_string(), kind: "public".into() });
+                    }
+                }
+                if let Some(ip) = ni.private_ip_address() {
+                    if !ips.iter().any(|x| x.ip == ip) {
+                        ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
+                    }
+                }
+                if let Some(p) = ni.association().and_then(|x| x.public_ip()) {
+                    if !ips.iter().any(|x| x.ip == p) {
+                        ips.push(IpFact { ip: p.to_string(), kind: "public".into() });
+                    }
+                }
+                for a in ni.ipv6_addresses() {
+                    if let Some(ip) = a.ipv6_address() {
+                        ips.push(IpFact { ip: ip.to_string(), kind: "ipv6".into() });
+                    }
+                }
+                let description = ni.description().map(str::to_string);
+                out.push(EniFact {
+                    eni_id: eni_id.to_string(),
+                    attachment_id: description.as_deref().and_then(attachment_of_description),
+                    account_id: self.account_id.clone(),
+                    region: self.region.clone(),
+                    ips,
+                    created_at: None,
+                    deleted_at: None,
+                    description,
+                    source: self.source.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Which accounts to sync.
+#[derive(Debug, Clone)]
+pub enum Accounts {
+    /// The account of the caller's credentials.
+    Caller,
+    /// Every ACTIVE account of the AWS Organization.
+    Organization,
+    List(Vec<String>),
+}
+
+/// What `curtain inventory sync` was asked.
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    pub accounts: Accounts,
+    /// Role name assumed in each account (`arn:aws:iam::ACCOUNT:role/NAME`); none: the caller's
+    /// own credentials for every account.
+    pub role: Option<String>,
+    /// Empty: every region enabled in each account.
+    pub regions: Vec<String>,
+    pub concurrency: usize,
+    pub at_ns: u64,
+}
+
+/// The base configuration: the standard chain, standard retries (exponential back-off with
+/// jitter on throttling), bounded timeouts.
+pub async fn base_config() -> SdkConfig {
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    loader.load().await
+}
+
+/// The accounts of the plan (the caller's account through STS GetCallerIdentity).
+pub async fn accounts(base: &SdkConfig, which: &Accounts) -> Result<Vec<(String, Option<String>)>, CloudError> {
+    match which {
+        Accounts::List(v) => Ok(v.iter().map(|a| (a.clone(), None)).collect()),
+        Accounts::Caller => {
+            let id = aws_sdk_sts::Client::new(base)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| err("GetCallerIdentity", e))?;
+            Ok(vec![(id.account().unwrap_or_default().to_string(), None)])
+        }
+        Accounts::Organization => {
+            let pages: Vec<_> =
+                aws_sdk_organizations::Client::new(base).list_accounts().into_paginator().send().collect().await;
+            let mut out = Vec::new();
+            for p in pages {
+                for a in p.map_err(|e| err("ListAccounts", e))?.accounts() {
+                    let active = a.status().map(|s| s.as_str() == "ACTIVE").unwrap_or(true);
+                    if let (Some(id), true) = (a.id(), active) {
+                        out.push((id.to_string(), a.name().map(str::to_string)));
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The configuration for one account: the base one, or a role assumed there.
+pub async fn account_config(base: &SdkConfig, account: &str, role: Option<&str>) -> SdkConfig {
+    match role {
+        None => base.clone(),
+        Some(role) => {
+            let arn =
+                if role.starts_with("arn:") { role.to_string() } else { format!("arn:aws:iam::{account}:role/{role}") };
+            let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+                .session_name("curtain-inventory")
+                .configure(base)
+                .build()
+                .await;
+            base.to_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .build()
+        }
+    }
+}
+
+/// The regions enabled in an account (EC2 DescribeRegions).
+pub async fn enabled_regions(conf: &SdkConfig) -> Result<Vec<String>, CloudError> {
+    let r = aws_sdk_ec2::Client::new(conf).describe_regions().send().await.map_err(|e| err("DescribeRegions", e))?;
+    let mut v: Vec<String> = r.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Runs the whole sync; each account × region result is handed to `done` as it completes (the
+/// caller writes it to the register), with `progress` told what each is doing.
+pub async fn sync(
+    plan: &SyncPlan,
+    progress: &(dyn Fn(&str, &str, &str) + Sync),
+    done: &mut dyn FnMut(RegionInventory),
+) -> Result<(), CloudError> {
+    let base = base_config().await;
+    let accounts = accounts(&base, &plan.accounts).await?;
+    let source =
+        Provenance { kind: SourceKind::Sync, id: curtain_model::format_rfc3339_ns(plan.at_ns), at_ns: plan.at_ns };
+    // Account configurations and their regions first (cheap), then every account × region.
+    let mut jobs = Vec::new();
+    for (account, _) in &accounts {
+        let conf = account_config(&base, account, plan.role.as_deref()).await;
+        let regions = if plan.regions.is_empty() {
+            match enabled_regions(&conf).await {
+                Ok(r) => r,
+                Err(e) => {
+                    done(RegionInventory {
+                        account_id: account.clone(),
+                        region: "*".into(),
+                        errors: vec![e.to_string()],
+                        ..Default::default()
+                    });
+                    continue;
+                }
+            }
+        } else {
+            plan.regions.clone()
+        };
+        for region in regions {
+            let conf = conf.to_builder().region(Region::new(region.clone())).build();
+            jobs.push((account.clone(), region, conf));
+        }
+    }
+    let mut results = stream::iter(jobs.into_iter().map(|(account, region, conf)| {
+        let source = source.clone();
+        async move {
+            let api = AwsRegion::new(&conf, &account, &region, source);
+            let report = |what: &str| progress(&account, &region, what);
+            inventory_region(&api, &account, &region, &report).await
+        }
+    }))
+    .buffer_unordered(plan.concurrency.max(1));
+    while let Some(inv) = results.next().await {
+        done(inv);
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! The live inventory of one account and region: clusters, tasks RUNNING and STOPPED (with their
+//! containers and attachments), and the ENIs ECS made for tasks, gathered through [`RegionApi`].
+//! What was gathered before a call failed is kept and returned with the error: a throttled or
+//! failing call loses nothing already known, and the register never deletes.
+
+use curtain_model::register::{EniFact, TaskFact};
+use std::fmt;
+
+/// Why an AWS call failed (kept as text: the SDK's errors are many and only shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudError(pub String);
+
+impl fmt::Display for CloudError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CloudError {}
+
+/// Task lists ECS keeps: running ones, and stopped ones (for about an hour after they stop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Running,
+    Stopped,
+}
+
+/// The calls the inventory makes in one account and region. The SDK implements it
+/// ([`crate::aws::AwsRegion`]); tests use an in-memory one, and a wrapper can make any call fail.
+#[allow(async_fn_in_trait)]
+pub trait RegionApi {
+    async fn clusters(&self) -> Result<Vec<String>, CloudError>;
+    async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError>;
+    /// At most 100 arns at a time.
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
+    /// ENIs whose description names an ECS attachment.
+    async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError>;
+}
+
+/// What one account and region gave.
+#[derive(Debug, Default)]
+pub struct RegionInventory {
+    pub account_id: String,
+    pub region: String,
+    pub clusters: usize,
+    pub tasks: Vec<TaskFact>,
+    pub enis: Vec<EniFact>,
+    pub errors: Vec<String>,
+}
+
+/// Gathers one account and region. Every error is recorded and the rest goes on: a cluster that
+/// fails does not stop the others.
+pub async fn inventory_region<A: RegionApi>(
+    api: &A,
+    account_id: &str,
+    region: &str,
+    progress: &dyn Fn(&str),
+) -> RegionInventory {
+    let mut inv = RegionInventory { account_id: account_id.into(), region: region.into(), ..Default::default() };
+    progress("clusters");
+    let clusters = match api.clusters().await {
+        Ok(c) => c,
+        Err(e) => {
+            inv.errors.push(format!("ListClusters: {e}"));
+            Vec::new()
+        }
+    };
+    inv.clusters = clusters.len();
+    for cluster in &clusters {
+        let short = cluster.rsplit('/').next().unwrap_or(cluster);
+        for listed in [Listed::Running, Listed::Stopped] {
+            progress(&format!("{short}: {:?} tasks", listed).to_lowercase());
+            let arns = match api.task_arns(cluster, listed).await {
+                Ok(a) => a,
+                Err(e) => {
+                    inv.errors.push(format!("ListTasks {short} {listed:?}: {e}"));
+                    continue;
+                }
+            };
+            for chunk in arns.chunks(100) {
+                match api.describe_tasks(cluster, chunk).await {
+                    Ok(t) => inv.tasks.extend(t),
+                    Err(e) => inv.errors.push(format!("DescribeTasks {short}: {e}")),
+                }
+            }
+        }
+    }
+    progress("network interfaces");
+    match api.ecs_enis().await {
+        Ok(e) => inv.enis = e,
+        Err(e) => inv.errors.push(format!("DescribeNetworkInterfaces: {e}")),
+    }
+    inv
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use curtain_model::register::{AttachmentFact, IpFact, Provenance, SourceKind};
+    use std::cell::Cell;
+
+    /// An in-memory region: `clusters` with their tasks (arn, ip), paginated by `page`.
+    pub struct FakeRegion {
+        pub clusters: Vec<(String, Vec<(String, String)>)>,
+        pub calls: Cell<usize>,
+        /// The call number (from 1) that fails, as a throttled call would after its retries.
+        pub fail_at: Option<usize>,
+    }
+
+    impl FakeRegion {
+        fn call(&self, what: &str) -> Result<(), CloudError> {
+            let n = self.calls.get() + 1;
+            self.calls.set(n);
+            if self.fail_at == Some(n) {
+                return Err(CloudError(format!("ThrottlingException: Rate exceeded ({what})")));
+            }
+            Ok(())
+        }
+    }
+
+    impl RegionApi for FakeRegion {
+        async fn clusters(&self) -> Result<Vec<String>, CloudError> {
+            self.call("ListClusters")?;
+            Ok(self.clusters.iter().map(|c| c.0.clone()).collect())
+        }
+        async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError> {
+            self.call("ListTasks")?;
+            let c = self.clusters.iter().find(|c| c.0 == cluster).unwrap();
+            Ok(if listed == Listed::Running { c.1.iter().map(|t| t.0.clone()).collect() } else { vec![] })
+        }
+        async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError> {
+            self.call("DescribeTasks")?;
+            let c = self.clusters.iter().find(|c| c.0 == cluster).unwrap();
+            Ok(arns
+                .iter()
+                .map(|a| {
+                    let ip = c.1.iter().find(|t| &t.0 == a).unwrap().1.clone();
+                    TaskFact {
+                        task_arn: a.clone(),
+                        account_id: "111122223333".into(),
+                        region: "us-east-1".into(),
+                        cluster_arn: Some(cluster.into()),
+                        group: None,
+                        task_definition_arn: None,
+                        launch_type: Some("FARGATE".into()),
+                        availability_zone: None,
+                        last_status: Some("RUNNING".into()),
+                        created_at: None,
+                        started_at: None,
+                        stopped_at: None,
+                        container_instance_arn: None,
+                        containers: vec![],
+                        attachments: vec![AttachmentFact {
+                            id: format!("att-{a}"),
+                            eni_id: Some(format!("eni-{a}")),
+                            ips: vec![IpFact { ip, kind: "private".into() }],
+                            status: Some("ATTACHED".into()),
+                        }],
+                        source: Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: 1 },
+                    }
+                })
+                .collect())
+        }
+        async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError> {
+            self.call("DescribeNetworkInterfaces")?;
+            Ok(vec![])
+        }
+    }
+
+    pub fn fake(fail_at: Option<usize>) -> FakeRegion {
+        let tasks = |c: &str, n: usize| {
+            (0..n).map(|i| (format!("arn:task/{c}/{i}"), format!("10.{}.0.{i}", c.len()))).collect()
+        };
+        FakeRegion {
+            clusters: vec![("arn:cluster/a".into(), tasks("a", 150)), ("arn:cluster/bb".into(), tasks("bb", 3))],
+            calls: Cell::new(0),
+            fail_at,
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn gathers_every_cluster_in_pages_of_100() {
+        let api = fake(None);
+        let inv = block_on(inventory_region(&api, "111122223333", "us-east-1", &|_| {}));
+        assert!(inv.errors.is_empty());
+        assert_eq!((inv.clusters, inv.tasks.len()), (2, 153));
+        // clusters, then per cluster: running list, 2 (or 1) describes, stopped list; then ENIs
+        assert_eq!(api.calls.get(), 1 + (1 + 2 + 1) + (1 + 1 + 1) + 1);
+    }
+
+    #[test]
+    fn a_failed_call_keeps_the_rest() {
+        // The 3rd call (the first DescribeTasks page of cluster a) is throttled for good.
+        let api = fake(Some(3));
+        let inv = block_on(inventory_region(&api, "111122223333", "us-east-1", &|_| {}));
+        assert_eq!(inv.errors.len(), 1);
+        assert!(inv.errors[0].contains("ThrottlingException"), "{:?}", inv.errors);
+        assert_eq!(inv.tasks.len(), 50 + 3, "the second page and the other cluster are still there");
+    }
+}
