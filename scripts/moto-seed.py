@@ -40,6 +40,9 @@ for account in accounts:
             family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
             containerDefinitions=[{"name": "web", "image": "public.ecr.aws/nginx/nginx:1.27", "essential": True,
                                    "memory": 512, "cpu": 256}])
+        ecs.create_service(
+            cluster=cluster, serviceName="web", taskDefinition="web", desiredCount=0, launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})
         tasks = ecs.run_task(
             cluster=cluster, taskDefinition="web", count=2, launchType="FARGATE",
             networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})["tasks"]

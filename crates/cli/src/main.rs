@@ -420,17 +420,27 @@ fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
                 write_err.get_or_insert(e.to_string());
             }
         }
+        let mut results = Vec::new();
+        results.extend(inv.services.iter().map(|s| reg.add_service(s)));
+        results.extend(inv.task_definitions.iter().map(|d| reg.add_task_definition(d)));
+        results.extend(inv.instances.iter().map(|i| reg.add_container_instance(i)));
+        if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+            write_err.get_or_insert(e.to_string());
+        }
         if let Some(b) = live.lock().expect("progress lock").remove(&format!("{} {}", inv.account_id, inv.region)) {
             b.finish_and_clear();
         }
         failed += !inv.errors.is_empty() as usize;
         lines.push(format!(
-            "  {} {}: {} cluster(s), {} task(s), {} ENI(s){}",
+            "  {} {}: {} cluster(s), {} task(s), {} ENI(s), {} service(s), {} task definition(s), {} container instance(s){}",
             inv.account_id,
             inv.region,
             inv.clusters,
             inv.tasks.len(),
             inv.enis.len(),
+            inv.services.len(),
+            inv.task_definitions.len(),
+            inv.instances.len(),
             if inv.errors.is_empty() { String::new() } else { format!("; errors: {}", inv.errors.join("; ")) }
         ));
     };

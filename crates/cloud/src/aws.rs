@@ -7,7 +7,10 @@
 use crate::ingest::{attachment_of_description, task_fact};
 use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use curtain_model::register::{AttachmentFact, ContainerFact, EniFact, IpFact, Provenance, SourceKind, TaskFact};
+use curtain_model::register::{
+    AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, IpFact, Provenance,
+    ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
+};
 use futures::stream::{self, StreamExt};
 
 /// An SDK error as text; `call` is named only where the caller does not name it already.
@@ -111,6 +114,138 @@ impl AwsRegion {
 }
 
 impl RegionApi for AwsRegion {
+    async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError> {
+        let pages: Vec<_> = self.ecs.list_services().cluster(cluster).into_paginator().send().collect().await;
+        let mut arns = Vec::new();
+        for p in pages {
+            arns.extend(p.map_err(|e| err("ListServices", e))?.service_arns().iter().cloned());
+        }
+        let mut out = Vec::new();
+        for chunk in arns.chunks(10) {
+            let r = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| err("DescribeServices", e))?;
+            for s in r.services() {
+                let (Some(arn), Some(name)) = (s.service_arn(), s.service_name()) else { continue };
+                out.push(ServiceFact {
+                    service_arn: arn.to_string(),
+                    name: name.to_string(),
+                    cluster_arn: s.cluster_arn().unwrap_or(cluster).to_string(),
+                    account_id: self.account_id.clone(),
+                    region: self.region.clone(),
+                    task_definition_arn: s.task_definition().map(str::to_string),
+                    launch_type: s.launch_type().map(|l| l.as_str().to_string()),
+                    desired_count: Some(s.desired_count() as i64),
+                    created_at: nanos(s.created_at()),
+                    source: self.source.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError> {
+        let r = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| err("DescribeTaskDefinition", e))?;
+        let d = r.task_definition().ok_or_else(|| CloudError("no task definition in the answer".into()))?;
+        Ok(TaskDefinitionFact {
+            task_definition_arn: d.task_definition_arn().unwrap_or(arn).to_string(),
+            family: d.family().map(str::to_string),
+            revision: Some(d.revision() as i64),
+            network_mode: d.network_mode().map(|m| m.as_str().to_string()),
+            containers: d
+                .container_definitions()
+                .iter()
+                .map(|c| ContainerDefinitionFact {
+                    name: c.name().unwrap_or_default().to_string(),
+                    image: c.image().map(str::to_string),
+                    command: c.command().to_vec(),
+                    entry_point: c.entry_point().to_vec(),
+                })
+                .collect(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            source: self.source.clone(),
+        })
+    }
+
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstanceFact>, CloudError> {
+        let pages: Vec<_> =
+            self.ecs.list_container_instances().cluster(cluster).into_paginator().send().collect().await;
+        let mut arns = Vec::new();
+        for p in pages {
+            arns.extend(p.map_err(|e| err("ListContainerInstances", e))?.container_instance_arns().iter().cloned());
+        }
+        let mut out = Vec::new();
+        for chunk in arns.chunks(100) {
+            let r = self
+                .ecs
+                .describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| err("DescribeContainerInstances", e))?;
+            let mut batch: Vec<ContainerInstanceFact> = r
+                .container_instances()
+                .iter()
+                .filter_map(|ci| {
+                    Some(ContainerInstanceFact {
+                        container_instance_arn: ci.container_instance_arn()?.to_string(),
+                        cluster_arn: cluster.to_string(),
+                        ec2_instance_id: ci.ec2_instance_id().map(str::to_string),
+                        ips: Vec::new(),
+                        account_id: self.account_id.clone(),
+                        region: self.region.clone(),
+                        source: self.source.clone(),
+                    })
+                })
+                .collect();
+            let ids: Vec<String> = batch.iter().filter_map(|b| b.ec2_instance_id.clone()).collect();
+            if !ids.is_empty() {
+                let r = self
+                    .ec2
+                    .describe_instances()
+                    .set_instance_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|e| err("DescribeInstances", e))?;
+                for inst in r.reservations().iter().flat_map(|r| r.instances()) {
+                    let Some(b) = batch.iter_mut().find(|b| b.ec2_instance_id.as_deref() == inst.instance_id()) else {
+                        continue;
+                    };
+                    for ni in inst.network_interfaces() {
+                        for a in ni.private_ip_addresses() {
+                            if let Some(ip) = a.private_ip_address() {
+                                b.ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
+                            }
+                        }
+                    }
+                    if let Some(ip) = inst.private_ip_address() {
+                        if !b.ips.iter().any(|x| x.ip == ip) {
+                            b.ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
+                        }
+                    }
+                    if let Some(ip) = inst.public_ip_address() {
+                        b.ips.push(IpFact { ip: ip.to_string(), kind: "public".into() });
+                    }
+                }
+            }
+            out.extend(batch);
+        }
+        Ok(out)
+    }
+
     async fn clusters(&self) -> Result<Vec<String>, CloudError> {
         let pages: Vec<_> = self.ecs.list_clusters().into_paginator().send().collect().await;
         let mut out = Vec::new();

@@ -3,7 +3,7 @@
 //! What was gathered before a call failed is kept and returned with the error: a throttled or
 //! failing call loses nothing already known, and the register never deletes.
 
-use curtain_model::register::{EniFact, TaskFact};
+use curtain_model::register::{ContainerInstanceFact, EniFact, ServiceFact, TaskDefinitionFact, TaskFact};
 use std::fmt;
 
 /// Why an AWS call failed (kept as text: the SDK's errors are many and only shown).
@@ -35,6 +35,10 @@ pub trait RegionApi {
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
     /// ENIs whose description names an ECS attachment.
     async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError>;
+    async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError>;
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError>;
+    /// The cluster's container instances with their EC2 instance's addresses.
+    async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstanceFact>, CloudError>;
 }
 
 /// What one account and region gave.
@@ -45,6 +49,9 @@ pub struct RegionInventory {
     pub clusters: usize,
     pub tasks: Vec<TaskFact>,
     pub enis: Vec<EniFact>,
+    pub services: Vec<ServiceFact>,
+    pub task_definitions: Vec<TaskDefinitionFact>,
+    pub instances: Vec<ContainerInstanceFact>,
     pub errors: Vec<String>,
 }
 
@@ -68,6 +75,16 @@ pub async fn inventory_region<A: RegionApi>(
     inv.clusters = clusters.len();
     for cluster in &clusters {
         let short = cluster.rsplit('/').next().unwrap_or(cluster);
+        progress(&format!("{short}: services"));
+        match api.services(cluster).await {
+            Ok(s) => inv.services.extend(s),
+            Err(e) => inv.errors.push(format!("Services {short}: {e}")),
+        }
+        progress(&format!("{short}: container instances"));
+        match api.container_instances(cluster).await {
+            Ok(i) => inv.instances.extend(i),
+            Err(e) => inv.errors.push(format!("ContainerInstances {short}: {e}")),
+        }
         for listed in [Listed::Running, Listed::Stopped] {
             progress(&format!("{short}: {:?} tasks", listed).to_lowercase());
             let arns = match api.task_arns(cluster, listed).await {
@@ -83,6 +100,21 @@ pub async fn inventory_region<A: RegionApi>(
                     Err(e) => inv.errors.push(format!("DescribeTasks {short}: {e}")),
                 }
             }
+        }
+    }
+    let mut defs: Vec<String> = inv
+        .tasks
+        .iter()
+        .filter_map(|t| t.task_definition_arn.clone())
+        .chain(inv.services.iter().filter_map(|s| s.task_definition_arn.clone()))
+        .collect();
+    defs.sort();
+    defs.dedup();
+    progress("task definitions");
+    for arn in defs {
+        match api.task_definition(&arn).await {
+            Ok(d) => inv.task_definitions.push(d),
+            Err(e) => inv.errors.push(format!("DescribeTaskDefinition {arn}: {e}")),
         }
     }
     progress("network interfaces");
@@ -165,6 +197,17 @@ pub(crate) mod tests {
             self.call("DescribeNetworkInterfaces")?;
             Ok(vec![])
         }
+        async fn services(&self, _: &str) -> Result<Vec<ServiceFact>, CloudError> {
+            self.call("Services")?;
+            Ok(vec![])
+        }
+        async fn task_definition(&self, _: &str) -> Result<TaskDefinitionFact, CloudError> {
+            Err(CloudError("no task definitions here".into()))
+        }
+        async fn container_instances(&self, _: &str) -> Result<Vec<ContainerInstanceFact>, CloudError> {
+            self.call("ContainerInstances")?;
+            Ok(vec![])
+        }
     }
 
     pub fn fake(fail_at: Option<usize>) -> FakeRegion {
@@ -188,14 +231,15 @@ pub(crate) mod tests {
         let inv = block_on(inventory_region(&api, "111122223333", "us-east-1", &|_| {}));
         assert!(inv.errors.is_empty());
         assert_eq!((inv.clusters, inv.tasks.len()), (2, 153));
-        // clusters, then per cluster: running list, 2 (or 1) describes, stopped list; then ENIs
-        assert_eq!(api.calls.get(), 1 + (1 + 2 + 1) + (1 + 1 + 1) + 1);
+        // clusters, then per cluster: services, instances, running list, 2 (or 1) describes,
+        // stopped list; then ENIs
+        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 1);
     }
 
     #[test]
     fn a_failed_call_keeps_the_rest() {
-        // The 3rd call (the first DescribeTasks page of cluster a) is throttled for good.
-        let api = fake(Some(3));
+        // The 5th call (the first DescribeTasks page of cluster a) is throttled for good.
+        let api = fake(Some(5));
         let inv = block_on(inventory_region(&api, "111122223333", "us-east-1", &|_| {}));
         assert_eq!(inv.errors.len(), 1);
         assert!(inv.errors[0].contains("ThrottlingException"), "{:?}", inv.errors);

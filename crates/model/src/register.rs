@@ -124,7 +124,15 @@ pub struct Holder {
     pub task_arn: Option<String>,
     pub task_definition_arn: Option<String>,
     pub launch_type: Option<String>,
+    /// The task definition's network mode, when known (`bridge` and `host` tasks use the
+    /// container instance's address).
+    pub network_mode: Option<String>,
     pub containers: Vec<ContainerFact>,
+    /// What the task definition runs: image, command, entrypoint per container.
+    pub definition: Vec<ContainerDefinitionFact>,
+    /// The EC2 container instance, for an address that is the host's.
+    pub container_instance_arn: Option<String>,
+    pub ec2_instance_id: Option<String>,
     pub eni_id: Option<String>,
     pub attachment_id: Option<String>,
     /// Start of the interval (RFC 3339), when known.
@@ -135,4 +143,54 @@ pub struct Holder {
     pub last_seen: Option<String>,
     pub certainty: Certainty,
     pub sources: Vec<Provenance>,
+}
+
+/// An ECS service as the API describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceFact {
+    pub service_arn: String,
+    pub name: String,
+    pub cluster_arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub task_definition_arn: Option<String>,
+    pub launch_type: Option<String>,
+    pub desired_count: Option<i64>,
+    pub created_at: Option<u64>,
+    pub source: Provenance,
+}
+
+/// A container of a task definition: what it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerDefinitionFact {
+    pub name: String,
+    pub image: Option<String>,
+    pub command: Vec<String>,
+    pub entry_point: Vec<String>,
+}
+
+/// A task definition revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDefinitionFact {
+    pub task_definition_arn: String,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    /// `awsvpc`, `bridge`, `host` or `none`.
+    pub network_mode: Option<String>,
+    pub containers: Vec<ContainerDefinitionFact>,
+    pub account_id: String,
+    pub region: String,
+    pub source: Provenance,
+}
+
+/// A container instance (EC2 launch type): the host whose address bridge and host mode tasks use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInstanceFact {
+    pub container_instance_arn: String,
+    pub cluster_arn: String,
+    pub ec2_instance_id: Option<String>,
+    pub ips: Vec<IpFact>,
+    pub account_id: String,
+    pub region: String,
+    pub source: Provenance,
 }

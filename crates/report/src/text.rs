@@ -309,13 +309,42 @@ pub fn holders(
                 term(c.image_digest.as_deref().unwrap_or(""))
             )?;
         }
-        writeln!(
-            w,
-            "    {} address on {}{}",
-            h.ip_kind,
-            term(h.eni_id.as_deref().unwrap_or("?")),
-            h.attachment_id.as_deref().map(|a| format!(" (attachment {})", term(a))).unwrap_or_default()
-        )?;
+        if let Some(td) = &h.task_definition_arn {
+            writeln!(
+                w,
+                "    task definition {}{}",
+                term(td),
+                h.network_mode.as_deref().map(|m| format!(" ({m} network mode)")).unwrap_or_default()
+            )?;
+        }
+        for d in &h.definition {
+            let run: Vec<&str> = d.entry_point.iter().chain(d.command.iter()).map(String::as_str).collect();
+            writeln!(
+                w,
+                "      {} runs {} {}",
+                term(&d.name),
+                term(d.image.as_deref().unwrap_or("?")),
+                term(&run.join(" "))
+            )?;
+        }
+        if let Some(ci) = &h.container_instance_arn {
+            writeln!(
+                w,
+                "    on container instance {} ({})",
+                term(ci),
+                term(h.ec2_instance_id.as_deref().unwrap_or("?"))
+            )?;
+        }
+        match &h.eni_id {
+            Some(eni) => writeln!(
+                w,
+                "    {} address on {}{}",
+                h.ip_kind,
+                term(eni),
+                h.attachment_id.as_deref().map(|a| format!(" (attachment {})", term(a))).unwrap_or_default()
+            )?,
+            None => writeln!(w, "    {} address", h.ip_kind)?,
+        }
         let src: Vec<String> = h
             .sources
             .iter()

@@ -9,13 +9,17 @@
 //! from CreateNetworkInterface, and the task and that attachment id from RunTask (inferred).
 
 use curtain_model::format_rfc3339_ns;
-use curtain_model::register::{Certainty, ContainerFact, EniFact, Holder, IpFact, Provenance, SourceKind, TaskFact};
+use curtain_model::register::{
+    Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, Holder, IpFact, Provenance,
+    ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub use rusqlite::Error;
 
 /// Numbered migrations; `user_version` says how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tasks (
     task_arn TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
@@ -75,7 +79,52 @@ CREATE TABLE sources (
     at INTEGER NOT NULL,
     PRIMARY KEY (subject, kind, id)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE services (
+    service_arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    cluster_arn TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    task_definition_arn TEXT,
+    launch_type TEXT,
+    desired_count INTEGER,
+    created_at INTEGER,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE task_definitions (
+    task_definition_arn TEXT PRIMARY KEY,
+    family TEXT,
+    revision INTEGER,
+    network_mode TEXT,
+    -- [{"name", "image", "command", "entry_point"}]
+    containers TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    first_seen INTEGER NOT NULL
+);
+CREATE TABLE container_instances (
+    container_instance_arn TEXT PRIMARY KEY,
+    cluster_arn TEXT NOT NULL,
+    ec2_instance_id TEXT,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE instance_ips (
+    container_instance_arn TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (container_instance_arn, ip)
+);
+CREATE INDEX instance_ips_by_ip ON instance_ips (ip);
+"#,
+];
 
 pub struct Register {
     conn: Connection,
@@ -235,6 +284,98 @@ impl Register {
         tx.commit()
     }
 
+    /// Records a service as the API described it.
+    pub fn add_service(&mut self, f: &ServiceFact) -> Result<(), Error> {
+        let at = f.source.at_ns as i64;
+        self.conn.execute(
+            "INSERT INTO services (service_arn, name, cluster_arn, account_id, region, task_definition_arn, launch_type,
+                                   desired_count, created_at, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (service_arn) DO UPDATE SET
+               task_definition_arn = CASE WHEN excluded.last_seen >= last_seen THEN excluded.task_definition_arn
+                                          ELSE task_definition_arn END,
+               desired_count = CASE WHEN excluded.last_seen >= last_seen THEN excluded.desired_count ELSE desired_count END,
+               launch_type = coalesce(excluded.launch_type, launch_type),
+               created_at = coalesce(created_at, excluded.created_at),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![
+                f.service_arn,
+                f.name,
+                f.cluster_arn,
+                f.account_id,
+                f.region,
+                f.task_definition_arn,
+                f.launch_type,
+                f.desired_count,
+                ns(f.created_at),
+                at
+            ],
+        )?;
+        self.source(&f.service_arn, &f.source)
+    }
+
+    /// Records a task definition revision (they never change once registered).
+    pub fn add_task_definition(&mut self, f: &TaskDefinitionFact) -> Result<(), Error> {
+        let containers = serde_json::to_string(&f.containers).expect("serialise containers");
+        self.conn.execute(
+            "INSERT INTO task_definitions (task_definition_arn, family, revision, network_mode, containers, account_id, region, first_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (task_definition_arn) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)",
+            params![
+                f.task_definition_arn,
+                f.family,
+                f.revision,
+                f.network_mode,
+                containers,
+                f.account_id,
+                f.region,
+                f.source.at_ns as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a container instance and its EC2 instance's addresses.
+    pub fn add_container_instance(&mut self, f: &ContainerInstanceFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = f.source.at_ns as i64;
+        self.conn.execute(
+            "INSERT INTO container_instances (container_instance_arn, cluster_arn, ec2_instance_id, account_id, region, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (container_instance_arn) DO UPDATE SET
+               ec2_instance_id = coalesce(excluded.ec2_instance_id, ec2_instance_id),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![f.container_instance_arn, f.cluster_arn, f.ec2_instance_id, f.account_id, f.region, at],
+        )?;
+        for ip in &f.ips {
+            self.conn.execute(
+                "INSERT INTO instance_ips (container_instance_arn, ip, kind, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (container_instance_arn, ip) DO UPDATE SET
+                   first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+                params![f.container_instance_arn, ip.ip, ip.kind, at],
+            )?;
+        }
+        self.source(&f.container_instance_arn, &f.source)?;
+        tx.commit()
+    }
+
+    /// Network mode and container definitions of a task definition, if known.
+    fn definition(&self, arn: Option<&str>) -> Result<(Option<String>, Vec<ContainerDefinitionFact>), Error> {
+        let Some(arn) = arn else { return Ok((None, Vec::new())) };
+        let row: Option<(Option<String>, String)> = self
+            .conn
+            .query_row(
+                "SELECT network_mode, containers FROM task_definitions WHERE task_definition_arn = ?1",
+                [arn],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((mode, c)) => (mode, serde_json::from_str(&c).unwrap_or_default()),
+            None => (None, Vec::new()),
+        })
+    }
+
     fn sources_of(&self, subject: &str) -> Result<Vec<Provenance>, Error> {
         let mut st =
             self.conn.prepare_cached("SELECT kind, id, at FROM sources WHERE subject = ?1 ORDER BY at, kind, id")?;
@@ -378,6 +519,7 @@ impl Register {
                 Some(t) => (t.0.clone(), t.1.clone(), t.2.clone(), t.3.clone(), t.8.clone(), t.9.clone()),
                 None => (None, None, None, None, row.account.clone(), row.region.clone()),
             };
+            let (network_mode, definition) = self.definition(taskdef.as_deref())?;
             out.push(Holder {
                 ip: row.ip,
                 ip_kind: row.kind,
@@ -388,10 +530,14 @@ impl Register {
                 task_arn: row.task.clone(),
                 task_definition_arn: taskdef,
                 launch_type: launch,
+                network_mode,
                 containers: match &row.task {
                     Some(arn) => self.containers_of(arn)?,
                     None => Vec::new(),
                 },
+                definition,
+                container_instance_arn: None,
+                ec2_instance_id: None,
                 eni_id: Some(row.eni),
                 attachment_id: row.attachment,
                 from: Some(format_rfc3339_ns(from.max(0) as u64)),
@@ -401,7 +547,84 @@ impl Register {
                 sources,
             });
         }
+        out.extend(self.host_holders(ip, at)?);
         out.sort_by(|a, b| a.from.cmp(&b.from));
+        Ok(out)
+    }
+
+    /// Holders through an EC2 container instance's address: the tasks on that instance whose
+    /// network mode is `bridge` or `host` (they use the host's address), over each task's life.
+    fn host_holders(&self, ip: &str, at: Option<u64>) -> Result<Vec<Holder>, Error> {
+        let mut st = self.conn.prepare(
+            "SELECT ci.container_instance_arn, ci.ec2_instance_id, ci.cluster_arn, ci.account_id, ci.region, i.kind,
+                    i.first_seen, i.last_seen
+             FROM instance_ips i JOIN container_instances ci ON ci.container_instance_arn = i.container_instance_arn
+             WHERE i.ip = ?1",
+        )?;
+        type Inst = (String, Option<String>, String, String, String, String, i64, i64);
+        let instances: Vec<Inst> = st
+            .query_map([ip], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (ci_arn, ec2_id, cluster, account, region, kind, first, last) in instances {
+            let mut st = self.conn.prepare(
+                "SELECT task_arn, grp, task_definition_arn, launch_type, created_at, started_at, stopped_at, last_seen
+                 FROM tasks WHERE container_instance_arn = ?1",
+            )?;
+            type T =
+                (String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, i64);
+            let tasks: Vec<T> = st
+                .query_map([&ci_arn], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            for (task_arn, grp, taskdef, launch, created, started, stopped, task_last) in tasks {
+                let (network_mode, definition) = self.definition(taskdef.as_deref())?;
+                if !matches!(network_mode.as_deref(), Some("bridge") | Some("host")) {
+                    continue;
+                }
+                let from = started.or(created).unwrap_or(first);
+                let to = stopped;
+                if let Some(at) = at {
+                    let at = at as i64;
+                    if at < from || to.is_some_and(|to| at > to) {
+                        continue;
+                    }
+                }
+                let mut sources = self.sources_of(&ci_arn)?;
+                for s in self.sources_of(&task_arn)? {
+                    if !sources.contains(&s) {
+                        sources.push(s);
+                    }
+                }
+                sources.sort_by_key(|s| s.at_ns);
+                out.push(Holder {
+                    ip: ip.to_string(),
+                    ip_kind: format!("{kind} (host)"),
+                    account_id: account.clone(),
+                    region: region.clone(),
+                    cluster_arn: Some(cluster.clone()),
+                    service: grp.as_deref().and_then(|g| g.strip_prefix("service:")).map(str::to_string),
+                    containers: self.containers_of(&task_arn)?,
+                    task_arn: Some(task_arn),
+                    task_definition_arn: taskdef,
+                    launch_type: launch,
+                    network_mode,
+                    definition,
+                    container_instance_arn: Some(ci_arn.clone()),
+                    ec2_instance_id: ec2_id.clone(),
+                    eni_id: None,
+                    attachment_id: None,
+                    from: Some(format_rfc3339_ns(from.max(0) as u64)),
+                    to: to.map(|t| format_rfc3339_ns(t.max(0) as u64)),
+                    last_seen: Some(format_rfc3339_ns(last.max(task_last).max(from).max(0) as u64)),
+                    certainty: Certainty::Observed,
+                    sources,
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -567,6 +790,63 @@ mod tests {
         assert_eq!(h[0].to.as_deref(), Some("2026-02-01T10:00:00.000000000Z"));
         assert_eq!(h[0].sources.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["r1", "c1", "d1"]);
         assert!(r.whois("10.0.3.3", Some(t("2026-02-01T10:30:00Z"))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bridge_mode_tasks_hold_their_host_address() {
+        let mut r = Register::in_memory().unwrap();
+        let sync = Provenance { kind: SourceKind::Sync, id: "s1".into(), at_ns: t("2026-03-01T12:00:00Z") };
+        r.add_container_instance(&ContainerInstanceFact {
+            container_instance_arn: "arn:aws:ecs:us-west-2:111122223333:container-instance/prod/ci1".into(),
+            cluster_arn: "arn:aws:ecs:us-west-2:111122223333:cluster/prod".into(),
+            ec2_instance_id: Some("i-0abc".into()),
+            ips: vec![IpFact { ip: "10.1.1.1".into(), kind: "private".into() }],
+            account_id: "111122223333".into(),
+            region: "us-west-2".into(),
+            source: sync.clone(),
+        })
+        .unwrap();
+        for (arn, mode) in [("arn:td/bridge:1", "bridge"), ("arn:td/awsvpc:1", "awsvpc")] {
+            r.add_task_definition(&TaskDefinitionFact {
+                task_definition_arn: arn.into(),
+                family: None,
+                revision: Some(1),
+                network_mode: Some(mode.into()),
+                containers: vec![ContainerDefinitionFact {
+                    name: "app".into(),
+                    image: Some("app:1".into()),
+                    command: vec!["serve".into()],
+                    entry_point: vec![],
+                }],
+                account_id: "111122223333".into(),
+                region: "us-west-2".into(),
+                source: sync.clone(),
+            })
+            .unwrap();
+        }
+        for (id, td) in [("t1", "arn:td/bridge:1"), ("t2", "arn:td/awsvpc:1")] {
+            let mut f = task(
+                &format!("arn:aws:ecs:us-west-2:111122223333:task/prod/{id}"),
+                &format!("att-{id}"),
+                "x",
+                "x",
+                "2026-03-01T10:00:00Z",
+                None,
+                sync.clone(),
+            );
+            f.attachments.clear();
+            f.launch_type = Some("EC2".into());
+            f.task_definition_arn = Some(td.into());
+            f.container_instance_arn = Some("arn:aws:ecs:us-west-2:111122223333:container-instance/prod/ci1".into());
+            r.add_task(&f).unwrap();
+        }
+        let h = r.whois("10.1.1.1", Some(t("2026-03-01T11:00:00Z"))).unwrap();
+        assert_eq!(h.len(), 1, "only the bridge mode task uses the host's address");
+        assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/t1"));
+        assert_eq!(h[0].ec2_instance_id.as_deref(), Some("i-0abc"));
+        assert_eq!(h[0].network_mode.as_deref(), Some("bridge"));
+        assert_eq!(h[0].definition[0].command, ["serve"]);
+        assert!(r.whois("10.1.1.1", Some(t("2026-03-01T09:00:00Z"))).unwrap().is_empty());
     }
 
     #[test]

@@ -230,7 +230,12 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
     assert!(text.contains("6 account × region(s), 0 with errors"), "{text}");
     for a in &accounts {
         for r in regions {
-            assert!(text.contains(&format!("  {a} {r}: 1 cluster(s), 2 task(s)")), "{a} {r}: {text}");
+            assert!(
+                text.contains(&format!(
+                    "  {a} {r}: 1 cluster(s), 2 task(s), 0 ENI(s), 1 service(s), 1 task definition(s)"
+                )),
+                "{a} {r}: {text}"
+            );
         }
     }
     // Every seeded task's address names its task, account and region.
@@ -249,6 +254,8 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
         assert_eq!(mine["certainty"], "observed");
         assert_eq!(mine["sources"][0]["kind"], "sync");
         assert_eq!(mine["containers"][0]["name"], "web");
+        assert_eq!(mine["network_mode"], "awsvpc");
+        assert_eq!(mine["definition"][0]["image"], "public.ecr.aws/nginx/nginx:1.27");
     }
     // A second sync changes no history: the same holders.
     let before: Vec<Value> =
@@ -311,4 +318,34 @@ fn an_unreachable_region_is_reported_and_the_others_go_on() {
     assert!(text.contains(&format!("  {account} us-west-2: 1 cluster(s), 2 task(s)")), "{text}");
     let ip = serde_json::from_slice::<Vec<Value>>(&seed.stdout).unwrap()[0]["ip"].as_str().unwrap().to_string();
     assert_eq!(whois(&db, &ip, None).0, 0);
+}
+
+#[test]
+fn org_mode_syncs_every_active_account() {
+    let (url, python) = emulator();
+    // An organization with one more account, in the emulator's management account.
+    let script = r#"
+import sys, boto3
+org = boto3.client("organizations", region_name="us-east-1", endpoint_url=sys.argv[1],
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+try:
+    org.create_organization(FeatureSet="ALL")
+except org.exceptions.AlreadyInOrganizationException:
+    pass
+org.create_account(Email="workload@example.com", AccountName="workload")
+print(len(org.list_accounts()["Accounts"]))
+"#;
+    let o = Command::new(&python).args(["-c", script, &url]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n: usize = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    assert!(n >= 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Command::new(curtain());
+    c.args(["inventory", "sync", "--org", "--role", "CurtainReadOnly", "--regions", "us-east-1", "--db"])
+        .arg(dir.path().join("r.db"));
+    aws_env(&mut c, &url);
+    let o = run(&mut c);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("{n} account × region(s), 0 with errors")), "{text}");
 }
