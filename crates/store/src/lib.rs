@@ -683,6 +683,19 @@ mod tests {
         Provenance { kind: SourceKind::EventBridge, id: id.into(), at_ns: t(at) }
     }
 
+    /// Task aaa, running since 10:00 with 10.0.0.7, from one event.
+    fn running_a() -> TaskFact {
+        task(
+            "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
+            "att-a",
+            "eni-a",
+            "10.0.0.7",
+            "2026-01-01T10:00:00Z",
+            None,
+            ev("e1", "2026-01-01T10:00:01Z"),
+        )
+    }
+
     #[test]
     fn one_ip_two_tasks_at_different_times() {
         let mut r = Register::in_memory().unwrap();
@@ -724,15 +737,7 @@ mod tests {
     #[test]
     fn the_same_facts_twice_change_nothing() {
         let mut r = Register::in_memory().unwrap();
-        let a = task(
-            "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
-            "att-a",
-            "eni-a",
-            "10.0.0.7",
-            "2026-01-01T10:00:00Z",
-            None,
-            ev("e1", "2026-01-01T10:00:01Z"),
-        );
+        let a = running_a();
         r.add_task(&a).unwrap();
         let before = r.whois("10.0.0.7", None).unwrap();
         r.add_task(&a).unwrap();
@@ -856,15 +861,7 @@ mod tests {
         let path = dir.join("register.db");
         {
             let mut r = Register::open(&path).unwrap();
-            let a = task(
-                "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
-                "att-a",
-                "eni-a",
-                "10.0.0.7",
-                "2026-01-01T10:00:00Z",
-                None,
-                ev("e1", "2026-01-01T10:00:01Z"),
-            );
+            let a = running_a();
             r.add_task(&a).unwrap();
         }
         let r = Register::open(&path).unwrap();

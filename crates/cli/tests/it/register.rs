@@ -182,6 +182,14 @@ fn fresh_account(n: u64) -> String {
     format!("2{:011}", (t * 10 + n) % 100_000_000_000)
 }
 
+/// `curtain inventory sync ARGS --db DB` against the emulator.
+fn sync_cmd(url: &str, db: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(curtain());
+    c.args(["inventory", "sync"]).args(args).arg("--db").arg(db);
+    aws_env(&mut c, url);
+    c
+}
+
 fn aws_env(c: &mut Command, url: &str) {
     c.env("AWS_ENDPOINT_URL", url)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -210,20 +218,11 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("register.db");
-    let mut c = Command::new(curtain());
-    c.args([
-        "inventory",
-        "sync",
-        "--accounts",
-        &accounts.join(","),
-        "--role",
-        "CurtainReadOnly",
-        "--regions",
-        &regions.join(","),
-        "--db",
-    ])
-    .arg(&db);
-    aws_env(&mut c, &url);
+    let mut c = sync_cmd(
+        &url,
+        &db,
+        &["--accounts", &accounts.join(","), "--role", "CurtainReadOnly", "--regions", &regions.join(",")],
+    );
     let o = run(&mut c);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
@@ -260,20 +259,11 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
     // A second sync changes no history: the same holders.
     let before: Vec<Value> =
         seeded.iter().map(|t| whois(&db, t["ip"].as_str().unwrap(), None).1["holders"].clone()).collect();
-    let mut c = Command::new(curtain());
-    c.args([
-        "inventory",
-        "sync",
-        "--accounts",
-        &accounts.join(","),
-        "--role",
-        "CurtainReadOnly",
-        "--regions",
-        &regions.join(","),
-        "--db",
-    ])
-    .arg(&db);
-    aws_env(&mut c, &url);
+    let mut c = sync_cmd(
+        &url,
+        &db,
+        &["--accounts", &accounts.join(","), "--role", "CurtainReadOnly", "--regions", &regions.join(",")],
+    );
     assert!(run(&mut c).status.success());
     for (t, b) in seeded.iter().zip(before) {
         let after = whois(&db, t["ip"].as_str().unwrap(), None).1["holders"].clone();
@@ -297,20 +287,11 @@ fn an_unreachable_region_is_reported_and_the_others_go_on() {
     let db = dir.path().join("register.db");
     // A region the emulator does not have: its calls fail, the other region is still synced
     // and the exit code says something failed.
-    let mut c = Command::new(curtain());
-    c.args([
-        "inventory",
-        "sync",
-        "--accounts",
-        &account,
-        "--role",
-        "CurtainReadOnly",
-        "--regions",
-        "us-west-2,xx-nowhere-9",
-        "--db",
-    ])
-    .arg(&db);
-    aws_env(&mut c, &url);
+    let mut c = sync_cmd(
+        &url,
+        &db,
+        &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "us-west-2,xx-nowhere-9"],
+    );
     let o = c.output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
@@ -340,10 +321,8 @@ print(len(org.list_accounts()["Accounts"]))
     let n: usize = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
     assert!(n >= 2);
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Command::new(curtain());
-    c.args(["inventory", "sync", "--org", "--role", "CurtainReadOnly", "--regions", "us-east-1", "--db"])
-        .arg(dir.path().join("r.db"));
-    aws_env(&mut c, &url);
+    let mut c =
+        sync_cmd(&url, &dir.path().join("r.db"), &["--org", "--role", "CurtainReadOnly", "--regions", "us-east-1"]);
     let o = run(&mut c);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
