@@ -88,6 +88,11 @@ pub struct ArchiveWriter<W: Write> {
 /// The stream of index parts.
 pub const INDEX: &str = "raw/index";
 
+/// Members listed in the index parts rather than the manifest: the many raw files.
+pub fn is_indexed(path: &str) -> bool {
+    path.starts_with("raw/proc/") || path.starts_with("raw/netlink/")
+}
+
 impl<W: Write> ArchiveWriter<W> {
     /// `mtime`: the time stamped on every member (the collection's start, in seconds).
     pub fn new(out: W, compression: Compression, mtime: u64) -> io::Result<Self> {

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod http;
+pub mod netlink;
 pub mod parts;
 pub mod walk;
 
@@ -100,6 +101,11 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     let self_pid: Option<u32> =
         w.read_link(root_dir, "self", "self".into()).ok().and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
     w.tables.set_self_pid(self_pid);
+    // Socket tables through netlink when this is the live proc tree of our own pid namespace.
+    if self_pid == Some(std::process::id()) {
+        w.home_netns =
+            rustix::fs::openat(root_dir, "thread-self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok();
+    }
     let (stat, _) = w.read_file(root_dir, "stat", "stat".into(), walk::Tag::None)?;
     if let Err(kind) = stat {
         w.tables.add_error(None, "stat".into(), kind, None);
@@ -332,7 +338,7 @@ pub fn write_reparsed<W: Write>(
         if path == MANIFEST || path.starts_with("tables/") || parts::part_of(archive::INDEX, path).is_some() {
             continue;
         }
-        if path.starts_with("raw/proc/") {
+        if archive::is_indexed(path) {
             a.append_indexed(path, data)?;
         } else {
             a.append(path, data)?;

@@ -67,6 +67,10 @@ pub struct Walker<'a, W: Write> {
     carved: HashSet<String>,
     /// Processes walked (or found gone), so that none is walked twice.
     pub done: HashSet<u32>,
+    /// The collector's own network namespace, to come back to after opening a sock_diag socket
+    /// in another; `None` when not reading the live /proc or not allowed to enter namespaces.
+    pub home_netns: Option<OwnedFd>,
+    seq: u32,
 }
 
 impl<'a, W: Write> Walker<'a, W> {
@@ -85,6 +89,8 @@ impl<'a, W: Write> Walker<'a, W> {
             mntns_done: HashSet::new(),
             carved: HashSet::new(),
             done: HashSet::new(),
+            home_netns: None,
+            seq: 0,
         }
     }
 
@@ -219,11 +225,12 @@ impl<'a, W: Write> Walker<'a, W> {
         if let Some(netns) = ns_of(&p.raw, "ns/net") {
             if !self.netns_done.contains(&netns) {
                 let mut gone = false;
-                for proto in Proto::ALL {
+                let dumped = self.netlink_tables(dir, pid, netns, &mut p)?;
+                for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
                     let name = format!("net/{}", proto.table());
                     let (r, _) = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
                     gone |= matches!(r, Err(ErrorKind::ESRCH));
-                    p.net.push((netns, proto, r));
+                    p.net.push((netns, proto, r, false));
                 }
                 if !gone {
                     self.netns_done.insert(netns);
@@ -242,6 +249,45 @@ impl<'a, W: Write> Walker<'a, W> {
         // The same calls in the same order as `reparse` makes them.
         p.flush(&mut self.tables, &self.ctx);
         self.flush_parts()
+    }
+
+    /// Dumps the namespace's tcp, udp and unix tables through netlink sock_diag when the
+    /// collector may enter the namespace; returns the tables it got (the rest are read from /proc).
+    fn netlink_tables(&mut self, dir: BorrowedFd<'_>, pid: u32, netns: u64, p: &mut Pending) -> io::Result<Vec<Proto>> {
+        let Some(home) = &self.home_netns else { return Ok(Vec::new()) };
+        let sock = rustix::fs::openat(dir, "ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .and_then(|f| crate::netlink::socket_in(f.as_fd(), home.as_fd()));
+        let sock = match sock {
+            Ok(s) => s,
+            Err(Errno::PERM) | Err(Errno::ACCESS) => {
+                // Not allowed to enter namespaces: /proc for every namespace from now on.
+                self.home_netns = None;
+                return Ok(Vec::new());
+            }
+            Err(_) => return Ok(Vec::new()),
+        };
+        let mut got = Vec::new();
+        for proto in crate::netlink::DIAG_TABLES {
+            self.seq += 1;
+            let mut rec = RawRecord::new(RawOp::Netlink, format!("{pid}/net/{}", proto.table()));
+            rec.netns = Some(netns);
+            match crate::netlink::dump(&sock, proto, self.seq) {
+                Ok(bytes) => {
+                    rec.size = Some(bytes.len() as u64);
+                    self.archive.append_indexed(&curtain_parse::replay::netlink_member(netns, proto), &bytes)?;
+                    self.raw_bytes += bytes.len() as u64;
+                    p.net.push((netns, proto, Ok(bytes), true));
+                    got.push(proto);
+                }
+                // Not served here (no IPv6, an old kernel): the /proc table stands in, and this
+                // attempt stays in the log.
+                Err(e) => {
+                    failed(&mut rec, e);
+                }
+            }
+            self.record(&rec);
+        }
+        Ok(got)
     }
 
     /// Lists fd/ and reads each link, one readlinkat per descriptor: one record.

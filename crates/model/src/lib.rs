@@ -730,6 +730,10 @@ pub enum RawOp {
     Opendir,
     /// A GET of the ECS task metadata endpoint (`container` or `task`), kept under `raw/ecs/`.
     Http,
+    /// A socket table dumped through netlink sock_diag inside the table's network namespace,
+    /// instead of reading `/proc/PID/net/<table>`; the replies are kept under
+    /// `raw/netlink/<netns>/<table>`.
+    Netlink,
 }
 
 /// One link read: its name (`exe`, `ns/net`, or an fd number) and its target, or why not.

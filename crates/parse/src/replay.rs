@@ -32,7 +32,8 @@ pub fn link_result(l: &LinkRead) -> RawResult {
 #[derive(Default)]
 pub struct Pending {
     pub raw: RawProcess,
-    pub net: Vec<(u64, Proto, RawResult)>,
+    /// (netns, table, what was read, read through netlink sock_diag rather than /proc).
+    pub net: Vec<(u64, Proto, RawResult, bool)>,
     pub mnt: Option<(u64, RawResult)>,
 }
 
@@ -40,13 +41,22 @@ impl Pending {
     /// Adds the process, then its namespaces' tables: the one order both sides use.
     pub fn flush<S: RowSink>(self, t: &mut Tables<S>, ctx: &Context) {
         t.add_process(&self.raw, ctx);
-        for (netns, proto, r) in &self.net {
-            t.add_net_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
+        for (netns, proto, r, netlink) in &self.net {
+            if *netlink {
+                t.add_diag_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
+            } else {
+                t.add_net_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
+            }
         }
         if let Some((mntns, r)) = &self.mnt {
             t.add_mountinfo(*mntns, self.raw.pid, r);
         }
     }
+}
+
+/// The archive member holding a netlink dump of one table of one network namespace.
+pub fn netlink_member(netns: u64, proto: Proto) -> String {
+    format!("raw/netlink/{netns}/{}", proto.table())
 }
 
 /// Splits `1234/ns/net` into (1234, "ns/net").
@@ -100,7 +110,7 @@ pub fn rebuild<'a, S: RowSink>(
                                 .strip_prefix("net/")
                                 .and_then(Proto::from_table)
                                 .ok_or(format!("bad table {name}"))?;
-                            p.net.push((netns, proto, r));
+                            p.net.push((netns, proto, r, false));
                         } else if let Some(mntns) = rec.mntns {
                             p.mnt = Some((mntns, r));
                         } else {
@@ -109,6 +119,16 @@ pub fn rebuild<'a, S: RowSink>(
                             }
                             p.raw.files.insert(name.to_string(), r);
                         }
+                    }
+                    // A dump that failed was replaced by the /proc table: nothing to add.
+                    RawOp::Netlink if rec.error.is_some() => {}
+                    RawOp::Netlink => {
+                        let netns = rec.netns.ok_or(format!("netlink record {} without netns", rec.path))?;
+                        let proto =
+                            name.strip_prefix("net/").and_then(Proto::from_table).ok_or(format!("bad table {name}"))?;
+                        let member_name = netlink_member(netns, proto);
+                        let bytes = member(&member_name).ok_or(format!("missing member {member_name}"))?;
+                        p.net.push((netns, proto, Ok(bytes.to_vec()), true));
                     }
                     RawOp::Links => {
                         for l in rec.links.iter().flatten() {

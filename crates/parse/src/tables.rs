@@ -38,10 +38,11 @@ pub struct RawProcess {
 impl RawProcess {
     /// True when a read failed with ESRCH: the process exited while it was being read (reads go
     /// through its directory fd, which fails so once the process is gone, never reaching a
-    /// process that reused the pid).
-    pub fn vanished(&self) -> bool {
+    /// process that reused the pid). A kernel thread's environ answers ESRCH (it has no memory):
+    /// that one does not count.
+    pub fn vanished(&self, kernel_thread: bool) -> bool {
         let gone = |r: &RawResult| matches!(r, Err(ErrorKind::ESRCH));
-        self.files.values().any(gone)
+        self.files.iter().any(|(name, r)| gone(r) && !(kernel_thread && name == "environ"))
             || self.links.values().any(gone)
             || matches!(self.exe, Some(Err(ErrorKind::ESRCH)))
             || match &self.fds {
@@ -119,6 +120,17 @@ impl MemorySink {
     }
 }
 
+/// One socket table as read: /proc text, or a netlink sock_diag dump.
+#[derive(Debug)]
+struct NetTable {
+    netns: u64,
+    pid: u32,
+    proto: Proto,
+    bytes: Vec<u8>,
+    little_endian: bool,
+    netlink: bool,
+}
+
 /// Who the collector is and which of its ancestors are the responder's session, decided as
 /// processes arrive (the collector reads itself first, then its ancestors).
 #[derive(Debug, Default)]
@@ -135,7 +147,7 @@ pub struct Tables<S: RowSink = MemorySink> {
     pub sink: S,
     /// Socket tables as read, parsed at the end once every owner is known: the raw text is
     /// smaller than the parsed sockets.
-    net_tables: Vec<(u64, u32, Proto, Vec<u8>, bool)>,
+    net_tables: Vec<NetTable>,
     owners: HashMap<u64, Vec<curtain_model::Owner>>,
     counts: Counts,
     errors_by_kind: BTreeMap<String, u64>,
@@ -202,7 +214,7 @@ impl<S: RowSink> Tables<S> {
     /// Builds the process row and its fds and maps from what was read of it.
     pub fn add_process(&mut self, raw: &RawProcess, ctx: &Context) {
         let pid = raw.pid;
-        let mut p = Process { pid, vanished: raw.vanished(), ..Default::default() };
+        let mut p = Process { pid, ..Default::default() };
         let mut maps = Vec::new();
         let mut fds = Vec::new();
         let mut errs: Vec<(String, String, ErrorKind, Option<String>)> = Vec::new();
@@ -229,6 +241,7 @@ impl<S: RowSink> Tables<S> {
             None => {}
         }
         p.kernel_thread = kernel_thread;
+        p.vanished = raw.vanished(kernel_thread);
         // A kernel thread has no memory, exe, cwd or root: ENOENT and ESRCH there are expected.
         let quiet = |k: &ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
 
@@ -429,11 +442,20 @@ impl<S: RowSink> Tables<S> {
     /// Adds one /proc/PID/net/* table read for network namespace `netns`; its sockets are
     /// parsed and written by [`Self::finish`].
     pub fn add_net_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
+        self.add_table(netns, pid, proto, read, little_endian, false)
+    }
+
+    /// Adds one netlink sock_diag dump of a table, read in network namespace `netns`.
+    pub fn add_diag_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
+        self.add_table(netns, pid, proto, read, little_endian, true)
+    }
+
+    fn add_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool, netlink: bool) {
         self.netns.insert(netns);
         match read {
-            Ok(b) => self.net_tables.push((netns, pid, proto, b.clone(), little_endian)),
+            Ok(b) => self.net_tables.push(NetTable { netns, pid, proto, bytes: b.clone(), little_endian, netlink }),
             // No IPv6 in that namespace's kernel, for instance.
-            Err(k) => self.push_error(error(Some(pid), format!("{pid}/net/{}", proto.table()), *k, None)),
+            Err(k) => self.push_error(error(Some(pid), table_path(pid, proto, netlink), *k, None)),
         }
     }
 
@@ -458,14 +480,17 @@ impl<S: RowSink> Tables<S> {
     /// Joins every socket to all the (pid, fd) that hold it and writes the sockets table.
     /// Returns the counts.
     pub fn finish(&mut self) -> Counts {
-        for (netns, pid, proto, bytes, little_endian) in std::mem::take(&mut self.net_tables) {
-            let (sockets, errors) = match proto {
-                Proto::Unix => net::parse_unix_table(netns, &bytes),
-                _ => net::parse_inet_table(proto, netns, &bytes, little_endian),
+        for t in std::mem::take(&mut self.net_tables) {
+            let (netns, pid, proto) = (t.netns, t.pid, t.proto);
+            let (sockets, errors) = match (proto, t.netlink) {
+                (Proto::Unix, false) => net::parse_unix_table(netns, &t.bytes),
+                (_, false) => net::parse_inet_table(proto, netns, &t.bytes, t.little_endian),
+                (Proto::Unix, true) => crate::diag::parse_unix_diag(netns, &t.bytes, t.little_endian),
+                (_, true) => crate::diag::parse_inet_diag(proto, netns, &t.bytes, t.little_endian),
             };
-            drop(bytes);
+            drop(t.bytes);
             for e in errors {
-                self.push_error(error(Some(pid), format!("{pid}/net/{}", proto.table()), ErrorKind::Parse, Some(e.0)));
+                self.push_error(error(Some(pid), table_path(pid, proto, t.netlink), ErrorKind::Parse, Some(e.0)));
             }
             for mut s in sockets {
                 if let Some(o) = self.owners.get(&s.inode) {
@@ -491,6 +516,15 @@ impl<S: RowSink> Tables<S> {
 
     pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
         self.errors_by_kind.clone()
+    }
+}
+
+/// The path an error about a socket table names.
+fn table_path(pid: u32, proto: Proto, netlink: bool) -> String {
+    if netlink {
+        format!("{pid}/netlink/{}", proto.table())
+    } else {
+        format!("{pid}/net/{}", proto.table())
     }
 }
 
@@ -667,9 +701,12 @@ mod tests {
             Ok(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0\n".to_vec()),
         );
         r.links.insert("exe".into(), Err(ErrorKind::ENOENT));
+        // A kernel thread has no memory: its environ answers ESRCH, and it has not vanished.
+        r.files.insert("environ".into(), Err(ErrorKind::ESRCH));
         let mut t = Tables::new(MemorySink::default(), None);
         t.add_process(&r, &ctx());
-        assert!(processes(&t)[0].kernel_thread);
+        let p = &processes(&t)[0];
+        assert!(p.kernel_thread && !p.vanished);
         assert!(errors(&t).is_empty());
     }
 }

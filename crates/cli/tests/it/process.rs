@@ -78,6 +78,10 @@ fn as_an_unprivileged_user() {
         && e.path == format!("{}/environ", p.pid)
         && e.kind == curtain_model::ErrorKind::EACCES));
     assert!(a.manifest.errors_by_kind.get("EACCES").copied().unwrap_or(0) > 0);
+    // Not allowed to enter network namespaces: every socket table from /proc.
+    assert!(!a.order.iter().any(|m| m.starts_with("raw/netlink/")));
+    assert!(a.order.iter().any(|m| m.ends_with("/net/tcp")));
+    assert!(a.manifest.counts.sockets > 0);
 }
 
 #[test]
