@@ -35,7 +35,7 @@ pub fn time_ns(v: Option<&Value>) -> Option<u64> {
 }
 
 fn epoch(secs: f64) -> Option<u64> {
-    (secs.is_finite() && secs > 0.0).then(|| (secs * 1e9) as u64)
+    (secs.is_finite() && secs > 0.0).then_some((secs * 1e9) as u64)
 }
 
 /// `account` and `region` of an ARN (`arn:aws:ecs:REGION:ACCOUNT:...`).

@@ -88,7 +88,7 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     };
     let root =
         rustix::fs::open(opts.proc_root.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("{}: {e}", opts.proc_root)))?;
+            .map_err(|e| io::Error::other(format!("{}: {e}", opts.proc_root)))?;
 
     let mut archive = ArchiveWriter::new(out, opts.compression, realtime_start_ns / 1_000_000_000)?;
     let walk_opts = walk::WalkOptions { no_environ: opts.no_environ, carve_exe: opts.carve_exe };
@@ -437,18 +437,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(feature = "cli")]
 pub mod cli;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        assert_eq!(super::parse_size("64M"), Ok(64 << 20));
-        assert_eq!(super::parse_size("1000"), Ok(1000));
-        assert_eq!(super::parse_size("2g"), Ok(2 << 30));
-        assert!(super::parse_size("x").is_err());
-        assert!(super::parse_size("5q").is_err());
-    }
-}
-
 /// Loads an archive for analysis: manifest and tables, with the file's SHA-256. Unsafe member
 /// paths are never used; a table row that does not parse is an error naming the member and line.
 pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
@@ -480,4 +468,16 @@ pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
         mounts: rows(&contents, "tables/mounts").map_err(bad)?,
         errors: rows(&contents, "tables/errors").map_err(bad)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("64M"), Ok(64 << 20));
+        assert_eq!(super::parse_size("1000"), Ok(1000));
+        assert_eq!(super::parse_size("2g"), Ok(2 << 30));
+        assert!(super::parse_size("x").is_err());
+        assert!(super::parse_size("5q").is_err());
+    }
 }

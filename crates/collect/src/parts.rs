@@ -77,11 +77,11 @@ impl Parts {
     /// Everything left, a first (possibly empty) part for every stream that has none yet.
     pub fn finish(&mut self) -> Vec<(String, Vec<u8>)> {
         let mut out = self.take_ready();
-        for s in 0..STREAMS.len() {
-            let buf = std::mem::take(&mut self.bufs[s]);
-            if !buf.is_empty() || self.next[s] == 0 {
-                out.push((part_name(STREAMS[s], self.next[s]), buf));
-                self.next[s] += 1;
+        for ((base, buf), next) in STREAMS.iter().zip(&mut self.bufs).zip(&mut self.next) {
+            let buf = std::mem::take(buf);
+            if !buf.is_empty() || *next == 0 {
+                out.push((part_name(base, *next), buf));
+                *next += 1;
             }
         }
         out

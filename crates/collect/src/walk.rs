@@ -465,7 +465,7 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> Result<
         let spare = buf.spare_capacity_mut();
         let want = spare.len().min(room);
         match rustix::io::read(&fd, &mut spare[..want]) {
-            Ok((filled, _)) if filled.is_empty() => return Ok(false),
+            Ok(([], _)) => return Ok(false),
             Ok((filled, _)) => {
                 let n = filled.len();
                 // SAFETY: `read` initialised the first `n` bytes of the spare capacity.

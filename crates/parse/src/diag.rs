@@ -196,6 +196,7 @@ mod tests {
     }
 
     /// struct inet_diag_msg in the kernel's layout (include/uapi/linux/inet_diag.h).
+    #[allow(clippy::too_many_arguments)]
     fn inet(family: u8, state: u8, sport: u16, dport: u16, src: &[u8], dst: &[u8], uid: u32, inode: u32) -> Vec<u8> {
         let mut m = vec![family, state, 0, 0];
         m.extend_from_slice(&sport.to_be_bytes());

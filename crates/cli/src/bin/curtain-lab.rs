@@ -163,6 +163,8 @@ fn bindshell(addr: &str) -> ! {
 }
 
 /// A child traced by its parent (PTRACE_SEIZE): TracerPid is set in the child's status.
+// The tracee lives as long as its tracer, which never returns: nothing to wait for.
+#[allow(clippy::zombie_processes)]
 fn trace() -> ! {
     let me = std::env::current_exe().expect("current_exe");
     let child = Command::new(me).arg("sleep").stdout(Stdio::null()).spawn().expect("spawn tracee");
