@@ -206,12 +206,13 @@ impl<'a, W: Write> Walker<'a, W> {
         for name in PROCESS_LINKS.iter().map(|s| s.to_string()).chain(ns_names) {
             links.push(link_at(dir, name));
         }
-        for l in &links {
-            p.raw.links.insert(l.name.clone(), link_result(l));
-        }
         let mut rec = RawRecord::new(RawOp::Links, pid.to_string());
         rec.links = Some(links);
         self.record(&rec);
+        // Recorded: the targets move into the process's reads, uncopied.
+        for l in rec.links.take().unwrap_or_default() {
+            p.raw.links.insert(l.name.clone(), link_result(l));
+        }
 
         if p.raw.links.get("exe").is_some_and(|r| r.is_ok()) {
             p.raw.exe = Some(self.exe(dir, pid));
@@ -295,20 +296,15 @@ impl<'a, W: Write> Walker<'a, W> {
         let mut rec = RawRecord::new(RawOp::Fds, format!("{pid}/fd"));
         let out = match numeric_entries(dir, "fd") {
             Ok((entries, fd_dir)) => {
-                let mut links = Vec::with_capacity(entries.len());
-                let mut out = Vec::with_capacity(entries.len());
-                for fd in entries {
-                    let l = link_at(fd_dir.as_fd(), fd.to_string());
-                    out.push((fd, link_result(&l)));
-                    links.push(l);
-                }
-                rec.links = Some(links);
-                Ok(out)
+                rec.links = Some(entries.iter().map(|fd| link_at(fd_dir.as_fd(), fd.to_string())).collect());
+                Ok(entries)
             }
             Err(e) => Err(failed(&mut rec, e)),
         };
         self.record(&rec);
-        out
+        // Recorded: the targets move into the process's reads, uncopied.
+        let links = rec.links.take().unwrap_or_default();
+        out.map(|entries| entries.into_iter().zip(links).map(|(fd, l)| (fd, link_result(l))).collect())
     }
 
     /// statx of the file behind /proc/PID/exe (the file itself, even deleted or memfd); it is

@@ -19,10 +19,10 @@ pub fn global_error<S: RowSink>(tables: &mut Tables<S>, rec: &RawRecord) {
     }
 }
 
-/// The result of one link read.
-pub fn link_result(l: &LinkRead) -> RawResult {
-    match (&l.target, l.error) {
-        (Some(t), None) => Ok(t.0.clone()),
+/// The result of one link read, taking its target.
+pub fn link_result(l: LinkRead) -> RawResult {
+    match (l.target, l.error) {
+        (Some(t), None) => Ok(t.0),
         (_, Some(k)) => Err(k),
         (None, None) => Err(ErrorKind::Parse),
     }
@@ -76,7 +76,7 @@ pub fn rebuild<'a, S: RowSink>(
     let mut t = Tables::new(sink, None);
     let mut cur: Option<Pending> = None;
     for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
-        let rec: RawRecord =
+        let mut rec: RawRecord =
             serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
         let bytes = |rec: &RawRecord| -> Result<RawResult, String> {
             match rec.error {
@@ -131,7 +131,7 @@ pub fn rebuild<'a, S: RowSink>(
                         p.net.push((netns, proto, Ok(bytes.to_vec()), true));
                     }
                     RawOp::Links => {
-                        for l in rec.links.iter().flatten() {
+                        for l in rec.links.take().unwrap_or_default() {
                             p.raw.links.insert(l.name.clone(), link_result(l));
                         }
                     }
@@ -140,7 +140,7 @@ pub fn rebuild<'a, S: RowSink>(
                             Some(k) => Err(k),
                             None => {
                                 let mut v = Vec::new();
-                                for l in rec.links.iter().flatten() {
+                                for l in rec.links.take().unwrap_or_default() {
                                     let fd = l.name.parse::<u32>().map_err(|_| format!("bad fd {}", l.name))?;
                                     v.push((fd, link_result(l)));
                                 }
