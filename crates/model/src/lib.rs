@@ -137,7 +137,8 @@ pub enum ErrorKind {
     EPERM,
     /// The process exited while it was being read.
     ESRCH,
-    /// The process was gone (or its pid reused) when re-checked after reading.
+    /// The process exited while it was being read (a read through its directory fd failed with
+    /// ESRCH), or before its first read.
     #[serde(rename = "vanished")]
     Vanished,
     /// The bytes were read but are not in the format the kernel writes.
@@ -337,7 +338,7 @@ pub struct Process {
     /// How many file descriptors were listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fd_count: Option<u32>,
-    /// Gone, or its pid reused, when re-checked after reading: what was read is kept.
+    /// It exited while it was being read (a read failed with ESRCH): what was read is kept.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub vanished: bool,
     /// Per field, why it is missing.
