@@ -37,6 +37,15 @@ fn looks_like_kthread(name: &str) -> bool {
     KTHREAD_PREFIXES.iter().any(|k| n.starts_with(k))
 }
 
+/// A daemon that titles itself `NAME: role` (tmux, sshd, postgres workers): its comm starts
+/// with its own name followed by a separator. Short names do not count (`s` is no name to hide).
+fn titled(comm: &[u8], name: &[u8]) -> bool {
+    name.len() >= 3
+        && comm.len() > name.len()
+        && comm.starts_with(name)
+        && matches!(comm[name.len()], b':' | b' ' | b'-' | b'[' | b'/')
+}
+
 /// The kernel cuts comm to 15 bytes.
 fn comm_of(name: &str) -> &[u8] {
     let b = name.as_bytes();
@@ -75,7 +84,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         let c = comm_of(&comm);
         let matches = fine.iter().any(|n| {
             let n = n.trim_start_matches('-');
-            !n.is_empty() && (comm_of(n) == c || n.as_bytes().starts_with(c))
+            !n.is_empty() && (comm_of(n) == c || n.as_bytes().starts_with(c) || titled(c, n.as_bytes()))
         });
         if !matches {
             let summary = format!(
@@ -111,9 +120,13 @@ mod tests {
         let applet = with_args(process(93, 1, "sh", "/bin/busybox"), &["sh", "-c", "x"]);
         let long = process(94, 1, "containerd-shim", "/usr/bin/containerd-shim-runc-v2");
         let login = with_args(process(95, 1, "bash", "/usr/bin/bash"), &["-bash"]);
+        let titled = with_args(process(96, 1, "tmux: server", "/usr/bin/tmux"), &["tmux"]);
         let mut kt = process(2, 0, "kworker/0:1", "");
         kt.kernel_thread = true;
         kt.exe = None;
-        assert!(check(&DETECTOR, &snapshot(vec![script, applet, long, login, kt], vec![], vec![])).is_empty());
+        assert!(check(&DETECTOR, &snapshot(vec![script, applet, long, login, titled, kt], vec![], vec![])).is_empty());
+        // A short executable name does not excuse any comm that starts with it.
+        let hidden = with_args(process(97, 1, "sshd: root", "/tmp/s"), &["s"]);
+        assert_eq!(check(&DETECTOR, &snapshot(vec![hidden], vec![], vec![])).len(), 1);
     }
 }
