@@ -2,7 +2,7 @@
 //! udp6,unix}, at a fraction of the kernel's cost (the kernel does not format text, and walks only
 //! the asked-for namespace's sockets). The input is every reply datagram of one dump, as read.
 
-use crate::net::tcp_state_name;
+use crate::net::inet_state;
 use crate::proc::ParseError;
 use curtain_model::{ByteString, Endpoint, Proto, Socket};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -99,15 +99,7 @@ pub fn parse_inet_diag(proto: Proto, netns: u64, b: &[u8], le: bool) -> (Vec<Soc
         s.tx_queue = u32_at(m, 60, le);
         s.uid = u32_at(m, 64, le);
         s.inode = u32_at(m, 68, le).unwrap_or(0) as u64;
-        s.state = match proto {
-            Proto::Tcp | Proto::Tcp6 => tcp_state_name(st).map(str::to_string),
-            _ => match st {
-                1 => Some("ESTABLISHED".to_string()),
-                7 => Some("UNCONN".to_string()),
-                _ => None,
-            },
-        }
-        .unwrap_or_else(|| format!("0x{st:02X}"));
+        s.state = inet_state(proto, st);
         out.push(s);
     }
     (out, errors)

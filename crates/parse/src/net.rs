@@ -31,6 +31,21 @@ pub fn tcp_state_name(st: u8) -> Option<&'static str> {
     })
 }
 
+/// The name of an inet socket's state: TCP states by name; datagram and raw sockets use only 1
+/// (connected) and 7 (not connected), named as ss names them; anything else as its number.
+pub fn inet_state(proto: Proto, st: u8) -> String {
+    match proto {
+        Proto::Tcp | Proto::Tcp6 => tcp_state_name(st),
+        _ => match st {
+            1 => Some("ESTABLISHED"),
+            7 => Some("UNCONN"),
+            _ => None,
+        },
+    }
+    .map(str::to_string)
+    .unwrap_or_else(|| format!("0x{st:02X}"))
+}
+
 /// Parses a tcp/udp/raw table (v4 or v6). Returns the sockets and one error per line that could
 /// not be read; `little_endian` is the byte order of the host that produced the table.
 pub fn parse_inet_table(proto: Proto, netns: u64, b: &[u8], little_endian: bool) -> (Vec<Socket>, Vec<ParseError>) {
@@ -68,16 +83,7 @@ fn parse_inet_line(proto: Proto, netns: u64, line: &[u8], le: bool) -> Option<So
     let uid = parse_int::<u32>(f.next()?)?;
     let _timeout = f.next()?;
     let inode = parse_int::<u64>(f.next()?)?;
-    let state = match proto {
-        Proto::Tcp | Proto::Tcp6 => tcp_state_name(st).map(str::to_string),
-        // Datagram and raw sockets use only 1 (connected) and 7 (not connected), as ss shows.
-        _ => match st {
-            1 => Some("ESTABLISHED".to_string()),
-            7 => Some("UNCONN".to_string()),
-            _ => None,
-        },
-    }
-    .unwrap_or_else(|| format!("0x{st:02X}"));
+    let state = inet_state(proto, st);
     Some(Socket {
         netns,
         proto,

@@ -42,7 +42,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
                 s.proto.table(),
                 cmdline(p)
             );
-            out.push(finding(d, p, severity, summary, vec![ev_process(p), ev_socket(s.inode), ev_fd(p.pid, f.fd)]));
+            out.push(finding(d, p, severity, summary, ev_holding(p, f.fd, s.inode)));
         }
     }
     out

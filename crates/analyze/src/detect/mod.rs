@@ -115,6 +115,11 @@ pub(crate) fn ev_fd(pid: u32, fd: u32) -> Evidence {
     Evidence { member: "tables/fds.jsonl".into(), locator: format!("pid={pid} fd={fd}") }
 }
 
+/// A process holding a socket through one descriptor: its row, the socket's, the descriptor's.
+pub(crate) fn ev_holding(p: &Process, fd: u32, inode: u64) -> Vec<Evidence> {
+    vec![ev_process(p), ev_socket(inode), ev_fd(p.pid, fd)]
+}
+
 /// Last path component, without the kernel's " (deleted)".
 pub(crate) fn basename(path: &[u8]) -> String {
     let path = path.strip_suffix(b" (deleted)").unwrap_or(path);
