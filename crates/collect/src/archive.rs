@@ -83,6 +83,7 @@ pub struct ArchiveWriter<W: Write> {
     mtime: u64,
     index: Vec<u8>,
     index_parts: u32,
+    written: u64,
 }
 
 /// The stream of index parts.
@@ -110,7 +111,7 @@ impl<W: Write> ArchiveWriter<W> {
         };
         let mut tar = tar::Builder::new(sink);
         tar.mode(tar::HeaderMode::Deterministic);
-        Ok(ArchiveWriter { tar, members: Vec::new(), mtime, index: Vec::new(), index_parts: 0 })
+        Ok(ArchiveWriter { tar, members: Vec::new(), mtime, index: Vec::new(), index_parts: 0, written: 0 })
     }
 
     fn write(&mut self, path: &str, data: &[u8]) -> io::Result<Member> {
@@ -120,6 +121,7 @@ impl<W: Write> ArchiveWriter<W> {
         h.set_mtime(self.mtime);
         h.set_entry_type(tar::EntryType::Regular);
         self.tar.append_data(&mut h, path, data)?;
+        self.written += 1;
         Ok(Member { path: path.to_string(), size: data.len() as u64, sha256: to_hex(&Sha256::digest(data)) })
     }
 
@@ -147,6 +149,11 @@ impl<W: Write> ArchiveWriter<W> {
         let name = crate::parts::part_name(INDEX, self.index_parts);
         self.index_parts += 1;
         self.append(&name, &body)
+    }
+
+    /// How many members were written so far (listed in the manifest or an index part).
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// The members the manifest lists (so far). Call [`Self::close_index`] first for all.

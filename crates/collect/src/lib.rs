@@ -59,6 +59,8 @@ pub struct Outcome {
     /// SHA-256 of the archive's bytes as written.
     pub sha256: String,
     pub bytes: u64,
+    /// Members written, the manifest included.
+    pub members: u64,
 }
 
 fn now(id: rustix::time::ClockId) -> u64 {
@@ -206,8 +208,9 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
         members: archive.members().to_vec(),
     };
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
+    let members = archive.written() + 1;
     let (out, sha256, bytes) = archive.finish(&body)?;
-    Ok((Outcome { manifest, sha256, bytes }, out))
+    Ok((Outcome { manifest, sha256, bytes, members }, out))
 }
 
 /// One line per problem `verify` found.
@@ -404,13 +407,7 @@ pub fn summary(o: &Outcome, output: &str, elapsed: Duration) -> String {
         let list: Vec<String> = m.errors_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(s, "  errors: {} (see tables/errors.jsonl)", list.join(", "));
     }
-    let _ = writeln!(
-        s,
-        "  archive {output}: {} members, {} bytes, {:.2} s",
-        m.members.len() + 1,
-        o.bytes,
-        elapsed.as_secs_f64()
-    );
+    let _ = writeln!(s, "  archive {output}: {} members, {} bytes, {:.2} s", o.members, o.bytes, elapsed.as_secs_f64());
     let _ = writeln!(s, "  sha256 {}", o.sha256);
     s
 }
