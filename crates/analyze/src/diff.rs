@@ -140,26 +140,13 @@ fn hashes(ix: &Index) -> BTreeMap<String, BTreeSet<String>> {
 
 /// Compares `old` with `new`.
 pub fn diff(old: &Index, old_findings: &[Finding], new: &Index, new_findings: &[Finding]) -> Diff {
-    let key = |p: &Process| (p.pid, p.starttime_ticks);
-    let old_keys: BTreeSet<_> = old.snap.processes.iter().map(key).collect();
-    let new_keys: BTreeSet<_> = new.snap.processes.iter().map(key).collect();
-    let mut d = Diff {
-        processes_started: new
-            .snap
-            .processes
-            .iter()
-            .filter(|p| !old_keys.contains(&key(p)) && p.label.is_none())
-            .map(ProcessRef::of)
-            .collect(),
-        processes_gone: old
-            .snap
-            .processes
-            .iter()
-            .filter(|p| !new_keys.contains(&key(p)) && p.label.is_none())
-            .map(ProcessRef::of)
-            .collect(),
-        ..Default::default()
+    // A process is its pid and start time; the collector's own session is left out.
+    let only_in = |a: &Index, b: &Index| -> Vec<ProcessRef> {
+        let key = |p: &Process| (p.pid, p.starttime_ticks);
+        let in_b: BTreeSet<_> = b.snap.processes.iter().map(key).collect();
+        a.snap.processes.iter().filter(|p| !in_b.contains(&key(p)) && p.label.is_none()).map(ProcessRef::of).collect()
     };
+    let mut d = Diff { processes_started: only_in(new, old), processes_gone: only_in(old, new), ..Default::default() };
     let (oc, nc) = (connections(old), connections(new));
     d.connections_opened = nc.iter().filter(|(k, _)| !oc.contains_key(*k)).map(|(_, s)| conn(new, s)).collect();
     d.connections_closed = oc.iter().filter(|(k, _)| !nc.contains_key(*k)).map(|(_, s)| conn(old, s)).collect();

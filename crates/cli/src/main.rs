@@ -350,7 +350,7 @@ fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         let got =
             if cloudtrail { curtain_cloud::ingest::cloudtrail(&bytes) } else { curtain_cloud::ingest::events(&bytes) };
         for e in &got.errors {
-            eprintln!("curtain: {}: {}", f.display(), text::term_line(e));
+            eprintln!("curtain: {}: {}", f.display(), curtain_report::term(e));
         }
         for t in &got.tasks {
             reg.add_task(t).map_err(|e| io::Error::other(e.to_string()))?;
@@ -459,7 +459,7 @@ fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         lines.len()
     );
     for l in &lines {
-        println!("{}", text::term_line(l));
+        println!("{}", curtain_report::term(l));
     }
     println!("register {}: {t} tasks, {e} ENIs, {i} addresses", a.db.db);
     Ok(if failed > 0 { 1 } else { 0 })

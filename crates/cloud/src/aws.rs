@@ -4,7 +4,7 @@
 //! STS, regions from EC2, bounded concurrency, and the SDK's standard retries with back-off on
 //! throttling.
 
-use crate::ingest::{attachment_of_description, task_fact};
+use crate::ingest::{attachment_of_description, bare_task};
 use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use curtain_model::register::{
@@ -57,13 +57,8 @@ impl AwsRegion {
     }
 
     fn task(&self, t: &aws_sdk_ecs::types::Task) -> Option<TaskFact> {
-        // Built through the same shape the events use, from the typed fields.
-        let mut f = task_fact(
-            &serde_json::json!({ "taskArn": t.task_arn()? }),
-            Some(&self.account_id),
-            Some(&self.region),
-            self.source.clone(),
-        )?;
+        let mut f =
+            bare_task(t.task_arn()?.to_string(), Some(&self.account_id), Some(&self.region), self.source.clone());
         f.cluster_arn = t.cluster_arn().map(str::to_string);
         f.group = t.group().map(str::to_string);
         f.task_definition_arn = t.task_definition_arn().map(str::to_string);

@@ -98,13 +98,32 @@ fn containers(v: Option<&Value>) -> Vec<ContainerFact> {
         .collect()
 }
 
-/// A task as the ECS API (and RunTask's response, and the event's detail) describe it.
-pub fn task_fact(t: &Value, account: Option<&str>, region: Option<&str>, source: Provenance) -> Option<TaskFact> {
-    let task_arn = s(t, "taskArn")?;
+/// A task known only by its arn: account and region given, or else read from the arn.
+pub fn bare_task(task_arn: String, account: Option<&str>, region: Option<&str>, source: Provenance) -> TaskFact {
     let (arn_account, arn_region) = arn_parts(&task_arn).unwrap_or_default();
-    Some(TaskFact {
+    TaskFact {
         account_id: account.map(str::to_string).unwrap_or(arn_account),
         region: region.map(str::to_string).unwrap_or(arn_region),
+        cluster_arn: None,
+        group: None,
+        task_definition_arn: None,
+        launch_type: None,
+        availability_zone: None,
+        last_status: None,
+        created_at: None,
+        started_at: None,
+        stopped_at: None,
+        container_instance_arn: None,
+        containers: Vec::new(),
+        attachments: Vec::new(),
+        task_arn,
+        source,
+    }
+}
+
+/// A task as the ECS API (and RunTask's response, and the event's detail) describe it.
+pub fn task_fact(t: &Value, account: Option<&str>, region: Option<&str>, source: Provenance) -> Option<TaskFact> {
+    Some(TaskFact {
         cluster_arn: s(t, "clusterArn"),
         group: s(t, "group"),
         task_definition_arn: s(t, "taskDefinitionArn"),
@@ -117,8 +136,7 @@ pub fn task_fact(t: &Value, account: Option<&str>, region: Option<&str>, source:
         container_instance_arn: s(t, "containerInstanceArn"),
         containers: containers(t.get("containers")),
         attachments: attachments(t.get("attachments")),
-        task_arn,
-        source,
+        ..bare_task(s(t, "taskArn")?, account, region, source)
     })
 }
 
@@ -232,13 +250,7 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 let arn = s(t, "taskArn").or_else(|| s(req, "task").filter(|a| a.starts_with("arn:")));
                 match arn {
                     Some(task_arn) => {
-                        let mut f = task_fact(
-                            &serde_json::json!({ "taskArn": task_arn }),
-                            account.as_deref(),
-                            region.as_deref(),
-                            source,
-                        )
-                        .expect("an arn is there");
+                        let mut f = bare_task(task_arn, account.as_deref(), region.as_deref(), source);
                         f.cluster_arn = s(t, "clusterArn");
                         f.last_status = Some("STOPPED".into());
                         f.stopped_at = time_ns(t.get("stoppedAt")).or(Some(at));

@@ -197,7 +197,7 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
         started_at: format_rfc3339_ns(clock.realtime_start_ns),
         ended_at: format_rfc3339_ns(clock.realtime_end_ns),
         clock,
-        ecs: curtain_parse::tables::ecs_identity(ecs_docs[0].as_deref(), ecs_docs[1].as_deref()),
+        ecs: curtain_parse::ecs::parse_metadata(ecs_docs[0].as_deref(), ecs_docs[1].as_deref()),
         options: CollectOptions {
             proc_root: opts.proc_root.clone(),
             carve_exe: opts.carve_exe,
@@ -364,7 +364,7 @@ pub fn write_reparsed<W: Write>(
     m.counts = re.counts.clone();
     m.errors_by_kind = re.errors_by_kind.clone();
     m.ecs =
-        curtain_parse::tables::ecs_identity(contents.get("raw/ecs/container.json"), contents.get("raw/ecs/task.json"));
+        curtain_parse::ecs::parse_metadata(contents.get("raw/ecs/container.json"), contents.get("raw/ecs/task.json"));
     m.members = a.members().to_vec();
     let body = serde_json::to_vec_pretty(&m).expect("serialise manifest");
     let (out, sha, _) = a.finish(&body)?;

@@ -4,7 +4,7 @@
 //! archive) through [`Tables`], so a table is always a pure function of the raw evidence: a
 //! parser fix applies to old archives, and an untouched archive reparses to identical bytes.
 
-use crate::{ecs, net, proc};
+use crate::{net, proc};
 use curtain_model::{
     ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Process, Proto,
 };
@@ -534,11 +534,6 @@ pub const SSM_AGENT_DIR: &[u8] = b"/managed-agents/execute-command/";
 /// Programs that stand between a responder's shell and the collector.
 const WRAPPERS: [&[u8]; 11] =
     [b"sudo", b"su", b"doas", b"setpriv", b"nsenter", b"chroot", b"timeout", b"env", b"unshare", b"script", b"runuser"];
-
-/// The ECS identity from the two metadata documents the collector fetched.
-pub fn ecs_identity(container: Option<&[u8]>, task: Option<&[u8]>) -> Option<curtain_model::EcsIdentity> {
-    ecs::parse_metadata(container, task)
-}
 
 #[cfg(test)]
 mod tests {

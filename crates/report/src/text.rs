@@ -250,11 +250,6 @@ pub fn detectors(w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// One line of text safe for a terminal.
-pub fn term_line(s: &str) -> String {
-    term(s)
-}
-
 /// The holders of an address, as `curtain whois` prints them.
 pub fn holders(
     w: &mut dyn Write,
