@@ -46,12 +46,14 @@ def stop_load(p):
 
 
 def main():
-    curtain, floor, load, python = sys.argv[1:5]
+    curtain, collector, floor, load, python = sys.argv[1:6]
     ns = [int(x) for x in os.environ.get("BENCH_N", "500 2000 8000").split()]
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     tmp = tempfile.mkdtemp(prefix="curtain-bench-")
     tools = {
         "curtain collect": lambda i: ([curtain, "collect", "-q", "-o", f"{tmp}/c{i}.tar.zst"], None),
+        "curtain collect -j 1": lambda i: ([curtain, "collect", "-q", "-j", "1", "-o", f"{tmp}/c{i}.tar.zst"], None),
+        "curtain-collector": lambda i: ([collector, "-q", "-o", f"{tmp}/c{i}.tar.zst"], None),
         "ps -eo pid,ppid,lstart,stat,comm,args": lambda i: (["ps", "-eo", "pid,ppid,lstart,stat,comm,args"], None),
         "ss -tuanpx": lambda i: (["ss", "-tuanpx"], None),
         "lsof -n -P": lambda i: (["lsof", "-n", "-P"], None),
@@ -71,7 +73,7 @@ def main():
                 w, c, m, so, se = timed(cmd, out)
                 samples.append((w, c, m))
                 last_out, last_err = so, se
-                if name == "curtain collect":
+                if name.startswith("curtain"):
                     man = subprocess.run([curtain, "report", f"{tmp}/c{i}.tar.zst", "--format", "json"],
                                          capture_output=True).stdout
                     counts = json.loads(man)["archives"][0]["counts"]
@@ -80,7 +82,7 @@ def main():
             med = lambda k: statistics.median(s[k] for s in samples)
             entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2)}
             text = last_out.decode(errors="replace")
-            if name == "curtain collect":
+            if name.startswith("curtain"):
                 entry.update(processes=counts["processes"], sockets=counts["sockets"],
                              owned=counts["sockets_with_owner"], netns=counts["netns"])
             elif name.startswith("ps "):
@@ -118,11 +120,12 @@ def print_tables(results):
                 continue
             cell = lambda k: "" if e.get(k) is None else str(e.get(k))
             print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} |")
-    print("\n| N | curtain CPU / floor CPU | curtain wall / floor wall | (ps+ss+lsof) wall / curtain wall | (ps+ss+lsof) CPU / curtain CPU |")
-    print("|---|---|---|---|---|")
+    print("\n| N | run | curtain CPU / floor CPU | curtain wall / floor wall | (ps+ss+lsof) wall / curtain wall | (ps+ss+lsof) CPU / curtain CPU |")
+    print("|---|---|---|---|---|---|")
     for n, res in results.items():
-        c, f, t = res["curtain collect"], res["floor"], res["ps+ss+lsof"]
-        print(f"| {n} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
+        for name in ("curtain collect", "curtain collect -j 1", "curtain-collector"):
+            c, f, t = res[name], res["floor"], res["ps+ss+lsof"]
+            print(f"| {n} | {name} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
 
 
 if __name__ == "__main__":

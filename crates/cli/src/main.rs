@@ -303,6 +303,7 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
         carve_exe: a.carve_exe,
         no_environ: a.no_environ,
         compress: None,
+        jobs: None,
         quiet: true,
     };
     run_collect(&args)?;

@@ -114,7 +114,7 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(ArchiveWriter { tar, members: Vec::new(), mtime, index: Vec::new(), index_parts: 0, written: 0 })
     }
 
-    fn write(&mut self, path: &str, data: &[u8]) -> io::Result<Member> {
+    fn write(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<Member> {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o444);
@@ -122,19 +122,24 @@ impl<W: Write> ArchiveWriter<W> {
         h.set_entry_type(tar::EntryType::Regular);
         self.tar.append_data(&mut h, path, data)?;
         self.written += 1;
-        Ok(Member { path: path.to_string(), size: data.len() as u64, sha256: to_hex(&Sha256::digest(data)) })
+        let sha256 = match sha256 {
+            Some(d) => to_hex(d),
+            None => to_hex(&Sha256::digest(data)),
+        };
+        Ok(Member { path: path.to_string(), size: data.len() as u64, sha256 })
     }
 
     /// Appends one member and lists it in the manifest.
     pub fn append(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
-        let m = self.write(path, data)?;
+        let m = self.write(path, data, None)?;
         self.members.push(m);
         Ok(())
     }
 
-    /// Appends one member and lists it in the current index part.
-    pub fn append_indexed(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
-        let m = self.write(path, data)?;
+    /// Appends one member and lists it in the current index part. `sha256`: its digest when the
+    /// reader already made it (on its own thread).
+    pub fn append_indexed(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<()> {
+        let m = self.write(path, data, sha256)?;
         // Serialising plain data into a Vec cannot fail.
         serde_json::to_writer(&mut self.index, &m).expect("serialise member");
         self.index.push(b'\n');

@@ -29,6 +29,10 @@ pub struct CollectArgs {
     /// Compression; by default zstd for a `.zst` name, none otherwise and for standard output.
     #[arg(long, value_enum)]
     pub compress: Option<Compression>,
+    /// Threads reading processes (the archive is written by one more). Default: the CPUs this
+    /// process may use (affinity, cgroup quota), at most 4; 1 for the least load on the host.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Print no summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -57,12 +61,13 @@ pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome
         no_environ: args.no_environ,
         compression,
         argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
+        jobs: args.jobs.map(usize::from),
         ..Options::default()
     };
     let started = Instant::now();
     let outcome = if to_stdout {
         let stdout = io::stdout().lock();
-        let (o, mut out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 18, stdout))?;
+        let (o, mut out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, stdout))?;
         out.flush()?;
         o
     } else {
@@ -72,7 +77,7 @@ pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome
             .create_new(true)
             .open(&output)
             .map_err(|e| io::Error::new(e.kind(), format!("{output}: {e}")))?;
-        let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 18, f))?;
+        let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, f))?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         let name =

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod http;
 pub mod netlink;
 pub mod parts;
+pub mod pipeline;
 pub mod walk;
 
 use archive::{ArchiveWriter, Compression};
@@ -36,6 +37,8 @@ pub struct Options {
     /// `None`, PID 1's environment is looked at for it.
     pub ecs_uri: Option<String>,
     pub http_timeout: Duration,
+    /// Threads reading processes; `None`: [`pipeline::default_jobs`].
+    pub jobs: Option<usize>,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             argv: Vec::new(),
             ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
             http_timeout: Duration::from_millis(1500),
+            jobs: None,
         }
     }
 }
@@ -93,44 +97,44 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
             .map_err(|e| io::Error::other(format!("{}: {e}", opts.proc_root)))?;
 
     let mut archive = ArchiveWriter::new(out, opts.compression, realtime_start_ns / 1_000_000_000)?;
-    let walk_opts = walk::WalkOptions { no_environ: opts.no_environ, carve_exe: opts.carve_exe };
-    let mut w = walk::Walker::new(root, walk_opts, Context { clock: clock.clone() }, &mut archive);
-
-    let root_fd = rustix::fs::openat(&w.root, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    let root_fd = rustix::fs::openat(&root, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(io::Error::from)?;
     let root_dir = rustix::fd::AsFd::as_fd(&root_fd);
     // Who the collector is in this tree, before any process: it labels itself and its session.
+    let self_link = walk::read_link(root_dir, "self", "self".into());
     let self_pid: Option<u32> =
-        w.read_link(root_dir, "self", "self".into()).ok().and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok());
-    w.tables.set_self_pid(self_pid);
+        self_link.rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
     // Socket tables through netlink when this is the live proc tree of our own pid namespace.
-    if self_pid == Some(std::process::id()) {
-        w.home_netns =
-            rustix::fs::openat(root_dir, "thread-self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok();
-    }
-    let (stat, _) = w.read_file(root_dir, "stat", "stat".into(), walk::Tag::None)?;
-    if let Err(kind) = stat {
-        w.tables.add_error(None, "stat".into(), kind, None);
-    }
-    clock.btime = stat.ok().and_then(|b| curtain_parse::parse_btime(&b, clock.clk_tck, clock.page_size));
-    let pids = match w.list_numeric(root_dir, ".", ".".into()) {
-        Ok(pids) => pids,
-        Err(kind) => {
-            w.tables.add_error(None, ".".into(), kind, None);
-            Vec::new()
-        }
-    };
+    let home_netns = (self_pid == Some(std::process::id()))
+        .then(|| {
+            rustix::fs::openat(root_dir, "thread-self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
+        })
+        .flatten();
+    let walk_opts = walk::WalkOptions { no_environ: opts.no_environ, carve_exe: opts.carve_exe };
+    let shared = walk::Shared::new(root, walk_opts, home_netns);
+    let mut reader = walk::Reader::new(&shared);
+    let mut w = pipeline::Writer::new(&mut archive, Context { clock: clock.clone() });
+
+    // As `reparse` replays it: a missing `self` (a copied tree) is no error row.
+    w.record(&self_link.rec);
+    w.tables.set_self_pid(self_pid);
+    let stat = reader.read_file(root_dir, "stat", "stat".into(), walk::Tag::None);
+    w.global(&stat)?;
+    clock.btime = stat.result().ok().and_then(|b| curtain_parse::parse_btime(b, clock.clk_tck, clock.page_size));
+    let (listing, pids) = reader.list_numeric(root_dir, ".", ".".into());
+    w.global(&listing)?;
     // Itself first, then its ancestors as long as they are the responder's session, then the rest.
     if let Some(me) = self_pid.filter(|p| pids.binary_search(p).is_ok()) {
-        w.process(me)?;
+        w.take(reader.process(me))?;
         while let Some(next) = w.tables.next_ancestor().filter(|p| pids.binary_search(p).is_ok() && !w.done.contains(p))
         {
-            w.process(next)?;
+            w.take(reader.process(next))?;
         }
     }
-    for pid in pids {
-        w.process(pid)?;
-    }
+    drop(reader);
+    let rest: Vec<u32> = pids.into_iter().filter(|p| !w.done.contains(p)).collect();
+    let jobs = opts.jobs.unwrap_or_else(pipeline::default_jobs);
+    pipeline::walk(&shared, &rest, jobs, |b| w.take(b))?;
 
     // ECS identity: our own environment, else the container's init's.
     let ecs_uri = opts.ecs_uri.clone().or_else(|| {
@@ -166,7 +170,16 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     clock.boottime_end_ns = now(rustix::time::ClockId::Boottime);
     clock.realtime_end_ns = now(rustix::time::ClockId::Realtime);
 
-    let mut counts = w.tables.finish();
+    // The socket tables, parsed now that every owner is known, written as their parts fill.
+    let mut failed = Ok(());
+    let mut counts = w.tables.finish_with(|sink| {
+        for (name, body) in sink.take_ready() {
+            if failed.is_ok() {
+                failed = w.archive.append(&name, &body);
+            }
+        }
+    });
+    failed?;
     counts.raw_bytes = w.raw_bytes;
     let errors_by_kind = w.tables.errors_by_kind();
     let me = w.tables.kept.iter().find(|p| Some(p.pid) == self_pid).cloned();
@@ -342,7 +355,7 @@ pub fn write_reparsed<W: Write>(
             continue;
         }
         if archive::is_indexed(path) {
-            a.append_indexed(path, data)?;
+            a.append_indexed(path, data, None)?;
         } else {
             a.append(path, data)?;
         }

@@ -25,10 +25,16 @@ pub const DIAG_TABLES: [Proto; 5] = [Proto::Tcp, Proto::Tcp6, Proto::Udp, Proto:
 /// /proc/PID/ns/net), then moves back to `home`. Fails (EPERM) without CAP_SYS_ADMIN.
 pub fn socket_in(netns_file: BorrowedFd<'_>, home: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     move_into_link_name_space(netns_file, Some(LinkNameSpaceType::Network))?;
-    let s = rustix::net::socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(rustix::net::netlink::SOCK_DIAG));
+    let s = socket_here();
     // Back home before anything else; the socket keeps the namespace it was made in.
     move_into_link_name_space(home, Some(LinkNameSpaceType::Network))?;
     s
+}
+
+/// A NETLINK_SOCK_DIAG socket in the collector's own network namespace: no privilege needed (a
+/// container's collector without CAP_SYS_ADMIN still dumps its own namespace, as `ss` does).
+pub fn socket_here() -> Result<OwnedFd, Errno> {
+    rustix::net::socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(rustix::net::netlink::SOCK_DIAG))
 }
 
 fn request(proto: Proto, seq: u32) -> Vec<u8> {

@@ -5,19 +5,23 @@
 //! where one `readlinkat` does. Holding the dirfd also pins the process: once it exits, every
 //! later read fails with ESRCH instead of silently reading a new process that reused the pid, so
 //! each read re-checks it.
+//!
+//! A [`Reader`] turns one process into a [`Bundle`]: its records in reading order, each with the
+//! bytes it read and their SHA-256. Readers share only a [`Shared`] (the proc root, the hashes of
+//! executables seen, the namespaces whose tables are taken), so several can walk at once, each on
+//! its own thread, while one writer puts their bundles in the archive in pid order
+//! ([`crate::pipeline`]).
 
-use crate::archive::ArchiveWriter;
-use crate::parts::{Parts, READS};
 use curtain_model::{to_hex, ErrorKind, ExeStat, LinkRead, Proto, RawOp, RawRecord};
-use curtain_parse::replay::{link_result, Pending};
 use curtain_parse::tables::{PROCESS_FILES, PROCESS_LINKS};
-use curtain_parse::{Context, RawProcess, RawResult, Tables};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
 
 /// Largest file kept whole; a larger one keeps this prefix and is marked truncated (a cmdline
 /// or environ is at most a few MiB; a huge maps file is the only usual case).
@@ -33,12 +37,10 @@ pub fn errno_kind(e: Errno) -> ErrorKind {
     }
 }
 
-/// Records a failed access in `rec` and returns its kind.
-fn failed(rec: &mut RawRecord, e: Errno) -> ErrorKind {
-    let kind = errno_kind(e);
-    rec.error = Some(kind);
+/// Records a failed access in `rec`.
+fn failed(rec: &mut RawRecord, e: Errno) {
+    rec.error = Some(errno_kind(e));
     rec.errno = Some(e.raw_os_error());
-    kind
 }
 
 /// Options of the walk.
@@ -48,290 +50,329 @@ pub struct WalkOptions {
     pub carve_exe: Option<u64>,
 }
 
+/// One record of the read log with the bytes it read (for the member
+/// [`curtain_parse::replay::member_of`] names) and their SHA-256.
+pub struct Item {
+    pub rec: RawRecord,
+    pub bytes: Option<Vec<u8>>,
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl Item {
+    fn bare(rec: RawRecord) -> Item {
+        Item { rec, bytes: None, sha256: None }
+    }
+    fn read(rec: RawRecord, bytes: Vec<u8>) -> Item {
+        let sha = Sha256::digest(&bytes).into();
+        Item { rec, bytes: Some(bytes), sha256: Some(sha) }
+    }
+    /// The bytes read, or why there are none.
+    pub fn result(&self) -> Result<&[u8], ErrorKind> {
+        match (&self.bytes, self.rec.error) {
+            (Some(b), None) => Ok(b),
+            (_, Some(k)) => Err(k),
+            (None, None) => Err(ErrorKind::Other),
+        }
+    }
+}
+
+/// What walking one process gave.
+pub struct Bundle {
+    pub pid: u32,
+    /// Its `opendir` first, then every read in order.
+    pub items: Vec<Item>,
+    /// An executable carved by this walk (`files/<sha256>`, its bytes).
+    pub carved: Option<(String, Vec<u8>)>,
+}
+
 /// Identity of an executable file for hashing it once: (dev, inode, size, mtime, ctime).
 type FileKey = (u64, u64, u64, i64, u32, i64, u32);
 
-/// The state of one collection.
-pub struct Walker<'a, W: Write> {
+/// What the readers of one collection share.
+pub struct Shared {
     pub root: OwnedFd,
     pub opts: WalkOptions,
-    pub ctx: Context,
-    pub tables: Tables<Parts>,
-    pub archive: &'a mut ArchiveWriter<W>,
-    pub raw_bytes: u64,
-    buf: Vec<u8>,
-    scratch: Vec<u8>,
-    exe_cache: HashMap<FileKey, ExeStat>,
-    netns_done: HashSet<u64>,
-    mntns_done: HashSet<u64>,
-    carved: HashSet<String>,
-    /// Processes walked (or found gone), so that none is walked twice.
-    pub done: HashSet<u32>,
+    exes: Mutex<HashMap<FileKey, ExeStat>>,
+    netns: Mutex<HashSet<u64>>,
+    mntns: Mutex<HashSet<u64>>,
     /// The collector's own network namespace, to come back to after opening a sock_diag socket
-    /// in another; `None` when not reading the live /proc or not allowed to enter namespaces.
-    pub home_netns: Option<OwnedFd>,
-    seq: u32,
+    /// in another; `None` when not reading the live /proc.
+    home_netns: Option<OwnedFd>,
+    /// Its inode: the id of the collector's own network namespace.
+    home_ino: Option<u64>,
+    /// Cleared on the first EPERM entering a namespace: /proc tables from then on.
+    may_enter: AtomicBool,
+    seq: AtomicU32,
 }
 
-impl<'a, W: Write> Walker<'a, W> {
-    pub fn new(root: OwnedFd, opts: WalkOptions, ctx: Context, archive: &'a mut ArchiveWriter<W>) -> Self {
-        Walker {
+impl Shared {
+    pub fn new(root: OwnedFd, opts: WalkOptions, home_netns: Option<OwnedFd>) -> Self {
+        let home_ino = home_netns.as_ref().and_then(|f| rustix::fs::fstat(f).ok()).map(|st| st.st_ino);
+        Shared {
+            home_ino,
             root,
             opts,
-            ctx,
-            tables: Tables::new(Parts::new(), None),
-            archive,
-            raw_bytes: 0,
+            exes: Mutex::default(),
+            netns: Mutex::default(),
+            mntns: Mutex::default(),
+            home_netns,
+            may_enter: AtomicBool::new(true),
+            seq: AtomicU32::new(0),
+        }
+    }
+}
+
+/// Takes namespace `ns` for this walk if no other has it.
+fn claim(set: &Mutex<HashSet<u64>>, ns: u64) -> bool {
+    set.lock().unwrap_or_else(|e| e.into_inner()).insert(ns)
+}
+
+/// Gives `ns` back (its tables could not be read through this process: it exited).
+fn release(set: &Mutex<HashSet<u64>>, ns: u64) {
+    set.lock().unwrap_or_else(|e| e.into_inner()).remove(&ns);
+}
+
+/// One thread's walker: its buffers, reused for every process.
+pub struct Reader<'s> {
+    pub shared: &'s Shared,
+    buf: Vec<u8>,
+    dirbuf: Vec<MaybeUninit<u8>>,
+    linkbuf: Vec<MaybeUninit<u8>>,
+}
+
+/// Files the kernel renders whole on the first `read` (single_open seq files) or copies until
+/// the count or the end (cmdline, environ): a short first read is the end of the file, and the
+/// `read` that would return 0 is skipped. maps, mountinfo and the net tables come a page of
+/// records at a time and are read until 0.
+fn whole_at_once(name: &str) -> bool {
+    matches!(name, "stat" | "status" | "cmdline" | "environ" | "cgroup")
+}
+
+impl<'s> Reader<'s> {
+    pub fn new(shared: &'s Shared) -> Self {
+        Reader {
+            shared,
             buf: Vec::with_capacity(1 << 16),
-            scratch: Vec::with_capacity(1 << 12),
-            exe_cache: HashMap::new(),
-            netns_done: HashSet::new(),
-            mntns_done: HashSet::new(),
-            carved: HashSet::new(),
-            done: HashSet::new(),
-            home_netns: None,
-            seq: 0,
+            dirbuf: vec![MaybeUninit::uninit(); 32 << 10],
+            linkbuf: vec![MaybeUninit::uninit(); 4096 + 1],
         }
     }
 
-    pub fn record(&mut self, r: &RawRecord) {
-        self.scratch.clear();
-        // Serialising plain data into a Vec cannot fail.
-        serde_json::to_writer(&mut self.scratch, r).expect("serialise record");
-        self.tables.sink.push(READS, &self.scratch);
-    }
-
-    /// Writes the table parts that filled up.
-    pub fn flush_parts(&mut self) -> io::Result<()> {
-        for (name, body) in self.tables.sink.take_ready() {
-            self.archive.append(&name, &body)?;
-        }
-        Ok(())
-    }
-
-    /// Reads `name` under `dir` whole, keeps its bytes as `raw/proc/<path>` and records the read.
-    pub fn read_file(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &str,
-        path: String,
-        tag: Tag,
-    ) -> io::Result<(RawResult, bool)> {
+    /// Reads `name` under `dir` whole, as the record `path`.
+    pub fn read_file(&mut self, dir: BorrowedFd<'_>, name: &str, path: String, tag: Tag) -> Item {
         let mut rec = RawRecord::new(RawOp::Read, path);
         tag.apply(&mut rec);
-        let out = match read_whole(dir, name, &mut self.buf) {
+        match read_whole(dir, name, &mut self.buf, whole_at_once(name)) {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
-                self.archive.append_indexed(&format!("raw/proc/{}", rec.path), &self.buf)?;
-                self.raw_bytes += self.buf.len() as u64;
-                (Ok(self.buf.clone()), truncated)
+                Item::read(rec, self.buf.to_vec())
             }
-            Err(e) => (Err(failed(&mut rec, e)), false),
-        };
-        self.record(&rec);
-        Ok(out)
+            Err(e) => {
+                failed(&mut rec, e);
+                Item::bare(rec)
+            }
+        }
     }
 
-    /// Reads a link (`self` at the proc root) and records its target.
-    pub fn read_link(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> RawResult {
-        let mut rec = RawRecord::new(RawOp::Readlink, path);
-        let out = match rustix::fs::readlinkat(dir, name, Vec::new()) {
-            Ok(t) => {
-                let t = t.into_bytes();
-                rec.target = Some(t.clone().into());
-                Ok(t)
-            }
-            Err(e) => Err(failed(&mut rec, e)),
-        };
-        self.record(&rec);
-        out
-    }
-
-    /// Lists the numeric entries (pids) of directory `name` under `dir` and records the listing.
-    pub fn list_numeric(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> Result<Vec<u32>, ErrorKind> {
+    /// Lists the numeric entries (pids) of directory `name` under `dir`.
+    pub fn list_numeric(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> (Item, Vec<u32>) {
         let mut rec = RawRecord::new(RawOp::Listdir, path);
-        let out = match numeric_entries(dir, name) {
+        let mut out = Vec::new();
+        match self.numeric_entries(dir, name) {
             Ok((v, _)) => {
                 rec.entries = Some(v.iter().map(|n| n.to_string()).collect());
-                Ok(v)
+                out = v;
             }
-            Err(e) => Err(failed(&mut rec, e)),
-        };
-        self.record(&rec);
-        out
+            Err(e) => failed(&mut rec, e),
+        }
+        (Item::bare(rec), out)
+    }
+
+    /// One readlinkat into the reused buffer; a target longer than it (beyond PATH_MAX, which
+    /// /proc does not make) is read again with a growing one.
+    fn link(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<Vec<u8>, Errno> {
+        let cap = self.linkbuf.len();
+        let (got, _) = rustix::fs::readlinkat_raw(dir, name, &mut self.linkbuf[..])?;
+        if got.len() < cap {
+            return Ok(got.to_vec());
+        }
+        rustix::fs::readlinkat(dir, name, Vec::new()).map(|c| c.into_bytes())
+    }
+
+    fn link_read(&mut self, dir: BorrowedFd<'_>, name: String) -> LinkRead {
+        match self.link(dir, &name) {
+            Ok(t) => LinkRead { name, target: Some(t.into()), error: None, errno: None },
+            Err(e) => LinkRead { name, target: None, error: Some(errno_kind(e)), errno: Some(e.raw_os_error()) },
+        }
+    }
+
+    /// The numeric names in directory `name` under `dir`, sorted, with the directory's fd.
+    /// getdents64 straight into the reused buffer: no second open of the directory.
+    fn numeric_entries(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<(Vec<u32>, OwnedFd), Errno> {
+        let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut v = Vec::new();
+        let mut d = rustix::fs::RawDir::new(&fd, &mut self.dirbuf[..]);
+        while let Some(e) = d.next() {
+            let e = e?;
+            if let Some(n) = e.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+                v.push(n);
+            }
+        }
+        v.sort_unstable();
+        Ok((v, fd))
     }
 
     /// Walks one process: its files, links, executable and fds, then its namespaces' socket
-    /// tables and mounts when first seen.
-    pub fn process(&mut self, pid: u32) -> io::Result<()> {
-        if !self.done.insert(pid) {
-            return Ok(());
-        }
+    /// tables and mounts when no other process has taken them.
+    pub fn process(&mut self, pid: u32) -> Bundle {
+        let mut b = Bundle { pid, items: Vec::with_capacity(16), carved: None };
         let mut rec = RawRecord::new(RawOp::Opendir, pid.to_string());
-        let dirfd = match rustix::fs::openat(
-            &self.root,
-            pid.to_string(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => {
-                self.record(&rec);
-                fd
-            }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dirfd = match rustix::fs::openat(&self.shared.root, pid.to_string(), flags, Mode::empty()) {
+            Ok(fd) => fd,
             Err(e) => {
                 rec.error = Some(ErrorKind::Vanished);
                 rec.errno = Some(e.raw_os_error());
-                self.record(&rec);
-                self.tables.add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
-                return Ok(());
+                b.items.push(Item::bare(rec));
+                return b;
             }
         };
+        b.items.push(Item::bare(rec));
         let dir = dirfd.as_fd();
-        let mut p = Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() };
         for name in PROCESS_FILES {
-            if name == "environ" && self.opts.no_environ {
+            if name == "environ" && self.shared.opts.no_environ {
                 continue;
             }
-            let (r, truncated) = self.read_file(dir, name, format!("{pid}/{name}"), Tag::None)?;
-            if truncated {
-                p.raw.truncated.insert(name.to_string());
-            }
-            p.raw.files.insert(name.to_string(), r);
+            let item = self.read_file(dir, name, format!("{pid}/{name}"), Tag::None);
+            b.items.push(item);
         }
 
         // exe, cwd, root and the namespaces: one record.
         let mut links = Vec::with_capacity(PROCESS_LINKS.len() + curtain_model::NAMESPACE_NAMES.len());
         let ns_names = curtain_model::NAMESPACE_NAMES.iter().map(|n| format!("ns/{n}"));
         for name in PROCESS_LINKS.iter().map(|s| s.to_string()).chain(ns_names) {
-            links.push(link_at(dir, name));
+            links.push(self.link_read(dir, name));
         }
+        let ns_of = |name: &str| -> Option<u64> {
+            let t = links.iter().find(|l| l.name == name)?.target.as_ref()?;
+            curtain_parse::proc::parse_ns_link(&t.0)
+        };
+        let (netns, mntns) = (ns_of("ns/net"), ns_of("ns/mnt"));
+        let exe_ok = links.first().is_some_and(|l| l.name == "exe" && l.target.is_some());
         let mut rec = RawRecord::new(RawOp::Links, pid.to_string());
         rec.links = Some(links);
-        self.record(&rec);
-        // Recorded: the targets move into the process's reads, uncopied.
-        for l in rec.links.take().unwrap_or_default() {
-            p.raw.links.insert(l.name.clone(), link_result(l));
-        }
+        b.items.push(Item::bare(rec));
 
-        if p.raw.links.get("exe").is_some_and(|r| r.is_ok()) {
-            p.raw.exe = Some(self.exe(dir, pid));
+        if exe_ok {
+            let item = self.exe(dir, pid, &mut b.carved);
+            b.items.push(item);
         }
-        p.raw.fds = Some(self.fds(dir, pid));
+        let item = self.fds(dir, pid);
+        b.items.push(item);
 
-        // Socket tables and mounts: once per namespace, through this process.
-        let ns_of = |raw: &RawProcess, name: &str| -> Option<u64> {
-            raw.links.get(name)?.as_ref().ok().and_then(|t| curtain_parse::proc::parse_ns_link(t))
-        };
-        if let Some(netns) = ns_of(&p.raw, "ns/net") {
-            if !self.netns_done.contains(&netns) {
-                let mut gone = false;
-                let dumped = self.netlink_tables(dir, pid, netns, &mut p)?;
-                for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
-                    let name = format!("net/{}", proto.table());
-                    let (r, _) = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns))?;
-                    gone |= matches!(r, Err(ErrorKind::ESRCH));
-                    p.net.push((netns, proto, r, false));
-                }
-                if !gone {
-                    self.netns_done.insert(netns);
-                }
+        // Socket tables and mounts: once per namespace, through the first process that takes it.
+        if let Some(netns) = netns.filter(|n| claim(&self.shared.netns, *n)) {
+            let mut gone = false;
+            let dumped = self.netlink_tables(dir, pid, netns, &mut b.items);
+            for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
+                let name = format!("net/{}", proto.table());
+                let item = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns));
+                gone |= item.rec.error == Some(ErrorKind::ESRCH);
+                b.items.push(item);
+            }
+            if gone {
+                release(&self.shared.netns, netns);
             }
         }
-        if let Some(mntns) = ns_of(&p.raw, "ns/mnt") {
-            if !self.mntns_done.contains(&mntns) {
-                let (r, _) = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns))?;
-                if !matches!(r, Err(ErrorKind::ESRCH)) {
-                    self.mntns_done.insert(mntns);
-                }
-                p.mnt = Some((mntns, r));
+        if let Some(mntns) = mntns.filter(|n| claim(&self.shared.mntns, *n)) {
+            let item = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns));
+            if item.rec.error == Some(ErrorKind::ESRCH) {
+                release(&self.shared.mntns, mntns);
             }
+            b.items.push(item);
         }
-        // The same calls in the same order as `reparse` makes them.
-        p.flush(&mut self.tables, &self.ctx);
-        self.flush_parts()
+        b
     }
 
     /// Dumps the namespace's tcp, udp and unix tables through netlink sock_diag when the
     /// collector may enter the namespace; returns the tables it got (the rest are read from /proc).
-    fn netlink_tables(&mut self, dir: BorrowedFd<'_>, pid: u32, netns: u64, p: &mut Pending) -> io::Result<Vec<Proto>> {
-        let Some(home) = &self.home_netns else { return Ok(Vec::new()) };
-        let sock = rustix::fs::openat(dir, "ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .and_then(|f| crate::netlink::socket_in(f.as_fd(), home.as_fd()));
+    fn netlink_tables(&mut self, dir: BorrowedFd<'_>, pid: u32, netns: u64, items: &mut Vec<Item>) -> Vec<Proto> {
+        let s = self.shared;
+        let Some(home) = s.home_netns.as_ref() else { return Vec::new() };
+        let here = s.home_ino == Some(netns);
+        let sock = if here {
+            crate::netlink::socket_here()
+        } else if s.may_enter.load(Ordering::Relaxed) {
+            // setns moves only this thread; the socket stays in the namespace it was made in.
+            rustix::fs::openat(dir, "ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .and_then(|f| crate::netlink::socket_in(f.as_fd(), home.as_fd()))
+        } else {
+            return Vec::new();
+        };
         let sock = match sock {
-            Ok(s) => s,
-            Err(Errno::PERM) | Err(Errno::ACCESS) => {
+            Ok(sock) => sock,
+            Err(Errno::PERM) | Err(Errno::ACCESS) if !here => {
                 // Not allowed to enter namespaces: /proc for every namespace from now on.
-                self.home_netns = None;
-                return Ok(Vec::new());
+                s.may_enter.store(false, Ordering::Relaxed);
+                return Vec::new();
             }
-            Err(_) => return Ok(Vec::new()),
+            Err(_) => return Vec::new(),
         };
         let mut got = Vec::new();
         for proto in crate::netlink::DIAG_TABLES {
-            self.seq += 1;
+            let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
             let mut rec = RawRecord::new(RawOp::Netlink, format!("{pid}/net/{}", proto.table()));
             rec.netns = Some(netns);
-            match crate::netlink::dump(&sock, proto, self.seq) {
+            match crate::netlink::dump(&sock, proto, seq) {
                 Ok(bytes) => {
                     rec.size = Some(bytes.len() as u64);
-                    self.archive.append_indexed(&curtain_parse::replay::netlink_member(netns, proto), &bytes)?;
-                    self.raw_bytes += bytes.len() as u64;
-                    p.net.push((netns, proto, Ok(bytes), true));
+                    items.push(Item::read(rec, bytes));
                     got.push(proto);
                 }
                 // Not served here (no IPv6, an old kernel): the /proc table stands in, and this
                 // attempt stays in the log.
                 Err(e) => {
                     failed(&mut rec, e);
+                    items.push(Item::bare(rec));
                 }
             }
-            self.record(&rec);
         }
-        Ok(got)
+        got
     }
 
     /// Lists fd/ and reads each link, one readlinkat per descriptor: one record.
-    fn fds(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<Vec<(u32, RawResult)>, ErrorKind> {
+    fn fds(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Item {
         let mut rec = RawRecord::new(RawOp::Fds, format!("{pid}/fd"));
-        let out = match numeric_entries(dir, "fd") {
+        match self.numeric_entries(dir, "fd") {
             Ok((entries, fd_dir)) => {
-                rec.links = Some(entries.iter().map(|fd| link_at(fd_dir.as_fd(), fd.to_string())).collect());
-                Ok(entries)
+                let links = entries.iter().map(|fd| self.link_read(fd_dir.as_fd(), fd.to_string())).collect();
+                rec.links = Some(links);
             }
-            Err(e) => Err(failed(&mut rec, e)),
-        };
-        self.record(&rec);
-        // Recorded: the targets move into the process's reads, uncopied.
-        let links = rec.links.take().unwrap_or_default();
-        out.map(|entries| entries.into_iter().zip(links).map(|(fd, l)| (fd, link_result(l))).collect())
+            Err(e) => failed(&mut rec, e),
+        }
+        Item::bare(rec)
     }
 
     /// statx of the file behind /proc/PID/exe (the file itself, even deleted or memfd); it is
     /// opened and hashed only the first time that file is seen, and carved when asked.
-    fn exe(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Result<ExeStat, ErrorKind> {
+    fn exe(&mut self, dir: BorrowedFd<'_>, pid: u32, carved: &mut Option<(String, Vec<u8>)>) -> Item {
         let mut rec = RawRecord::new(RawOp::Exe, format!("{pid}/exe"));
-        let out = self.exe_inner(dir);
-        match &out {
-            Ok(st) => rec.exe = Some(st.clone()),
-            Err((k, errno)) => {
-                rec.error = Some(*k);
-                rec.errno = *errno;
-            }
+        match self.exe_inner(dir, carved) {
+            Ok(st) => rec.exe = Some(st),
+            Err(e) => failed(&mut rec, e),
         }
-        self.record(&rec);
-        out.map_err(|(k, _)| k)
+        Item::bare(rec)
     }
 
-    fn exe_inner(&mut self, dir: BorrowedFd<'_>) -> Result<ExeStat, (ErrorKind, Option<i32>)> {
-        let fail = |e: Errno| (errno_kind(e), Some(e.raw_os_error()));
+    fn exe_inner(&mut self, dir: BorrowedFd<'_>, carved: &mut Option<(String, Vec<u8>)>) -> Result<ExeStat, Errno> {
         let want = StatxFlags::TYPE
             | StatxFlags::INO
             | StatxFlags::NLINK
             | StatxFlags::SIZE
             | StatxFlags::MTIME
             | StatxFlags::CTIME;
-        let st = rustix::fs::statx(dir, "exe", AtFlags::empty(), want).map_err(fail)?;
+        let st = rustix::fs::statx(dir, "exe", AtFlags::empty(), want)?;
         let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
         let key: FileKey = (
             dev,
@@ -350,7 +391,7 @@ impl<'a, W: Write> Walker<'a, W> {
             mtime: st.stx_mtime.tv_sec,
             ..Default::default()
         };
-        if let Some(known) = self.exe_cache.get(&key) {
+        if let Some(known) = self.shared.exes.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             exe.sha256 = known.sha256.clone();
             exe.carved = known.carved.clone();
             exe.carved_truncated = known.carved_truncated;
@@ -365,62 +406,47 @@ impl<'a, W: Write> Walker<'a, W> {
                 } else {
                     Err(e)
                 }
-            })
-            .map_err(fail)?;
-        let cap = self.opts.carve_exe.map(|c| c as usize);
+            })?;
+        let cap = self.shared.opts.carve_exe.map(|c| c as usize);
         let mut hasher = Sha256::new();
         let mut carve: Vec<u8> = Vec::new();
-        let mut chunk = vec![0u8; 1 << 16];
+        self.buf.clear();
+        self.buf.resize(1 << 16, 0);
         loop {
-            match rustix::io::read(&fd, &mut chunk[..]) {
+            match rustix::io::read(&fd, &mut self.buf[..]) {
                 Ok(0) => break,
                 Ok(n) => {
-                    hasher.update(&chunk[..n]);
+                    hasher.update(&self.buf[..n]);
                     if let Some(cap) = cap {
                         let room = cap.saturating_sub(carve.len());
-                        carve.extend_from_slice(&chunk[..n.min(room)]);
+                        carve.extend_from_slice(&self.buf[..n.min(room)]);
                     }
                 }
                 Err(Errno::INTR) => continue,
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(e),
             }
         }
         let digest = to_hex(&hasher.finalize());
         if let Some(cap) = cap {
             let member = format!("files/{digest}");
-            if self.carved.insert(digest.clone()) {
-                self.archive.append(&member, &carve).map_err(|_| (ErrorKind::Other, None))?;
-            }
-            exe.carved = Some(member);
+            exe.carved = Some(member.clone());
             exe.carved_truncated = exe.size > cap as u64;
+            *carved = Some((member, carve));
         }
         exe.sha256 = Some(digest);
-        self.exe_cache.insert(key, exe.clone());
+        self.shared.exes.lock().unwrap_or_else(|e| e.into_inner()).insert(key, exe.clone());
         Ok(exe)
     }
 }
 
-/// One readlinkat, as a record entry.
-fn link_at(dir: BorrowedFd<'_>, name: String) -> LinkRead {
-    match rustix::fs::readlinkat(dir, name.as_str(), Vec::new()) {
-        Ok(t) => LinkRead { name, target: Some(t.into_bytes().into()), error: None, errno: None },
-        Err(e) => LinkRead { name, target: None, error: Some(errno_kind(e)), errno: Some(e.raw_os_error()) },
+/// Reads one link (`self` at the proc root) as a record of its own.
+pub fn read_link(dir: BorrowedFd<'_>, name: &str, path: String) -> Item {
+    let mut rec = RawRecord::new(RawOp::Readlink, path);
+    match rustix::fs::readlinkat(dir, name, Vec::new()) {
+        Ok(t) => rec.target = Some(t.into_bytes().into()),
+        Err(e) => failed(&mut rec, e),
     }
-}
-
-/// The numeric names in directory `name` under `dir`, sorted, with the directory's fd.
-fn numeric_entries(dir: BorrowedFd<'_>, name: &str) -> Result<(Vec<u32>, OwnedFd), Errno> {
-    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut d = rustix::fs::Dir::read_from(&fd)?;
-    let mut v = Vec::new();
-    while let Some(e) = d.read() {
-        let e = e?;
-        if let Some(n) = e.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
-            v.push(n);
-        }
-    }
-    v.sort_unstable();
-    Ok((v, fd))
+    Item::bare(rec)
 }
 
 /// What a namespace-level read is for.
@@ -441,9 +467,9 @@ impl Tag {
     }
 }
 
-/// Reads a whole file into `buf` (cleared first), at most [`MAX_FILE`] bytes. Returns whether
-/// it was cut.
-pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> Result<bool, Errno> {
+/// Reads a whole file into `buf` (cleared first), at most [`MAX_FILE`] bytes. With `at_once`
+/// (see [`whole_at_once`]) a read that fills less than asked ends it. Returns whether it was cut.
+pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: bool) -> Result<bool, Errno> {
     buf.clear();
     let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
     loop {
@@ -466,6 +492,9 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> Result<
                 let n = filled.len();
                 // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
                 unsafe { buf.set_len(buf.len() + n) };
+                if at_once && n < want {
+                    return Ok(false);
+                }
             }
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),

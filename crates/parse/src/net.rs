@@ -46,17 +46,23 @@ pub fn inet_state(proto: Proto, st: u8) -> String {
     .unwrap_or_else(|| format!("0x{st:02X}"))
 }
 
-/// Parses a tcp/udp/raw table (v4 or v6). Returns the sockets and one error per line that could
-/// not be read; `little_endian` is the byte order of the host that produced the table.
-pub fn parse_inet_table(proto: Proto, netns: u64, b: &[u8], little_endian: bool) -> (Vec<Socket>, Vec<ParseError>) {
-    let mut sockets = Vec::new();
+/// Parses a tcp/udp/raw table (v4 or v6), handing each socket to `emit` (a host has tens of
+/// thousands: none is held here). Returns one error per line that could not be read;
+/// `little_endian` is the byte order of the host that produced the table.
+pub fn parse_inet_table(
+    proto: Proto,
+    netns: u64,
+    b: &[u8],
+    little_endian: bool,
+    emit: &mut dyn FnMut(Socket),
+) -> Vec<ParseError> {
     let mut errors = Vec::new();
     for (i, line) in b.split(|&c| c == b'\n').enumerate() {
         if i == 0 || line.iter().all(|c| c.is_ascii_whitespace()) {
             continue; // header
         }
         match parse_inet_line(proto, netns, line, little_endian) {
-            Some(s) => sockets.push(s),
+            Some(s) => emit(s),
             None => errors.push(ParseError(format!(
                 "{}: line {}: {:?}",
                 proto.table(),
@@ -65,7 +71,7 @@ pub fn parse_inet_table(proto: Proto, netns: u64, b: &[u8], little_endian: bool)
             ))),
         }
     }
-    (sockets, errors)
+    errors
 }
 
 fn parse_inet_line(proto: Proto, netns: u64, line: &[u8], le: bool) -> Option<Socket> {
@@ -125,10 +131,11 @@ fn parse_endpoint(b: &[u8], le: bool) -> Option<Endpoint> {
     Some(Endpoint { ip, port })
 }
 
-/// Parses /proc/net/unix. A path may hold any byte, even a newline: a line that does not start
-/// like an entry continues the path of the entry before it.
-pub fn parse_unix_table(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) {
-    let mut sockets: Vec<Socket> = Vec::new();
+/// Parses /proc/net/unix, handing each socket to `emit`. A path may hold any byte, even a
+/// newline: a line that does not start like an entry continues the path of the entry before it,
+/// so an entry is handed on when the next one starts.
+pub fn parse_unix_table(netns: u64, b: &[u8], emit: &mut dyn FnMut(Socket)) -> Vec<ParseError> {
+    let mut last: Option<Socket> = None;
     let mut errors = Vec::new();
     let body = b.strip_suffix(b"\n").unwrap_or(b);
     for (i, line) in body.split(|&c| c == b'\n').enumerate() {
@@ -136,8 +143,12 @@ pub fn parse_unix_table(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) 
             continue;
         }
         match parse_unix_line(netns, line) {
-            Some(s) => sockets.push(s),
-            None => match sockets.last_mut().and_then(|s| s.path.as_mut()) {
+            Some(s) => {
+                if let Some(done) = last.replace(s) {
+                    emit(done);
+                }
+            }
+            None => match last.as_mut().and_then(|s| s.path.as_mut()) {
                 Some(path) => {
                     path.0.push(b'\n');
                     path.0.extend_from_slice(line);
@@ -146,7 +157,10 @@ pub fn parse_unix_table(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) 
             },
         }
     }
-    (sockets, errors)
+    if let Some(done) = last {
+        emit(done);
+    }
+    errors
 }
 
 const SO_ACCEPTCON: u64 = 0x0001_0000;
@@ -212,6 +226,18 @@ fn parse_unix_line(netns: u64, line: &[u8]) -> Option<Socket> {
 mod tests {
     use super::*;
 
+    fn inet(proto: Proto, netns: u64, b: &[u8], le: bool) -> (Vec<Socket>, Vec<ParseError>) {
+        let mut s = Vec::new();
+        let e = parse_inet_table(proto, netns, b, le, &mut |x| s.push(x));
+        (s, e)
+    }
+
+    fn unix(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) {
+        let mut s = Vec::new();
+        let e = parse_unix_table(netns, b, &mut |x| s.push(x));
+        (s, e)
+    }
+
     // In the layout of the kernel's tcp4_seq_show (lines as a Linux 6.x host prints them, trailing
     // padding included): a listener on 127.0.0.1:8080 with an established connection to it, and
     // sshd listening on all addresses.
@@ -223,7 +249,7 @@ mod tests {
 
     #[test]
     fn tcp4() {
-        let (s, e) = parse_inet_table(Proto::Tcp, 7, TCP, true);
+        let (s, e) = inet(Proto::Tcp, 7, TCP, true);
         assert!(e.is_empty());
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.1".into(), port: 8080 }));
@@ -245,7 +271,7 @@ mod tests {
 
     #[test]
     fn tcp6_word_order_and_v4_mapped() {
-        let (s, e) = parse_inet_table(Proto::Tcp6, 7, TCP6, true);
+        let (s, e) = inet(Proto::Tcp6, 7, TCP6, true);
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s[0].local, Some(Endpoint { ip: "::1".into(), port: 8443 }));
         assert_eq!(s[1].local, Some(Endpoint { ip: "::ffff:127.0.0.1".into(), port: 9000 }));
@@ -264,7 +290,7 @@ mod tests {
                 .as_bytes(),
             );
         }
-        let (s, e) = parse_inet_table(Proto::Tcp, 1, &table, true);
+        let (s, e) = inet(Proto::Tcp, 1, &table, true);
         assert!(e.is_empty());
         let names: Vec<_> = s.iter().map(|s| s.state.as_str()).collect();
         assert_eq!(
@@ -294,7 +320,7 @@ mod tests {
   oops
   128: 0100007F:A001 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 16001 2 0000000000000000 0
 ";
-        let (s, e) = parse_inet_table(Proto::Udp, 1, t, true);
+        let (s, e) = inet(Proto::Udp, 1, t, true);
         assert_eq!(s.len(), 2);
         assert_eq!(e.len(), 1);
         assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.53".into(), port: 53 }));
@@ -304,7 +330,7 @@ mod tests {
     #[test]
     fn big_endian_hosts_print_words_the_other_way() {
         let t = b"h\n0: 7F000001:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n";
-        let (s, _) = parse_inet_table(Proto::Tcp, 1, t, false);
+        let (s, _) = inet(Proto::Tcp, 1, t, false);
         assert_eq!(s[0].local.as_ref().unwrap().ip, "127.0.0.1");
     }
 
@@ -321,7 +347,7 @@ name\xff
 
     #[test]
     fn unix_sockets() {
-        let (s, e) = parse_unix_table(3, UNIX);
+        let (s, e) = unix(3, UNIX);
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s.len(), 5);
         assert_eq!((s[4].inode, s[4].path.is_none()), (1062, true));
@@ -338,8 +364,8 @@ name\xff
         for b in
             [&b""[..], b"\n\n", b"h\n:", b"h\n0: :", b"h\n0: 1:1 2:2 zz", b"h\n0: 0100007F:FFFFF 0:0 01 0:0 0 0 0 0 1"]
         {
-            let _ = parse_inet_table(Proto::Tcp6, 0, b, true);
-            let _ = parse_unix_table(0, b);
+            let _ = inet(Proto::Tcp6, 0, b, true);
+            let _ = unix(0, b);
         }
     }
 }

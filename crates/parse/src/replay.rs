@@ -65,6 +65,95 @@ fn split_pid(path: &str) -> Option<(u32, &str)> {
     Some((head.parse().ok()?, rest))
 }
 
+/// The archive member holding the bytes of a record, if it read any: `raw/proc/<path>` for a
+/// successful read, `raw/netlink/<netns>/<table>` for a successful dump.
+pub fn member_of(rec: &RawRecord) -> Option<String> {
+    if rec.error.is_some() {
+        return None;
+    }
+    match rec.op {
+        RawOp::Read => Some(format!("raw/proc/{}", rec.path)),
+        RawOp::Netlink => {
+            let (_, name) = split_pid(&rec.path)?;
+            Some(netlink_member(rec.netns?, name.strip_prefix("net/").and_then(Proto::from_table)?))
+        }
+        _ => None,
+    }
+}
+
+impl Pending {
+    pub fn new(pid: u32) -> Self {
+        Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() }
+    }
+
+    /// Adds one record of this process (anything but its `opendir`), with the bytes of its
+    /// member ([`member_of`]). Link targets move out of `rec`: serialise it first.
+    pub fn apply(&mut self, rec: &mut RawRecord, mut bytes: Option<Vec<u8>>) -> Result<(), String> {
+        let name = match split_pid(&rec.path) {
+            Some((pid, name)) if pid == self.raw.pid => name,
+            _ => return Err(format!("{:?} of {} outside process {}", rec.op, rec.path, self.raw.pid)),
+        };
+        let mut read = |rec: &RawRecord| -> Result<RawResult, String> {
+            match rec.error {
+                Some(k) => Ok(Err(k)),
+                None => bytes.take().map(Ok).ok_or(format!("no bytes for {}", rec.path)),
+            }
+        };
+        let table =
+            |name: &str| name.strip_prefix("net/").and_then(Proto::from_table).ok_or(format!("bad table {name}"));
+        match rec.op {
+            RawOp::Read => {
+                let r = read(rec)?;
+                if let Some(netns) = rec.netns {
+                    self.net.push((netns, table(name)?, r, false));
+                } else if let Some(mntns) = rec.mntns {
+                    self.mnt = Some((mntns, r));
+                } else {
+                    if rec.truncated {
+                        self.raw.truncated.insert(name.to_string());
+                    }
+                    self.raw.files.insert(name.to_string(), r);
+                }
+            }
+            // A dump that failed was replaced by the /proc table: nothing to add.
+            RawOp::Netlink if rec.error.is_some() => {}
+            RawOp::Netlink => {
+                let netns = rec.netns.ok_or(format!("netlink record {} without netns", rec.path))?;
+                let r = read(rec)?;
+                self.net.push((netns, table(name)?, r, true));
+            }
+            RawOp::Links => {
+                for l in rec.links.take().unwrap_or_default() {
+                    self.raw.links.insert(l.name.clone(), link_result(l));
+                }
+            }
+            RawOp::Fds => {
+                self.raw.fds = Some(match rec.error {
+                    Some(k) => Err(k),
+                    None => {
+                        let links = rec.links.take().unwrap_or_default();
+                        let mut v = Vec::with_capacity(links.len());
+                        for l in links {
+                            let fd = l.name.parse::<u32>().map_err(|_| format!("bad fd {}", l.name))?;
+                            v.push((fd, link_result(l)));
+                        }
+                        Ok(v)
+                    }
+                });
+            }
+            RawOp::Exe => {
+                self.raw.exe = Some(match (rec.error, rec.exe.take()) {
+                    (Some(k), _) => Err(k),
+                    (None, Some(e)) => Ok(e),
+                    (None, None) => return Err(format!("exe record {} without result", rec.path)),
+                });
+            }
+            op => return Err(format!("unexpected {:?} of {}", op, rec.path)),
+        }
+        Ok(())
+    }
+}
+
 /// Replays `reads` (the JSON lines of `raw/reads.jsonl`, all parts in order). `member` returns
 /// the bytes of an archive member. Returns the finished tables.
 pub fn rebuild<'a, S: RowSink>(
@@ -78,15 +167,6 @@ pub fn rebuild<'a, S: RowSink>(
     for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
         let mut rec: RawRecord =
             serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
-        let bytes = |rec: &RawRecord| -> Result<RawResult, String> {
-            match rec.error {
-                Some(k) => Ok(Err(k)),
-                None => {
-                    let name = format!("raw/proc/{}", rec.path);
-                    member(&name).map(|b| Ok(b.to_vec())).ok_or(format!("missing member {name}"))
-                }
-            }
-        };
         match (rec.op, split_pid(&rec.path)) {
             (RawOp::Opendir, Some((pid, ""))) => {
                 if let Some(p) = cur.take() {
@@ -95,68 +175,18 @@ pub fn rebuild<'a, S: RowSink>(
                 if rec.error.is_some() {
                     t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
                 } else {
-                    cur = Some(Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() });
+                    cur = Some(Pending::new(pid));
                 }
             }
-            (op, Some((pid, name))) => {
+            (op, Some((pid, _))) => {
                 let Some(p) = cur.as_mut().filter(|p| p.raw.pid == pid) else {
                     return Err(format!("{:?} of {} outside its process", op, rec.path));
                 };
-                match op {
-                    RawOp::Read => {
-                        let r = bytes(&rec)?;
-                        if let Some(netns) = rec.netns {
-                            let proto = name
-                                .strip_prefix("net/")
-                                .and_then(Proto::from_table)
-                                .ok_or(format!("bad table {name}"))?;
-                            p.net.push((netns, proto, r, false));
-                        } else if let Some(mntns) = rec.mntns {
-                            p.mnt = Some((mntns, r));
-                        } else {
-                            if rec.truncated {
-                                p.raw.truncated.insert(name.to_string());
-                            }
-                            p.raw.files.insert(name.to_string(), r);
-                        }
-                    }
-                    // A dump that failed was replaced by the /proc table: nothing to add.
-                    RawOp::Netlink if rec.error.is_some() => {}
-                    RawOp::Netlink => {
-                        let netns = rec.netns.ok_or(format!("netlink record {} without netns", rec.path))?;
-                        let proto =
-                            name.strip_prefix("net/").and_then(Proto::from_table).ok_or(format!("bad table {name}"))?;
-                        let member_name = netlink_member(netns, proto);
-                        let bytes = member(&member_name).ok_or(format!("missing member {member_name}"))?;
-                        p.net.push((netns, proto, Ok(bytes.to_vec()), true));
-                    }
-                    RawOp::Links => {
-                        for l in rec.links.take().unwrap_or_default() {
-                            p.raw.links.insert(l.name.clone(), link_result(l));
-                        }
-                    }
-                    RawOp::Fds => {
-                        p.raw.fds = Some(match rec.error {
-                            Some(k) => Err(k),
-                            None => {
-                                let mut v = Vec::new();
-                                for l in rec.links.take().unwrap_or_default() {
-                                    let fd = l.name.parse::<u32>().map_err(|_| format!("bad fd {}", l.name))?;
-                                    v.push((fd, link_result(l)));
-                                }
-                                Ok(v)
-                            }
-                        });
-                    }
-                    RawOp::Exe => {
-                        p.raw.exe = Some(match (rec.error, &rec.exe) {
-                            (Some(k), _) => Err(k),
-                            (None, Some(e)) => Ok(e.clone()),
-                            (None, None) => return Err(format!("exe record {} without result", rec.path)),
-                        });
-                    }
-                    _ => return Err(format!("unexpected {:?} of {}", op, rec.path)),
-                }
+                let bytes = match member_of(&rec) {
+                    Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?.to_vec()),
+                    None => None,
+                };
+                p.apply(&mut rec, bytes)?;
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
                 let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());

@@ -59,9 +59,9 @@ proptest! {
         let _ = proc::classify_fd(&b);
         let _ = proc::unescape_octal(&b);
         for p in Proto::ALL {
-            let _ = net::parse_inet_table(p, 1, &b, true);
+            let _ = net::parse_inet_table(p, 1, &b, true, &mut |_| {});
         }
-        let _ = net::parse_unix_table(1, &b);
+        let _ = net::parse_unix_table(1, &b, &mut |_| {});
         let _ = curtain_parse::ecs::parse_metadata(Some(&b), Some(&b));
         let _ = curtain_parse::parse_btime(&b, 100, 4096);
         let _ = replay::rebuild(&b, |_| None, &ctx(), MemorySink::default());
@@ -108,7 +108,8 @@ proptest! {
             "header\n   0: {local}:{port:04X} {zero}:{rport:04X} {st:02X} 00000000:00000000 00:00000000 00000000 {uid:>5}        0 {inode} 1 0000000000000000 100 0 0 10 0\n"
         );
         let proto = if v6 { Proto::Tcp6 } else { Proto::Tcp };
-        let (s, e) = net::parse_inet_table(proto, 9, table.as_bytes(), true);
+        let mut s = Vec::new();
+        let e = net::parse_inet_table(proto, 9, table.as_bytes(), true, &mut |x| s.push(x));
         prop_assert!(e.is_empty());
         prop_assert_eq!(s.len(), 1);
         let l = s[0].local.as_ref().unwrap();
@@ -129,7 +130,8 @@ proptest! {
         t.extend_from_slice(format!("0000000000000000: 00000002 00000000 00010000 0001 01 {inode:5} ").as_bytes());
         t.extend_from_slice(&path);
         t.push(b'\n');
-        let (s, e) = net::parse_unix_table(1, &t);
+        let mut s = Vec::new();
+        let e = net::parse_unix_table(1, &t, &mut |x| s.push(x));
         prop_assert!(e.is_empty());
         prop_assert_eq!(s[0].inode, inode);
         prop_assert_eq!(s[0].path.clone(), Some(ByteString(path)));

@@ -1,0 +1,199 @@
+//! From bundles to the archive: one writer, fed in pid order by one or more readers.
+//!
+//! Most of a collection is the kernel building /proc entries (readlink of every fd, the files of
+//! every process); the rest is hashing, JSON and compression. With `jobs` > 1, that many threads
+//! read processes (each its own dirfds and buffers, see [`crate::walk`]) while this thread writes:
+//! the wall time falls to about the CPU time over the cores given. The archive does not depend on
+//! the number of jobs but for which process of a namespace read its socket tables: bundles are
+//! written in the order of the pid list, and readers may run at most [`WINDOW`] chunks of
+//! [`CHUNK`] processes ahead of the writer, so memory stays bounded.
+
+use crate::archive::ArchiveWriter;
+use crate::parts::{Parts, READS};
+use crate::walk::{Bundle, Item, Reader, Shared};
+use curtain_model::{ErrorKind, RawOp, RawRecord};
+use curtain_parse::replay::{member_of, Pending};
+use curtain_parse::{Context, Tables};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
+
+/// Processes a reader takes at once: one hand-over (and wake-up) per chunk, not per process.
+pub const CHUNK: usize = 8;
+/// How far (in chunks) readers may run ahead of the writer.
+pub const WINDOW: usize = 4;
+
+/// The writing side of a collection: archive members, the read log and the tables.
+pub struct Writer<'a, W: Write> {
+    pub tables: Tables<Parts>,
+    pub archive: &'a mut ArchiveWriter<W>,
+    pub ctx: Context,
+    /// Bytes of raw members written.
+    pub raw_bytes: u64,
+    /// Processes written (or found gone), so that none is walked twice.
+    pub done: HashSet<u32>,
+    scratch: Vec<u8>,
+    carved: HashSet<String>,
+}
+
+impl<'a, W: Write> Writer<'a, W> {
+    pub fn new(archive: &'a mut ArchiveWriter<W>, ctx: Context) -> Self {
+        Writer {
+            tables: Tables::new(Parts::new(), None),
+            archive,
+            ctx,
+            raw_bytes: 0,
+            done: HashSet::new(),
+            scratch: Vec::with_capacity(1 << 12),
+            carved: HashSet::new(),
+        }
+    }
+
+    /// Appends a record to the read log.
+    pub fn record(&mut self, r: &RawRecord) {
+        self.scratch.clear();
+        // Serialising plain data into a Vec cannot fail.
+        serde_json::to_writer(&mut self.scratch, r).expect("serialise record");
+        self.tables.sink.push(READS, &self.scratch);
+    }
+
+    /// Writes the bytes of an item as its member, if it has one.
+    fn member(&mut self, item: &Item) -> io::Result<()> {
+        if let (Some(name), Some(bytes)) = (member_of(&item.rec), &item.bytes) {
+            self.archive.append_indexed(&name, bytes, item.sha256.as_ref())?;
+            self.raw_bytes += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes a read that belongs to no process (the root listing, /proc/stat, `self`): its
+    /// member, its record, an error row when it failed.
+    pub fn global(&mut self, item: &Item) -> io::Result<()> {
+        self.member(item)?;
+        self.record(&item.rec);
+        curtain_parse::replay::global_error(&mut self.tables, &item.rec);
+        Ok(())
+    }
+
+    /// Writes one process: members, records, then its rows (the same calls `reparse` makes).
+    pub fn take(&mut self, b: Bundle) -> io::Result<()> {
+        self.done.insert(b.pid);
+        if let Some((name, bytes)) = b.carved {
+            if self.carved.insert(name.clone()) {
+                self.archive.append(&name, &bytes)?;
+            }
+        }
+        let mut pending: Option<Pending> = None;
+        for mut item in b.items {
+            self.member(&item)?;
+            self.record(&item.rec);
+            if item.rec.op == RawOp::Opendir {
+                if item.rec.error.is_some() {
+                    self.tables.add_error(Some(b.pid), item.rec.path.clone(), ErrorKind::Vanished, None);
+                } else {
+                    pending = Some(Pending::new(b.pid));
+                }
+                continue;
+            }
+            if let Some(p) = pending.as_mut() {
+                if let Err(e) = p.apply(&mut item.rec, item.bytes.take()) {
+                    // A record this collector made and cannot replay: kept as an error row.
+                    self.tables.add_error(Some(b.pid), item.rec.path.clone(), ErrorKind::Other, Some(e));
+                }
+            }
+        }
+        if let Some(p) = pending {
+            p.flush(&mut self.tables, &self.ctx);
+        }
+        self.flush_parts()
+    }
+
+    /// Writes the table parts that filled up.
+    pub fn flush_parts(&mut self) -> io::Result<()> {
+        for (name, body) in self.tables.sink.take_ready() {
+            self.archive.append(&name, &body)?;
+        }
+        Ok(())
+    }
+}
+
+/// Walks `pids` with `jobs` reader threads and hands each bundle to `take` in the order of
+/// `pids`, on this thread. With one job, no thread is started.
+pub fn walk(
+    shared: &Shared,
+    pids: &[u32],
+    jobs: usize,
+    mut take: impl FnMut(Bundle) -> io::Result<()>,
+) -> io::Result<()> {
+    if jobs <= 1 || pids.len() < 2 {
+        let mut r = Reader::new(shared);
+        for &pid in pids {
+            take(r.process(pid))?;
+        }
+        return Ok(());
+    }
+    let chunks: Vec<&[u32]> = pids.chunks(CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // The count of chunks written, and the readers waiting for it to grow.
+    let written = (Mutex::new(0usize), Condvar::new());
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Bundle>)>(jobs);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let (tx, next, stop, written, chunks) = (tx.clone(), &next, &stop, &written, &chunks);
+            s.spawn(move || {
+                let mut r = Reader::new(shared);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= chunks.len() {
+                        break;
+                    }
+                    // The lowest unwritten chunk is always held by a reader that is not waiting,
+                    // so the writer keeps moving.
+                    let mut n = written.0.lock().unwrap_or_else(|e| e.into_inner());
+                    while i >= *n + WINDOW && !stop.load(Ordering::Relaxed) {
+                        n = written.1.wait(n).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(n);
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let bundles = chunks[i].iter().map(|&pid| r.process(pid)).collect();
+                    if tx.send((i, bundles)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut early: BTreeMap<usize, Vec<Bundle>> = BTreeMap::new();
+        let mut want = 0usize;
+        let mut result = Ok(());
+        for (i, bundles) in rx.iter() {
+            early.insert(i, bundles);
+            while let Some(bundles) = early.remove(&want) {
+                for b in bundles {
+                    if result.is_ok() {
+                        result = take(b);
+                    }
+                }
+                want += 1;
+                *written.0.lock().unwrap_or_else(|e| e.into_inner()) = want;
+                written.1.notify_all();
+            }
+            if result.is_err() {
+                // The output failed: readers stop, the channel is drained until they have.
+                stop.store(true, Ordering::Relaxed);
+                written.1.notify_all();
+            }
+        }
+        result
+    })
+}
+
+/// Reader threads for a collection: the `--jobs` asked, else the CPUs this process may use
+/// (affinity and cgroup quota), at most 4.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
+}
