@@ -56,6 +56,10 @@ impl<'a, W: Write> Writer<'a, W> {
         // Serialising plain data into a Vec cannot fail.
         serde_json::to_writer(&mut self.scratch, r).expect("serialise record");
         self.tables.sink.push(READS, &self.scratch);
+        if self.scratch.capacity() > 1 << 16 {
+            // One process with many fds made it big: not kept for the rest.
+            self.scratch = Vec::with_capacity(1 << 12);
+        }
     }
 
     /// Writes the bytes of an item as its member, if it has one.

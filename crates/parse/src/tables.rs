@@ -188,6 +188,10 @@ impl<S: RowSink> Tables<S> {
         // Serialising plain data into a Vec cannot fail.
         serde_json::to_writer(&mut self.scratch, row).expect("serialise row");
         self.sink.row(table, &self.scratch);
+        if self.scratch.capacity() > 1 << 16 {
+            // A huge environment made it big: not kept for the rest.
+            self.scratch = Vec::with_capacity(1 << 12);
+        }
     }
 
     fn push_error(&mut self, e: CollectError) {
@@ -218,7 +222,6 @@ impl<S: RowSink> Tables<S> {
         let pid = raw.pid;
         let mut p = Process { pid, ..Default::default() };
         let mut maps = Vec::new();
-        let mut fds = Vec::new();
         let mut errs: Vec<(String, String, ErrorKind, Option<String>)> = Vec::new();
         let file = |name: &str| raw.files.get(name);
 
@@ -359,11 +362,19 @@ impl<S: RowSink> Tables<S> {
         match &raw.fds {
             Some(Ok(list)) => {
                 p.fd_count = Some(list.len() as u32);
+                // Written as they come: a process may hold hundreds of thousands.
                 for (fd, target) in list {
                     match target {
                         Ok(t) => {
                             let (kind, socket_inode) = proc::classify_fd(t);
-                            fds.push(Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode });
+                            if let (FdKind::Socket, Some(inode)) = (kind, socket_inode) {
+                                self.owners.push((inode, curtain_model::Owner { pid, fd: *fd }));
+                            }
+                            self.emit(
+                                Table::Fds,
+                                &Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode },
+                            );
+                            self.counts.fds += 1;
                         }
                         // Closed between listing and reading: an fd that is no longer there.
                         Err(ErrorKind::ENOENT) => {}
@@ -395,13 +406,6 @@ impl<S: RowSink> Tables<S> {
                 self.hashes.insert(h.clone());
             }
         }
-        for f in &fds {
-            if let (FdKind::Socket, Some(inode)) = (f.kind, f.socket_inode) {
-                self.owners.push((inode, curtain_model::Owner { pid, fd: f.fd }));
-            }
-            self.emit(Table::Fds, f);
-        }
-        self.counts.fds += fds.len() as u64;
         for m in &maps {
             self.emit(Table::Maps, m);
         }
