@@ -194,8 +194,11 @@ pub fn walk(
                 written.1.notify_all();
             }
             if result.is_err() {
-                // The output failed: readers stop, the channel is drained until they have.
+                // The output failed: readers stop, the channel is drained until they have. Set
+                // under the lock, so that a reader about to wait sees it or is woken.
+                let guard = written.0.lock().unwrap_or_else(|e| e.into_inner());
                 stop.store(true, Ordering::Relaxed);
+                drop(guard);
                 written.1.notify_all();
             }
         }

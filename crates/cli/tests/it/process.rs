@@ -136,16 +136,12 @@ fn a_copied_proc_tree_with_missing_files() {
     assert!(run(Command::new(curtain()).arg("reparse").arg(&out)).status.success());
 }
 
-#[test]
-fn jobs_do_not_change_the_archive() {
-    // A copied tree of 300 processes (no namespaces to take): one reader or four, the same
-    // members with the same bytes, in the same order, but for what depends on the clocks read
-    // at the start (the manifest, wall-clock start times).
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("proc");
+/// A copied proc tree of `n` processes with a few fds each, under `dir`/proc.
+fn fake_tree(dir: &std::path::Path, n: u32) -> std::path::PathBuf {
+    let root = dir.join("proc");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("stat"), b"cpu  1 0 1 1 0 0 0 0 0 0\nbtime 1764419640\n").unwrap();
-    for pid in 1..=300u32 {
+    for pid in 1..=n {
         let d = root.join(pid.to_string());
         std::fs::create_dir_all(d.join("fd")).unwrap();
         let stat =
@@ -157,6 +153,16 @@ fn jobs_do_not_change_the_archive() {
             std::os::unix::fs::symlink(format!("/tmp/f{pid}.{fd}"), d.join("fd").join(fd.to_string())).unwrap();
         }
     }
+    root
+}
+
+#[test]
+fn jobs_do_not_change_the_archive() {
+    // A copied tree of 300 processes (no namespaces to take): one reader or four, the same
+    // members with the same bytes, in the same order, but for what depends on the clocks read
+    // at the start (the manifest, wall-clock start times).
+    let dir = tempfile::tempdir().unwrap();
+    let root = fake_tree(dir.path(), 300);
     let one = collect(&dir.path().join("j1.tar"), &["-q", "-j", "1", "--proc-root", root.to_str().unwrap()]);
     let four = collect(&dir.path().join("j4.tar"), &["-q", "-j", "4", "--proc-root", root.to_str().unwrap()]);
     assert_eq!(one.processes.len(), 300);
@@ -193,4 +199,21 @@ fn an_environment_larger_than_a_read_comes_whole() {
     assert!(env.iter().any(|e| e.0.len() == big.len() + 4 && e.0.starts_with(b"BIG=xxx")), "BIG whole");
     let raw = &a.members[&format!("raw/proc/{}/environ", p.pid)];
     assert_eq!(raw.len(), std::fs::read(format!("/proc/{}/environ", p.pid)).unwrap().len());
+}
+
+#[test]
+fn a_failing_output_stops_every_reader() {
+    // Standard output that fills at once: exit 2 with the error, no reader left waiting.
+    let dir = tempfile::tempdir().unwrap();
+    let root = fake_tree(dir.path(), 2000);
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = Command::new("timeout")
+        .arg("120")
+        .arg(curtain())
+        .args(["collect", "-q", "-j", "4", "-o", "-", "--proc-root", root.to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"));
 }
