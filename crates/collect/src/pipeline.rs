@@ -144,9 +144,10 @@ pub fn walk(
     let written = (Mutex::new(0usize), Condvar::new());
     let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Bundle>)>(jobs);
     std::thread::scope(|s| {
+        let mut started = 0;
         for _ in 0..jobs {
             let (tx, next, stop, written, chunks) = (tx.clone(), &next, &stop, &written, &chunks);
-            s.spawn(move || {
+            let reader = std::thread::Builder::new().name("curtain-reader".into()).spawn_scoped(s, move || {
                 // Its own descriptor table: a shared one makes every fd syscall take a reference
                 // on the file and every open and close take the table's lock, which two readers
                 // would contend for (about 10% more kernel time). When it fails, it shares.
@@ -176,8 +177,20 @@ pub fn walk(
                     }
                 }
             });
+            match reader {
+                Ok(_) => started += 1,
+                // No more threads (a pids.max, a ulimit): those started do the work.
+                Err(_) => break,
+            }
         }
         drop(tx);
+        if started == 0 {
+            let mut r = Reader::new(shared);
+            for &pid in pids {
+                take(r.process(pid))?;
+            }
+            return Ok(());
+        }
         let mut early: BTreeMap<usize, Vec<Bundle>> = BTreeMap::new();
         let mut want = 0usize;
         let mut result = Ok(());

@@ -217,3 +217,30 @@ fn a_failing_output_stops_every_reader() {
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"));
 }
+
+#[test]
+fn no_thread_to_spare_still_collects() {
+    require_root!();
+    // A pids cgroup that allows the collector itself and nothing more: no reader thread can
+    // start, and it reads on its own thread.
+    let base = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.join("cgroup.procs").exists() && (p.ends_with("pids") || p.join("pids.max").exists()));
+    let Some(base) = base else {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIPPED no_thread_to_spare_still_collects: no pids cgroup controller");
+        return;
+    };
+    let cg = base.join(format!("curtain-test-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).unwrap();
+    std::fs::write(cg.join("pids.max"), "1").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one.tar");
+    let script = format!("echo $$ > {}/cgroup.procs && exec \"$0\" collect -q -j 4 -o \"$1\"", cg.display());
+    let o = Command::new("sh").arg("-c").arg(script).arg(curtain()).arg(&out).output().unwrap();
+    let _ = std::fs::remove_dir(&cg);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = Archive::load(&out);
+    assert!(a.manifest.counts.processes > 0);
+}
