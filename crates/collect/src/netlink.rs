@@ -85,7 +85,16 @@ pub fn dump(sock: &OwnedFd, proto: Proto, seq: u32) -> Result<Vec<u8>, Errno> {
         while o + 16 <= chunk.len() {
             let len = u32::from_ne_bytes(chunk[o..o + 4].try_into().expect("4 bytes")) as usize;
             let ty = u16::from_ne_bytes(chunk[o + 4..o + 6].try_into().expect("2 bytes"));
-            if ty == NLMSG_DONE || ty == NLMSG_ERROR {
+            if ty == NLMSG_ERROR {
+                // The kernel refused the dump (no udp_diag here, say): the /proc table stands in.
+                let code = chunk.get(o + 16..o + 20).map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
+                return match code {
+                    Some(0) => Ok(out),
+                    Some(c) => Err(Errno::from_raw_os_error(c.saturating_neg())),
+                    None => Err(Errno::PROTO),
+                };
+            }
+            if ty == NLMSG_DONE {
                 return Ok(out);
             }
             if len < 16 {

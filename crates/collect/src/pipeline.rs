@@ -6,7 +6,7 @@
 //! the wall time falls to about the CPU time over the cores given. The archive does not depend on
 //! the number of jobs but for which process of a namespace read its socket tables: bundles are
 //! written in the order of the pid list, and readers may run at most [`WINDOW`] chunks of
-//! [`CHUNK`] processes ahead of the writer, so memory stays bounded.
+//! [`CHUNK`] processes (and [`BUDGET`] bytes) ahead of the writer, so memory stays bounded.
 
 use crate::archive::ArchiveWriter;
 use crate::parts::{Parts, READS};
@@ -16,7 +16,7 @@ use curtain_parse::replay::{member_of, Pending};
 use curtain_parse::{Context, Tables};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 
 /// Processes a reader takes at once: one hand-over (and wake-up) per chunk, not per process.
@@ -139,15 +139,17 @@ pub fn walk(
     }
     let chunks: Vec<&[u32]> = pids.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // The count of chunks written, and the readers waiting for it to grow.
-    let written = (Mutex::new(0usize), Condvar::new());
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Bundle>)>(jobs);
+    let gate = Gate::default();
     std::thread::scope(|s| {
+        // Made inside the scope: if the writer panics, the receiver goes first and no reader
+        // stays blocked sending.
+        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Bundle>, usize)>(jobs);
+        let _halt = HaltOnPanic(&gate);
         let mut started = 0;
         for _ in 0..jobs {
-            let (tx, next, stop, written, chunks) = (tx.clone(), &next, &stop, &written, &chunks);
+            let (tx, next, gate, chunks) = (tx.clone(), &next, &gate, &chunks);
             let reader = std::thread::Builder::new().name("curtain-reader".into()).spawn_scoped(s, move || {
+                let _halt = HaltOnPanic(gate);
                 // Its own descriptor table: a shared one makes every fd syscall take a reference
                 // on the file and every open and close take the table's lock, which two readers
                 // would contend for (about 10% more kernel time). When it fails, it shares.
@@ -158,21 +160,13 @@ pub fn walk(
                 let mut r = Reader::new(shared);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= chunks.len() {
+                    if i >= chunks.len() || !gate.wait_turn(i) {
                         break;
                     }
-                    // The lowest unwritten chunk is always held by a reader that is not waiting,
-                    // so the writer keeps moving.
-                    let mut n = written.0.lock().unwrap_or_else(|e| e.into_inner());
-                    while i >= *n + WINDOW && !stop.load(Ordering::Relaxed) {
-                        n = written.1.wait(n).unwrap_or_else(|e| e.into_inner());
-                    }
-                    drop(n);
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let bundles = chunks[i].iter().map(|&pid| r.process(pid)).collect();
-                    if tx.send((i, bundles)).is_err() {
+                    let bundles: Vec<Bundle> = chunks[i].iter().map(|&pid| r.process(pid)).collect();
+                    let bytes = bundles.iter().map(Bundle::bytes).sum();
+                    gate.add(bytes);
+                    if tx.send((i, bundles, bytes)).is_err() {
                         break;
                     }
                 }
@@ -191,32 +185,93 @@ pub fn walk(
             }
             return Ok(());
         }
-        let mut early: BTreeMap<usize, Vec<Bundle>> = BTreeMap::new();
+        let mut early: BTreeMap<usize, (Vec<Bundle>, usize)> = BTreeMap::new();
         let mut want = 0usize;
         let mut result = Ok(());
-        for (i, bundles) in rx.iter() {
-            early.insert(i, bundles);
-            while let Some(bundles) = early.remove(&want) {
+        for (i, bundles, bytes) in rx.iter() {
+            early.insert(i, (bundles, bytes));
+            while let Some((bundles, bytes)) = early.remove(&want) {
                 for b in bundles {
                     if result.is_ok() {
                         result = take(b);
                     }
                 }
                 want += 1;
-                *written.0.lock().unwrap_or_else(|e| e.into_inner()) = want;
-                written.1.notify_all();
+                gate.written(bytes);
             }
             if result.is_err() {
-                // The output failed: readers stop, the channel is drained until they have. Set
-                // under the lock, so that a reader about to wait sees it or is woken.
-                let guard = written.0.lock().unwrap_or_else(|e| e.into_inner());
-                stop.store(true, Ordering::Relaxed);
-                drop(guard);
-                written.1.notify_all();
+                // The output failed: readers stop, the channel is drained until they have.
+                gate.halt();
             }
+        }
+        if result.is_ok() && want < chunks.len() {
+            result = Err(io::Error::other(format!(
+                "{} of {} chunks of processes not read",
+                chunks.len() - want,
+                chunks.len()
+            )));
         }
         result
     })
+}
+
+/// Bytes a reader may hold beyond the chunk the writer waits for: a few huge maps or carved
+/// executables wait instead of piling up.
+pub const BUDGET: usize = 16 << 20;
+
+/// Where readers wait for the writer: chunks written, bytes read but not yet written, and
+/// whether to stop.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(usize, usize, bool)>,
+    moved: Condvar,
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until chunk `i` may be read: within [`WINDOW`] of the writer and, unless it is the
+    /// chunk the writer waits for, within [`BUDGET`]. The lowest unwritten chunk never waits, so
+    /// the writer keeps moving. False when the walk stops.
+    fn wait_turn(&self, i: usize) -> bool {
+        let mut st = self.lock();
+        while !st.2 && (i >= st.0 + WINDOW || (i > st.0 && st.1 > BUDGET)) {
+            st = self.moved.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        !st.2
+    }
+
+    fn add(&self, bytes: usize) {
+        self.lock().1 += bytes;
+    }
+
+    /// One more chunk written, its bytes freed.
+    fn written(&self, bytes: usize) {
+        let mut st = self.lock();
+        st.0 += 1;
+        st.1 = st.1.saturating_sub(bytes);
+        drop(st);
+        self.moved.notify_all();
+    }
+
+    /// Stops every reader (set under the lock: a reader about to wait sees it or is woken).
+    fn halt(&self) {
+        self.lock().2 = true;
+        self.moved.notify_all();
+    }
+}
+
+/// Stops the walk when the thread holding it unwinds, so that no other waits forever.
+struct HaltOnPanic<'a>(&'a Gate);
+
+impl Drop for HaltOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.halt();
+        }
+    }
 }
 
 /// Reader threads for a collection: the `--jobs` asked, else the CPUs this process may use

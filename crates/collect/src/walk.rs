@@ -18,10 +18,10 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 /// Largest file kept whole; a larger one keeps this prefix and is marked truncated (a cmdline
 /// or environ is at most a few MiB; a huge maps file is the only usual case).
@@ -85,6 +85,14 @@ pub struct Bundle {
     pub carved: Option<(String, Vec<u8>)>,
 }
 
+impl Bundle {
+    /// Bytes it holds (read, carved).
+    pub fn bytes(&self) -> usize {
+        self.items.iter().filter_map(|i| i.bytes.as_ref()).map(Vec::len).sum::<usize>()
+            + self.carved.as_ref().map_or(0, |(_, c)| c.len())
+    }
+}
+
 /// Identity of an executable file for hashing it once: (dev, inode, size, mtime, ctime).
 type FileKey = (u64, u64, u64, i64, u32, i64, u32);
 
@@ -93,8 +101,9 @@ pub struct Shared {
     pub root: OwnedFd,
     pub opts: WalkOptions,
     exes: Mutex<HashMap<FileKey, ExeStat>>,
-    netns: Mutex<HashSet<u64>>,
-    mntns: Mutex<HashSet<u64>>,
+    /// Namespaces whose tables are taken: (kind, inode) -> read (true) or being read (false).
+    claims: Mutex<HashMap<(NsKind, u64), bool>>,
+    settled: Condvar,
     /// The collector's own network namespace, to come back to after opening a sock_diag socket
     /// in another; `None` when not reading the live /proc.
     home_netns: Option<OwnedFd>,
@@ -113,8 +122,8 @@ impl Shared {
             root,
             opts,
             exes: Mutex::default(),
-            netns: Mutex::default(),
-            mntns: Mutex::default(),
+            claims: Mutex::default(),
+            settled: Condvar::new(),
             home_netns,
             may_enter: AtomicBool::new(true),
             seq: AtomicU32::new(0),
@@ -122,14 +131,43 @@ impl Shared {
     }
 }
 
-/// Takes namespace `ns` for this walk if no other has it.
-fn claim(set: &Mutex<HashSet<u64>>, ns: u64) -> bool {
-    set.lock().unwrap_or_else(|e| e.into_inner()).insert(ns)
+/// Which tables of a namespace: a network namespace's sockets, a mount namespace's mounts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum NsKind {
+    Net,
+    Mnt,
 }
 
-/// Gives `ns` back (its tables could not be read through this process: it exited).
-fn release(set: &Mutex<HashSet<u64>>, ns: u64) {
-    set.lock().unwrap_or_else(|e| e.into_inner()).remove(&ns);
+impl Shared {
+    /// Takes a namespace's tables for this process. False when they were read through another;
+    /// while another is reading them, waits for its outcome (a reader holds at most one claim and
+    /// never waits while holding it, so no two wait on each other).
+    fn claim(&self, kind: NsKind, ns: u64) -> bool {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match claims.get(&(kind, ns)) {
+                None => {
+                    claims.insert((kind, ns), false);
+                    return true;
+                }
+                Some(true) => return false,
+                Some(false) => claims = self.settled.wait(claims).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+
+    /// Ends a claim: read, or given back for the next process of the namespace (nothing could be
+    /// read through this one: it exited, as ESRCH, ENOENT or EINVAL say).
+    fn settle(&self, kind: NsKind, ns: u64, read: bool) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if read {
+            claims.insert((kind, ns), true);
+        } else {
+            claims.remove(&(kind, ns));
+        }
+        drop(claims);
+        self.settled.notify_all();
+    }
 }
 
 /// One thread's walker: its buffers, reused for every process.
@@ -166,7 +204,12 @@ impl<'s> Reader<'s> {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
-                Item::read(rec, self.buf.to_vec())
+                let item = Item::read(rec, self.buf.to_vec());
+                if self.buf.capacity() > 1 << 20 {
+                    // A huge maps made it big: not kept for the rest.
+                    self.buf = Vec::with_capacity(1 << 16);
+                }
+                item
             }
             Err(e) => {
                 failed(&mut rec, e);
@@ -272,24 +315,22 @@ impl<'s> Reader<'s> {
         b.items.push(item);
 
         // Socket tables and mounts: once per namespace, through the first process that takes it.
-        if let Some(netns) = netns.filter(|n| claim(&self.shared.netns, *n)) {
-            let mut gone = false;
-            let dumped = self.netlink_tables(dir, pid, netns, &mut b.items);
+        if let Some(netns) = netns.filter(|n| self.shared.claim(NsKind::Net, *n)) {
+            let mut items = Vec::new();
+            let dumped = self.netlink_tables(dir, pid, netns, &mut items);
             for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
                 let name = format!("net/{}", proto.table());
-                let item = self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns));
-                gone |= item.rec.error == Some(ErrorKind::ESRCH);
-                b.items.push(item);
+                items.push(self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns)));
             }
-            if gone {
-                release(&self.shared.netns, netns);
-            }
+            // Given back only when no table came, so that none is in the archive twice; the
+            // failed reads stay in the log.
+            let read = items.iter().any(|i| i.bytes.is_some());
+            self.shared.settle(NsKind::Net, netns, read);
+            b.items.append(&mut items);
         }
-        if let Some(mntns) = mntns.filter(|n| claim(&self.shared.mntns, *n)) {
+        if let Some(mntns) = mntns.filter(|n| self.shared.claim(NsKind::Mnt, *n)) {
             let item = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns));
-            if item.rec.error == Some(ErrorKind::ESRCH) {
-                release(&self.shared.mntns, mntns);
-            }
+            self.shared.settle(NsKind::Mnt, mntns, item.bytes.is_some());
             b.items.push(item);
         }
         b

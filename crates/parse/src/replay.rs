@@ -186,7 +186,10 @@ pub fn rebuild<'a, S: RowSink>(
                     Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?.to_vec()),
                     None => None,
                 };
-                p.apply(&mut rec, bytes)?;
+                if let Err(e) = p.apply(&mut rec, bytes) {
+                    // As the collector keeps it.
+                    t.add_error(Some(pid), rec.path.clone(), ErrorKind::Other, Some(e));
+                }
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
                 let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());

@@ -244,3 +244,35 @@ fn no_thread_to_spare_still_collects() {
     let a = Archive::load(&out);
     assert!(a.manifest.counts.processes > 0);
 }
+
+#[test]
+fn a_namespace_is_read_through_the_next_process_when_the_first_gives_nothing() {
+    // Process 1 names network namespace X but its tables cannot be read (it exited, say: here
+    // they are missing); process 2 is in X too: X's sockets come through it, with either count
+    // of readers.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("proc");
+    for pid in [1u32, 2] {
+        let d = root.join(pid.to_string());
+        std::fs::create_dir_all(d.join("ns")).unwrap();
+        std::fs::write(
+            d.join("stat"),
+            format!("{pid} (p{pid}) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("net:[4026539999]", d.join("ns/net")).unwrap();
+        std::os::unix::fs::symlink("mnt:[4026538888]", d.join("ns/mnt")).unwrap();
+    }
+    std::fs::write(root.join("stat"), b"btime 1764419640\n").unwrap();
+    std::fs::create_dir_all(root.join("2/net")).unwrap();
+    std::fs::write(root.join("2/net/tcp"), b"  sl  local_address rem_address   st\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1\n").unwrap();
+    std::fs::write(root.join("2/mountinfo"), b"22 1 0:21 / / rw - ext4 /dev/root rw\n").unwrap();
+    for jobs in ["1", "2"] {
+        let out = dir.path().join(format!("ns{jobs}.tar"));
+        let a = collect(&out, &["-q", "-j", jobs, "--proc-root", root.to_str().unwrap()]);
+        assert_eq!(a.socket(4242).netns, 4026539999, "-j {jobs}");
+        assert!(a.order.iter().any(|m| m == "raw/proc/2/net/tcp"), "-j {jobs}");
+        assert!(a.order.iter().any(|m| m == "raw/proc/2/mountinfo"), "-j {jobs}");
+        assert!(run(Command::new(curtain()).arg("reparse").arg(&out)).status.success(), "-j {jobs}");
+    }
+}
