@@ -11,7 +11,7 @@
 use crate::archive::ArchiveWriter;
 use crate::parts::{Parts, READS};
 use crate::walk::{Bundle, Item, Reader, Shared};
-use curtain_model::{ErrorKind, RawOp, RawRecord};
+use curtain_model::{RawOp, RawRecord};
 use curtain_parse::replay::{member_of, Pending};
 use curtain_parse::{Context, Tables};
 use std::collections::{BTreeMap, HashSet};
@@ -93,18 +93,9 @@ impl<'a, W: Write> Writer<'a, W> {
             self.member(&item)?;
             self.record(&item.rec);
             if item.rec.op == RawOp::Opendir {
-                if item.rec.error.is_some() {
-                    self.tables.add_error(Some(b.pid), item.rec.path.clone(), ErrorKind::Vanished, None);
-                } else {
-                    pending = Some(Pending::new(b.pid));
-                }
-                continue;
-            }
-            if let Some(p) = pending.as_mut() {
-                if let Err(e) = p.apply(&mut item.rec, item.bytes.take()) {
-                    // A record this collector made and cannot replay: kept as an error row.
-                    self.tables.add_error(Some(b.pid), item.rec.path.clone(), ErrorKind::Other, Some(e));
-                }
+                pending = Pending::open(&mut self.tables, b.pid, &item.rec);
+            } else if let Some(p) = pending.as_mut() {
+                p.add(&mut self.tables, &mut item.rec, item.bytes.take());
             }
         }
         if let Some(p) = pending {
@@ -130,12 +121,13 @@ pub fn walk(
     jobs: usize,
     mut take: impl FnMut(Bundle) -> io::Result<()>,
 ) -> io::Result<()> {
-    if jobs <= 1 || pids.len() < 2 {
+    // On this thread, one process after the other.
+    let here = |take: &mut dyn FnMut(Bundle) -> io::Result<()>| -> io::Result<()> {
         let mut r = Reader::new(shared);
-        for &pid in pids {
-            take(r.process(pid))?;
-        }
-        return Ok(());
+        pids.iter().try_for_each(|&pid| take(r.process(pid)))
+    };
+    if jobs <= 1 || pids.len() < 2 {
+        return here(&mut take);
     }
     let chunks: Vec<&[u32]> = pids.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);
@@ -179,11 +171,7 @@ pub fn walk(
         }
         drop(tx);
         if started == 0 {
-            let mut r = Reader::new(shared);
-            for &pid in pids {
-                take(r.process(pid))?;
-            }
-            return Ok(());
+            return here(&mut take);
         }
         let mut early: BTreeMap<usize, (Vec<Bundle>, usize)> = BTreeMap::new();
         let mut want = 0usize;

@@ -163,18 +163,6 @@ pub fn parse_unix_diag(netns: u64, b: &[u8], le: bool, emit: &mut dyn FnMut(Sock
 mod tests {
     use super::*;
 
-    fn inet_all(proto: Proto, netns: u64, b: &[u8], le: bool) -> (Vec<Socket>, Vec<ParseError>) {
-        let mut s = Vec::new();
-        let e = parse_inet_diag(proto, netns, b, le, &mut |x| s.push(x));
-        (s, e)
-    }
-
-    fn unix_all(netns: u64, b: &[u8], le: bool) -> (Vec<Socket>, Vec<ParseError>) {
-        let mut s = Vec::new();
-        let e = parse_unix_diag(netns, b, le, &mut |x| s.push(x));
-        (s, e)
-    }
-
     /// One netlink message of SOCK_DIAG_BY_FAMILY with `payload`, little-endian headers.
     fn msg(payload: &[u8]) -> Vec<u8> {
         let len = 16 + payload.len();
@@ -225,7 +213,7 @@ mod tests {
         let v6 = "::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap().octets();
         b.extend(msg(&inet(10, 1, 9000, 40000, &v6, &v6, 1000, 4343)));
         b.extend(done());
-        let (s, e) = inet_all(Proto::Tcp, 7, &b, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_diag(Proto::Tcp, 7, &b, true, e));
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].local.clone().unwrap().ip.as_str(), s[0].local.as_ref().unwrap().port), ("127.0.0.1", 8080));
@@ -251,7 +239,7 @@ mod tests {
         abs.extend_from_slice(b"\0abc");
         let mut b = msg(&m);
         b.extend(msg(&abs));
-        let (s, e) = unix_all(3, &b, true);
+        let (s, e) = crate::sockets_of(|e| parse_unix_diag(3, &b, true, e));
         assert!(e.is_empty());
         assert_eq!((s[0].inode, s[0].state.as_str(), s[0].socket_type.as_deref()), (555, "LISTEN", Some("stream")));
         assert_eq!(s[0].path, Some(ByteString::from("/run/x.sock")));
@@ -263,11 +251,11 @@ mod tests {
     fn truncated_and_hostile_input() {
         let mut b = msg(&inet(2, 1, 1, 2, &[1, 2, 3, 4], &[5, 6, 7, 8], 0, 1));
         b.truncate(b.len() - 10);
-        let (s, e) = inet_all(Proto::Tcp, 1, &b, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_diag(Proto::Tcp, 1, &b, true, e));
         assert!(s.is_empty() && !e.is_empty());
         for junk in [&b""[..], b"\xff\xff\xff\xff", &[0u8; 40]] {
-            let _ = inet_all(Proto::Udp, 1, junk, true);
-            let _ = unix_all(1, junk, true);
+            let _ = crate::sockets_of(|e| parse_inet_diag(Proto::Udp, 1, junk, true, e));
+            let _ = crate::sockets_of(|e| parse_unix_diag(1, junk, true, e));
         }
     }
 }

@@ -29,6 +29,16 @@ pub fn parse_btime(b: &[u8], clk_tck: u64, page_size: u64) -> Option<u64> {
     procfs_core::KernelStats::from_buf_read(b, &si).ok().map(|k| k.btime)
 }
 
+/// Every socket a table parser hands on, with its errors (for tests).
+#[cfg(test)]
+pub(crate) fn sockets_of(
+    parse: impl FnOnce(&mut dyn FnMut(curtain_model::Socket)) -> Vec<ParseError>,
+) -> (Vec<curtain_model::Socket>, Vec<ParseError>) {
+    let mut sockets = Vec::new();
+    let errors = parse(&mut |s| sockets.push(s));
+    (sockets, errors)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

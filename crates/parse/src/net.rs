@@ -226,18 +226,6 @@ fn parse_unix_line(netns: u64, line: &[u8]) -> Option<Socket> {
 mod tests {
     use super::*;
 
-    fn inet(proto: Proto, netns: u64, b: &[u8], le: bool) -> (Vec<Socket>, Vec<ParseError>) {
-        let mut s = Vec::new();
-        let e = parse_inet_table(proto, netns, b, le, &mut |x| s.push(x));
-        (s, e)
-    }
-
-    fn unix(netns: u64, b: &[u8]) -> (Vec<Socket>, Vec<ParseError>) {
-        let mut s = Vec::new();
-        let e = parse_unix_table(netns, b, &mut |x| s.push(x));
-        (s, e)
-    }
-
     // In the layout of the kernel's tcp4_seq_show (lines as a Linux 6.x host prints them, trailing
     // padding included): a listener on 127.0.0.1:8080 with an established connection to it, and
     // sshd listening on all addresses.
@@ -249,7 +237,7 @@ mod tests {
 
     #[test]
     fn tcp4() {
-        let (s, e) = inet(Proto::Tcp, 7, TCP, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_table(Proto::Tcp, 7, TCP, true, e));
         assert!(e.is_empty());
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.1".into(), port: 8080 }));
@@ -271,7 +259,7 @@ mod tests {
 
     #[test]
     fn tcp6_word_order_and_v4_mapped() {
-        let (s, e) = inet(Proto::Tcp6, 7, TCP6, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_table(Proto::Tcp6, 7, TCP6, true, e));
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s[0].local, Some(Endpoint { ip: "::1".into(), port: 8443 }));
         assert_eq!(s[1].local, Some(Endpoint { ip: "::ffff:127.0.0.1".into(), port: 9000 }));
@@ -290,7 +278,7 @@ mod tests {
                 .as_bytes(),
             );
         }
-        let (s, e) = inet(Proto::Tcp, 1, &table, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_table(Proto::Tcp, 1, &table, true, e));
         assert!(e.is_empty());
         let names: Vec<_> = s.iter().map(|s| s.state.as_str()).collect();
         assert_eq!(
@@ -320,7 +308,7 @@ mod tests {
   oops
   128: 0100007F:A001 0100007F:0035 01 00000000:00000000 00:00000000 00000000     0        0 16001 2 0000000000000000 0
 ";
-        let (s, e) = inet(Proto::Udp, 1, t, true);
+        let (s, e) = crate::sockets_of(|e| parse_inet_table(Proto::Udp, 1, t, true, e));
         assert_eq!(s.len(), 2);
         assert_eq!(e.len(), 1);
         assert_eq!(s[0].local, Some(Endpoint { ip: "127.0.0.53".into(), port: 53 }));
@@ -330,7 +318,7 @@ mod tests {
     #[test]
     fn big_endian_hosts_print_words_the_other_way() {
         let t = b"h\n0: 7F000001:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n";
-        let (s, _) = inet(Proto::Tcp, 1, t, false);
+        let (s, _) = crate::sockets_of(|e| parse_inet_table(Proto::Tcp, 1, t, false, e));
         assert_eq!(s[0].local.as_ref().unwrap().ip, "127.0.0.1");
     }
 
@@ -347,7 +335,7 @@ name\xff
 
     #[test]
     fn unix_sockets() {
-        let (s, e) = unix(3, UNIX);
+        let (s, e) = crate::sockets_of(|e| parse_unix_table(3, UNIX, e));
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(s.len(), 5);
         assert_eq!((s[4].inode, s[4].path.is_none()), (1062, true));
@@ -364,8 +352,8 @@ name\xff
         for b in
             [&b""[..], b"\n\n", b"h\n:", b"h\n0: :", b"h\n0: 1:1 2:2 zz", b"h\n0: 0100007F:FFFFF 0:0 01 0:0 0 0 0 0 1"]
         {
-            let _ = inet(Proto::Tcp6, 0, b, true);
-            let _ = unix(0, b);
+            let _ = crate::sockets_of(|e| parse_inet_table(Proto::Tcp6, 0, b, true, e));
+            let _ = crate::sockets_of(|e| parse_unix_table(0, b, e));
         }
     }
 }

@@ -82,13 +82,26 @@ pub fn member_of(rec: &RawRecord) -> Option<String> {
 }
 
 impl Pending {
-    pub fn new(pid: u32) -> Self {
-        Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() }
+    /// An `opendir` record of `pid`: the process to fill, or none and the error row of a process
+    /// gone before any read.
+    pub fn open<S: RowSink>(t: &mut Tables<S>, pid: u32, rec: &RawRecord) -> Option<Pending> {
+        if rec.error.is_some() {
+            t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
+            return None;
+        }
+        Some(Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() })
     }
 
     /// Adds one record of this process (anything but its `opendir`), with the bytes of its
-    /// member ([`member_of`]). Link targets move out of `rec`: serialise it first.
-    pub fn apply(&mut self, rec: &mut RawRecord, mut bytes: Option<Vec<u8>>) -> Result<(), String> {
+    /// member ([`member_of`]); one that cannot be replayed is kept as an error row. Link targets
+    /// move out of `rec`: serialise it first.
+    pub fn add<S: RowSink>(&mut self, t: &mut Tables<S>, rec: &mut RawRecord, bytes: Option<Vec<u8>>) {
+        if let Err(e) = self.apply(rec, bytes) {
+            t.add_error(Some(self.raw.pid), rec.path.clone(), ErrorKind::Other, Some(e));
+        }
+    }
+
+    fn apply(&mut self, rec: &mut RawRecord, mut bytes: Option<Vec<u8>>) -> Result<(), String> {
         let name = match split_pid(&rec.path) {
             Some((pid, name)) if pid == self.raw.pid => name,
             _ => return Err(format!("{:?} of {} outside process {}", rec.op, rec.path, self.raw.pid)),
@@ -172,11 +185,7 @@ pub fn rebuild<'a, S: RowSink>(
                 if let Some(p) = cur.take() {
                     p.flush(&mut t, ctx);
                 }
-                if rec.error.is_some() {
-                    t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
-                } else {
-                    cur = Some(Pending::new(pid));
-                }
+                cur = Pending::open(&mut t, pid, &rec);
             }
             (op, Some((pid, _))) => {
                 let Some(p) = cur.as_mut().filter(|p| p.raw.pid == pid) else {
@@ -186,10 +195,7 @@ pub fn rebuild<'a, S: RowSink>(
                     Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?.to_vec()),
                     None => None,
                 };
-                if let Err(e) = p.apply(&mut rec, bytes) {
-                    // As the collector keeps it.
-                    t.add_error(Some(pid), rec.path.clone(), ErrorKind::Other, Some(e));
-                }
+                p.add(&mut t, &mut rec, bytes);
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
                 let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
