@@ -118,7 +118,7 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     // As `reparse` replays it: a missing `self` (a copied tree) is no error row.
     w.record(&self_link.rec);
     w.tables.set_self_pid(self_pid);
-    let stat = reader.read_file(root_dir, "stat", "stat".into(), walk::Tag::None);
+    let stat = reader.read_file(root_dir, "stat", "stat".into());
     w.global(&stat)?;
     clock.btime = stat.result().ok().and_then(|b| curtain_parse::parse_btime(b, clock.clk_tck, clock.page_size));
     let (listing, pids) = reader.list_numeric(root_dir, ".", ".".into());

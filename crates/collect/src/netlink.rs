@@ -1,7 +1,7 @@
 //! Socket tables through netlink sock_diag, inside a process's network namespace.
 //!
 //! Reading /proc/PID/net/tcp makes the kernel walk every socket of the host and format text; a
-//! sock_diag dump walks only the namespace's sockets and sends binary records. The collector
+//! sock_diag dump sends binary records, and one dump covers TCP over IPv4 and IPv6. The collector
 //! enters the target namespace only long enough to open the netlink socket (which stays bound to
 //! that namespace), then returns to its own. Written by hand: the requests are two fixed C
 //! structs, and a netlink crate would add more code than this file to the static collector.
@@ -37,29 +37,44 @@ pub fn socket_here() -> Result<OwnedFd, Errno> {
     rustix::net::socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(rustix::net::netlink::SOCK_DIAG))
 }
 
-fn request(proto: Proto, seq: u32) -> Vec<u8> {
-    let mut body = Vec::with_capacity(56);
-    match proto {
-        Proto::Unix => {
+/// The request for one table; `None`: TCP over both families, through the older TCPDIAG_GETSOCK,
+/// which walks the kernel's TCP hash once where a SOCK_DIAG_BY_FAMILY dump per family walks it
+/// twice (the hash is the host's, shared by every namespace: a walk costs as much in a namespace
+/// with two sockets as in one with thousands).
+fn request(table: Option<Proto>, seq: u32) -> Vec<u8> {
+    let mut body = Vec::with_capacity(60);
+    let kind = match table {
+        None => {
+            // struct inet_diag_req: family (any), src_len, dst_len, ext, the socket id (any),
+            // every state, dbs.
+            body.extend_from_slice(&[0, 0, 0, 0]);
+            body.extend_from_slice(&[0; 48]);
+            body.extend_from_slice(&u32::MAX.to_ne_bytes());
+            body.extend_from_slice(&0u32.to_ne_bytes());
+            curtain_parse::diag::TCPDIAG_GETSOCK
+        }
+        Some(Proto::Unix) => {
             // struct unix_diag_req
             body.extend_from_slice(&[1, 0, 0, 0]); // AF_UNIX, protocol, pad
             body.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
             body.extend_from_slice(&0u32.to_ne_bytes()); // ino
             body.extend_from_slice(&UDIAG_SHOW_NAME.to_ne_bytes());
             body.extend_from_slice(&[0xff; 8]); // cookie: none
+            curtain_parse::diag::SOCK_DIAG_BY_FAMILY
         }
-        _ => {
+        Some(proto) => {
             // struct inet_diag_req_v2
             let family = if matches!(proto, Proto::Tcp | Proto::Udp) { 2 } else { 10 };
             let protocol = if matches!(proto, Proto::Tcp | Proto::Tcp6) { 6 } else { 17 };
             body.extend_from_slice(&[family, protocol, 0, 0]);
             body.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
             body.extend_from_slice(&[0; 48]); // struct inet_diag_sockid: any
+            curtain_parse::diag::SOCK_DIAG_BY_FAMILY
         }
-    }
+    };
     let mut m = Vec::with_capacity(16 + body.len());
     m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-    m.extend_from_slice(&curtain_parse::diag::SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
     m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     m.extend_from_slice(&seq.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
@@ -67,19 +82,20 @@ fn request(proto: Proto, seq: u32) -> Vec<u8> {
     m
 }
 
-/// Dumps one table; returns every reply datagram, concatenated, up to and with NLMSG_DONE.
-pub fn dump(sock: &OwnedFd, proto: Proto, seq: u32) -> Result<Vec<u8>, Errno> {
+/// Dumps one table (see [`request`]) onto the end of `out`: every reply datagram, as received,
+/// up to and with NLMSG_DONE. On an error `out` may hold part of the replies.
+pub fn dump(sock: &OwnedFd, table: Option<Proto>, seq: u32, out: &mut Vec<u8>) -> Result<(), Errno> {
     let kernel = rustix::net::netlink::SocketAddrNetlink::new(0, 0);
-    rustix::net::sendto(sock.as_fd(), &request(proto, seq), rustix::net::SendFlags::empty(), &kernel)?;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
+    rustix::net::sendto(sock.as_fd(), &request(table, seq), rustix::net::SendFlags::empty(), &kernel)?;
     loop {
-        let (n, _) = rustix::net::recv(sock.as_fd(), &mut buf[..], rustix::net::RecvFlags::empty())?;
+        // A dump datagram is at most 32 KiB; twice that, so that none is ever cut.
+        out.reserve(64 << 10);
+        let start = out.len();
+        let (n, _) = rustix::net::recv(sock.as_fd(), rustix::buffer::spare_capacity(out), rustix::net::RecvFlags::empty())?;
         if n == 0 {
-            return Ok(out);
+            return Ok(());
         }
-        let chunk = &buf[..n];
-        out.extend_from_slice(chunk);
+        let chunk = &out[start..];
         // Done when this datagram holds NLMSG_DONE (or an error) for our sequence number.
         let mut o = 0;
         while o + 16 <= chunk.len() {
@@ -89,16 +105,13 @@ pub fn dump(sock: &OwnedFd, proto: Proto, seq: u32) -> Result<Vec<u8>, Errno> {
                 // The kernel refused the dump (no udp_diag here, say): the /proc table stands in.
                 let code = chunk.get(o + 16..o + 20).map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
                 return match code {
-                    Some(0) => Ok(out),
+                    Some(0) => Ok(()),
                     Some(c) => Err(Errno::from_raw_os_error(c.saturating_neg())),
                     None => Err(Errno::PROTO),
                 };
             }
-            if ty == NLMSG_DONE {
-                return Ok(out);
-            }
-            if len < 16 {
-                return Ok(out);
+            if ty == NLMSG_DONE || len < 16 {
+                return Ok(());
             }
             o += (len + 3) & !3;
         }

@@ -11,7 +11,8 @@
 use crate::archive::ArchiveWriter;
 use crate::parts::{Parts, READS};
 use crate::walk::{Bundle, Item, Reader, Shared};
-use curtain_model::{RawOp, RawRecord};
+use curtain_model::RawRecord;
+use curtain_parse::record::RecordRef;
 use curtain_parse::replay::{member_of, Pending};
 use curtain_parse::{Context, Tables};
 use std::collections::{BTreeMap, HashSet};
@@ -34,6 +35,8 @@ pub struct Writer<'a, W: Write> {
     /// Processes written (or found gone), so that none is walked twice.
     pub done: HashSet<u32>,
     scratch: Vec<u8>,
+    /// The name of the member being written.
+    member: String,
     carved: HashSet<String>,
 }
 
@@ -46,6 +49,7 @@ impl<'a, W: Write> Writer<'a, W> {
             raw_bytes: 0,
             done: HashSet::new(),
             scratch: Vec::with_capacity(1 << 12),
+            member: String::with_capacity(64),
             carved: HashSet::new(),
         }
     }
@@ -62,41 +66,51 @@ impl<'a, W: Write> Writer<'a, W> {
         }
     }
 
-    /// Writes the bytes of an item as its member, if it has one.
-    fn member(&mut self, item: &Item) -> io::Result<()> {
+    /// Writes a read that belongs to no process (the root listing, /proc/stat, `self`): its
+    /// member, its record, an error row when it failed.
+    pub fn global(&mut self, item: &Item) -> io::Result<()> {
         if let (Some(name), Some(bytes)) = (member_of(&item.rec), &item.bytes) {
             self.archive.append_indexed(&name, bytes, item.sha256.as_ref())?;
             self.raw_bytes += bytes.len() as u64;
         }
-        Ok(())
-    }
-
-    /// Writes a read that belongs to no process (the root listing, /proc/stat, `self`): its
-    /// member, its record, an error row when it failed.
-    pub fn global(&mut self, item: &Item) -> io::Result<()> {
-        self.member(item)?;
         self.record(&item.rec);
         curtain_parse::replay::global_error(&mut self.tables, &item.rec);
         Ok(())
     }
 
-    /// Writes one process: members, records, then its rows (the same calls `reparse` makes).
+    /// Writes one process: for each read its member and its line of the read log, then the
+    /// process's rows (through the same [`Pending`] calls `reparse` makes).
     pub fn take(&mut self, b: Bundle) -> io::Result<()> {
         self.done.insert(b.pid);
-        if let Some((name, bytes)) = b.carved {
+        if let Some((name, bytes)) = &b.carved {
             if self.carved.insert(name.clone()) {
-                self.archive.append(&name, &bytes)?;
+                self.archive.append(name, bytes)?;
             }
         }
+        let links = b.link_refs();
         let mut pending: Option<Pending> = None;
-        for mut item in b.items {
-            self.member(&item)?;
-            self.record(&item.rec);
-            if item.rec.op == RawOp::Opendir {
-                pending = Pending::open(&mut self.tables, b.pid, &item.rec);
-            } else if let Some(p) = pending.as_mut() {
-                p.add(&mut self.tables, &mut item.rec, item.bytes.take());
+        for read in &b.reads {
+            let (rec, sha256) = b.record(read, &links);
+            if let (Some(sha256), RecordRef::Read { got: Ok(bytes), .. } | RecordRef::Netlink { got: Ok(bytes), .. }) =
+                (sha256, &rec)
+            {
+                self.member.clear();
+                rec.write_member(b.pid, &mut self.member);
+                self.archive.append_indexed(&self.member, bytes, Some(sha256))?;
+                self.raw_bytes += bytes.len() as u64;
             }
+            self.scratch.clear();
+            rec.write_json(b.pid, &mut self.scratch);
+            self.tables.sink.push(READS, &self.scratch);
+            match (&rec, pending.as_mut()) {
+                (RecordRef::Opendir(failed), _) => pending = Pending::open(&mut self.tables, b.pid, *failed),
+                (_, Some(p)) => p.add(&mut self.tables, &rec),
+                (_, None) => {}
+            }
+        }
+        if self.scratch.capacity() > 1 << 16 {
+            // One process with many fds made it big: not kept for the rest.
+            self.scratch = Vec::with_capacity(1 << 12);
         }
         if let Some(p) = pending {
             p.flush(&mut self.tables, &self.ctx);

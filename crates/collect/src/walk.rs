@@ -6,20 +6,22 @@
 //! later read fails with ESRCH instead of silently reading a new process that reused the pid, so
 //! each read re-checks it.
 //!
-//! A [`Reader`] turns one process into a [`Bundle`]: its records in reading order, each with the
-//! bytes it read and their SHA-256. Readers share only a [`Shared`] (the proc root, the hashes of
-//! executables seen, the namespaces whose tables are taken), so several can walk at once, each on
-//! its own thread, while one writer puts their bundles in the archive in pid order
-//! ([`crate::pipeline`]).
+//! A [`Reader`] turns one process into a [`Bundle`]: its reads in order, every byte they gave in
+//! one buffer (a few allocations per process, not a few per file), and the SHA-256 of each file.
+//! Readers share only a [`Shared`] (the proc root, the hashes of executables seen, the
+//! namespaces whose tables are taken), so several can walk at once, each on its own thread,
+//! while one writer puts their bundles in the archive in pid order ([`crate::pipeline`]).
 
-use curtain_model::{to_hex, ErrorKind, ExeStat, LinkRead, Proto, RawOp, RawRecord};
-use curtain_parse::tables::{PROCESS_FILES, PROCESS_LINKS};
+use curtain_model::{to_hex, ErrorKind, ExeStat, Proto, RawOp, RawRecord};
+use curtain_parse::record::{Failure, LinkName, LinkRef, RecordRef};
+use curtain_parse::tables::{LINK_NAMES, PROCESS_FILES};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 
@@ -43,6 +45,10 @@ fn failed(rec: &mut RawRecord, e: Errno) {
     rec.errno = Some(e.raw_os_error());
 }
 
+fn failure(e: Errno) -> Failure {
+    Failure::new(errno_kind(e), e.raw_os_error())
+}
+
 /// Options of the walk.
 #[derive(Debug, Clone)]
 pub struct WalkOptions {
@@ -50,8 +56,8 @@ pub struct WalkOptions {
     pub carve_exe: Option<u64>,
 }
 
-/// One record of the read log with the bytes it read (for the member
-/// [`curtain_parse::replay::member_of`] names) and their SHA-256.
+/// A read that belongs to no process (the `self` link, /proc/stat, the root listing): its
+/// record, with the bytes it read and their SHA-256.
 pub struct Item {
     pub rec: RawRecord,
     pub bytes: Option<Vec<u8>>,
@@ -61,10 +67,6 @@ pub struct Item {
 impl Item {
     fn bare(rec: RawRecord) -> Item {
         Item { rec, bytes: None, sha256: None }
-    }
-    fn read(rec: RawRecord, bytes: Vec<u8>) -> Item {
-        let sha = Sha256::digest(&bytes).into();
-        Item { rec, bytes: Some(bytes), sha256: Some(sha) }
     }
     /// The bytes read, or why there are none.
     pub fn result(&self) -> Result<&[u8], ErrorKind> {
@@ -76,11 +78,48 @@ impl Item {
     }
 }
 
+/// Bytes of a bundle's arena.
+pub type Span = Range<usize>;
+
+/// One access within a process, its bytes in the bundle's arena.
+#[derive(Debug, Clone)]
+pub enum Read {
+    Opendir(Option<Failure>),
+    /// A file under /proc/PID (`stat`, `net/raw`, `mountinfo`...).
+    File {
+        name: &'static str,
+        got: Result<Span, Failure>,
+        truncated: bool,
+        sha256: [u8; 32],
+        netns: Option<u64>,
+        mntns: Option<u64>,
+    },
+    /// A socket table dumped through sock_diag.
+    Netlink { name: &'static str, netns: u64, got: Result<Span, Failure>, sha256: [u8; 32] },
+    /// exe, cwd, root, ns/*: these links of the bundle.
+    Links(Range<usize>),
+    /// The fds: these links of the bundle.
+    Fds(Result<Range<usize>, Failure>),
+    /// The file behind exe: the bundle's `exe`.
+    Exe(Result<(), Failure>),
+}
+
+/// One link read, its target in the arena.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub name: LinkName<'static>,
+    pub got: Result<Span, Failure>,
+}
+
 /// What walking one process gave.
 pub struct Bundle {
     pub pid: u32,
-    /// Its `opendir` first, then every read in order.
-    pub items: Vec<Item>,
+    /// Every byte read, files and link targets, in reading order.
+    pub arena: Vec<u8>,
+    /// Its opendir first, then every read in order.
+    pub reads: Vec<Read>,
+    pub links: Vec<Link>,
+    pub exe: Option<ExeStat>,
     /// An executable carved by this walk (`files/<sha256>`, its bytes).
     pub carved: Option<(String, Vec<u8>)>,
 }
@@ -88,8 +127,38 @@ pub struct Bundle {
 impl Bundle {
     /// Bytes it holds (read, carved).
     pub fn bytes(&self) -> usize {
-        self.items.iter().filter_map(|i| i.bytes.as_ref()).map(Vec::len).sum::<usize>()
-            + self.carved.as_ref().map_or(0, |(_, c)| c.len())
+        self.arena.len() + self.carved.as_ref().map_or(0, |(_, c)| c.len())
+    }
+
+    /// Its links, borrowing the arena.
+    pub fn link_refs(&self) -> Vec<LinkRef<'_>> {
+        self.links.iter().map(|l| LinkRef { name: l.name, got: l.got.clone().map(|s| &self.arena[s]) }).collect()
+    }
+
+    /// A read as a record, with the SHA-256 of the bytes it read; `links` from
+    /// [`Self::link_refs`].
+    pub fn record<'a>(&'a self, r: &'a Read, links: &'a [LinkRef<'a>]) -> (RecordRef<'a>, Option<&'a [u8; 32]>) {
+        let bytes = |g: &Result<Span, Failure>| g.clone().map(|s| &self.arena[s]);
+        match r {
+            Read::Opendir(f) => (RecordRef::Opendir(*f), None),
+            Read::File { name, got, truncated, sha256, netns, mntns } => (
+                RecordRef::Read { name, got: bytes(got), truncated: *truncated, netns: *netns, mntns: *mntns },
+                got.is_ok().then_some(sha256),
+            ),
+            Read::Netlink { name, netns, got, sha256 } => {
+                (RecordRef::Netlink { name, netns: *netns, got: bytes(got) }, got.is_ok().then_some(sha256))
+            }
+            Read::Links(r) => (RecordRef::Links(&links[r.clone()]), None),
+            Read::Fds(r) => (RecordRef::Fds(r.clone().map(|r| &links[r])), None),
+            Read::Exe(r) => (
+                RecordRef::Exe(match (r, &self.exe) {
+                    (Ok(()), Some(e)) => Ok(e),
+                    (Err(f), _) => Err(*f),
+                    (Ok(()), None) => Err(Failure { kind: ErrorKind::Other, errno: None }),
+                }),
+                None,
+            ),
+        }
     }
 }
 
@@ -112,12 +181,16 @@ pub struct Shared {
     /// Cleared on the first EPERM entering a namespace: /proc tables from then on.
     may_enter: AtomicBool,
     seq: AtomicU32,
+    /// The root is a procfs (not a copied tree), whose `fd/` directories tell their size.
+    procfs: bool,
 }
 
 impl Shared {
     pub fn new(root: OwnedFd, opts: WalkOptions, home_netns: Option<OwnedFd>) -> Self {
         let home_ino = home_netns.as_ref().and_then(|f| rustix::fs::fstat(f).ok()).map(|st| st.st_ino);
+        let procfs = rustix::fs::fstatfs(&root).is_ok_and(|st| st.f_type == rustix::fs::PROC_SUPER_MAGIC);
         Shared {
+            procfs,
             home_ino,
             root,
             opts,
@@ -175,7 +248,8 @@ pub struct Reader<'s> {
     pub shared: &'s Shared,
     buf: Vec<u8>,
     dirbuf: Vec<MaybeUninit<u8>>,
-    linkbuf: Vec<MaybeUninit<u8>>,
+    /// The arena size to start a bundle with: the last one's, within bounds.
+    hint: usize,
 }
 
 /// Files the kernel renders whole on the first `read` (single_open seq files) or copies until
@@ -186,30 +260,72 @@ fn whole_at_once(name: &str) -> bool {
     matches!(name, "stat" | "status" | "cmdline" | "environ" | "cgroup")
 }
 
+/// `net/<table>`: a table's name under /proc/PID (`None`: `net/tcp46`, sock_diag's dump of TCP
+/// over both families).
+fn net_name(proto: Option<Proto>) -> &'static str {
+    match proto {
+        Some(Proto::Tcp) => "net/tcp",
+        Some(Proto::Tcp6) => "net/tcp6",
+        Some(Proto::Udp) => "net/udp",
+        Some(Proto::Udp6) => "net/udp6",
+        Some(Proto::Raw) => "net/raw",
+        Some(Proto::Raw6) => "net/raw6",
+        Some(Proto::Unix) => "net/unix",
+        None => "net/tcp46",
+    }
+}
+
+/// Reads `name` under `dir` whole onto the end of the bundle's arena: a [`Read::File`].
+fn file(b: &mut Bundle, dir: BorrowedFd<'_>, name: &'static str, netns: Option<u64>, mntns: Option<u64>) {
+    let start = b.arena.len();
+    let read = match read_whole(dir, name, &mut b.arena, whole_at_once(name)) {
+        Ok(truncated) => {
+            let sha256 = Sha256::digest(&b.arena[start..]).into();
+            Read::File { name, got: Ok(start..b.arena.len()), truncated, sha256, netns, mntns }
+        }
+        Err(e) => {
+            b.arena.truncate(start);
+            Read::File { name, got: Err(failure(e)), truncated: false, sha256: [0; 32], netns, mntns }
+        }
+    };
+    b.reads.push(read);
+}
+
+/// One readlinkat onto the end of `arena`; a target longer than PATH_MAX (which /proc does not
+/// make) is read again with a growing buffer.
+fn link(arena: &mut Vec<u8>, dir: BorrowedFd<'_>, name: &str) -> Result<Span, Failure> {
+    const ROOM: usize = 4096 + 1;
+    arena.reserve(ROOM);
+    let start = arena.len();
+    let room = arena.capacity() - start;
+    match rustix::fs::readlinkat_raw(dir, name, rustix::buffer::spare_capacity(arena)) {
+        Ok(n) if n < room => Ok(start..start + n),
+        Ok(_) => {
+            arena.truncate(start);
+            let t = rustix::fs::readlinkat(dir, name, Vec::new()).map_err(failure)?;
+            arena.extend_from_slice(t.as_bytes());
+            Ok(start..arena.len())
+        }
+        Err(e) => Err(failure(e)),
+    }
+}
+
 impl<'s> Reader<'s> {
     pub fn new(shared: &'s Shared) -> Self {
-        Reader {
-            shared,
-            buf: Vec::with_capacity(1 << 16),
-            dirbuf: vec![MaybeUninit::uninit(); 32 << 10],
-            linkbuf: vec![MaybeUninit::uninit(); 4096 + 1],
-        }
+        Reader { shared, buf: Vec::with_capacity(1 << 16), dirbuf: vec![MaybeUninit::uninit(); 32 << 10], hint: 16 << 10 }
     }
 
-    /// Reads `name` under `dir` whole, as the record `path`.
-    pub fn read_file(&mut self, dir: BorrowedFd<'_>, name: &str, path: String, tag: Tag) -> Item {
+    /// Reads `name` under `dir` whole, as the record `path` (a read that belongs to no process).
+    pub fn read_file(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> Item {
         let mut rec = RawRecord::new(RawOp::Read, path);
-        tag.apply(&mut rec);
+        self.buf.clear();
         match read_whole(dir, name, &mut self.buf, whole_at_once(name)) {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
-                let item = Item::read(rec, self.buf.to_vec());
-                if self.buf.capacity() > 1 << 20 {
-                    // A huge maps made it big: not kept for the rest.
-                    self.buf = Vec::with_capacity(1 << 16);
-                }
-                item
+                let bytes = self.buf.to_vec();
+                let sha = Sha256::digest(&bytes).into();
+                Item { rec, bytes: Some(bytes), sha256: Some(sha) }
             }
             Err(e) => {
                 failed(&mut rec, e);
@@ -232,24 +348,6 @@ impl<'s> Reader<'s> {
         (Item::bare(rec), out)
     }
 
-    /// One readlinkat into the reused buffer; a target longer than it (beyond PATH_MAX, which
-    /// /proc does not make) is read again with a growing one.
-    fn link(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<Vec<u8>, Errno> {
-        let cap = self.linkbuf.len();
-        let (got, _) = rustix::fs::readlinkat_raw(dir, name, &mut self.linkbuf[..])?;
-        if got.len() < cap {
-            return Ok(got.to_vec());
-        }
-        rustix::fs::readlinkat(dir, name, Vec::new()).map(|c| c.into_bytes())
-    }
-
-    fn link_read(&mut self, dir: BorrowedFd<'_>, name: String) -> LinkRead {
-        match self.link(dir, &name) {
-            Ok(t) => LinkRead { name, target: Some(t.into()), error: None, errno: None },
-            Err(e) => LinkRead { name, target: None, error: Some(errno_kind(e)), errno: Some(e.raw_os_error()) },
-        }
-    }
-
     /// The numeric names in directory `name` under `dir`, sorted, with the directory's fd.
     /// getdents64 straight into the reused buffer: no second open of the directory.
     fn numeric_entries(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<(Vec<u32>, OwnedFd), Errno> {
@@ -269,76 +367,76 @@ impl<'s> Reader<'s> {
     /// Walks one process: its files, links, executable and fds, then its namespaces' socket
     /// tables and mounts when no other process has taken them.
     pub fn process(&mut self, pid: u32) -> Bundle {
-        let mut b = Bundle { pid, items: Vec::with_capacity(16), carved: None };
-        let mut rec = RawRecord::new(RawOp::Opendir, pid.to_string());
+        let mut b = Bundle {
+            pid,
+            arena: Vec::with_capacity(self.hint),
+            reads: Vec::with_capacity(16),
+            links: Vec::with_capacity(16),
+            exe: None,
+            carved: None,
+        };
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let dirfd = match rustix::fs::openat(&self.shared.root, pid.to_string(), flags, Mode::empty()) {
+        let dirfd = match rustix::fs::openat(&self.shared.root, itoa::Buffer::new().format(pid), flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(e) => {
-                rec.error = Some(ErrorKind::Vanished);
-                rec.errno = Some(e.raw_os_error());
-                b.items.push(Item::bare(rec));
+                b.reads.push(Read::Opendir(Some(Failure::new(ErrorKind::Vanished, e.raw_os_error()))));
                 return b;
             }
         };
-        b.items.push(Item::bare(rec));
+        b.reads.push(Read::Opendir(None));
         let dir = dirfd.as_fd();
         for name in PROCESS_FILES {
             if name == "environ" && self.shared.opts.no_environ {
                 continue;
             }
-            let item = self.read_file(dir, name, format!("{pid}/{name}"), Tag::None);
-            b.items.push(item);
+            file(&mut b, dir, name, None, None);
         }
 
         // exe, cwd, root and the namespaces: one record.
-        let mut links = Vec::with_capacity(PROCESS_LINKS.len() + curtain_model::NAMESPACE_NAMES.len());
-        let ns_names = curtain_model::NAMESPACE_NAMES.iter().map(|n| format!("ns/{n}"));
-        for name in PROCESS_LINKS.iter().map(|s| s.to_string()).chain(ns_names) {
-            links.push(self.link_read(dir, name));
+        let first = b.links.len();
+        for name in LINK_NAMES {
+            let got = link(&mut b.arena, dir, name);
+            b.links.push(Link { name: LinkName::Named(name), got });
         }
-        let ns_of = |name: &str| -> Option<u64> {
-            let t = links.iter().find(|l| l.name == name)?.target.as_ref()?;
-            curtain_parse::proc::parse_ns_link(&t.0)
+        b.reads.push(Read::Links(first..b.links.len()));
+        let ns_of = |b: &Bundle, name: &str| -> Option<u64> {
+            let i = LINK_NAMES.iter().position(|n| *n == name)?;
+            let span = b.links[first + i].got.clone().ok()?;
+            curtain_parse::proc::parse_ns_link(&b.arena[span])
         };
-        let (netns, mntns) = (ns_of("ns/net"), ns_of("ns/mnt"));
-        let exe_ok = links.first().is_some_and(|l| l.name == "exe" && l.target.is_some());
-        let mut rec = RawRecord::new(RawOp::Links, pid.to_string());
-        rec.links = Some(links);
-        b.items.push(Item::bare(rec));
-
-        if exe_ok {
-            let item = self.exe(dir, pid, &mut b.carved);
-            b.items.push(item);
+        let (netns, mntns) = (ns_of(&b, "ns/net"), ns_of(&b, "ns/mnt"));
+        if b.links[first].got.is_ok() {
+            let r = self.exe(dir, &mut b);
+            b.reads.push(Read::Exe(r));
         }
-        let item = self.fds(dir, pid);
-        b.items.push(item);
+        self.fds(dir, &mut b);
 
         // Socket tables and mounts: once per namespace, through the first process that takes it.
         if let Some(netns) = netns.filter(|n| self.shared.claim(NsKind::Net, *n)) {
-            let mut items = Vec::new();
-            let dumped = self.netlink_tables(dir, pid, netns, &mut items);
+            let from = b.reads.len();
+            let dumped = self.netlink_tables(dir, netns, &mut b);
             for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
-                let name = format!("net/{}", proto.table());
-                items.push(self.read_file(dir, &name, format!("{pid}/{name}"), Tag::Net(netns)));
+                file(&mut b, dir, net_name(Some(proto)), Some(netns), None);
             }
             // Given back only when no table came, so that none is in the archive twice; the
             // failed reads stay in the log.
-            let read = items.iter().any(|i| i.bytes.is_some());
+            let read = b.reads[from..]
+                .iter()
+                .any(|r| matches!(r, Read::File { got: Ok(_), .. } | Read::Netlink { got: Ok(_), .. }));
             self.shared.settle(NsKind::Net, netns, read);
-            b.items.append(&mut items);
         }
         if let Some(mntns) = mntns.filter(|n| self.shared.claim(NsKind::Mnt, *n)) {
-            let item = self.read_file(dir, "mountinfo", format!("{pid}/mountinfo"), Tag::Mnt(mntns));
-            self.shared.settle(NsKind::Mnt, mntns, item.bytes.is_some());
-            b.items.push(item);
+            file(&mut b, dir, "mountinfo", None, Some(mntns));
+            let read = matches!(b.reads.last(), Some(Read::File { got: Ok(_), .. }));
+            self.shared.settle(NsKind::Mnt, mntns, read);
         }
+        self.hint = b.arena.len().next_power_of_two().clamp(4 << 10, 64 << 10);
         b
     }
 
     /// Dumps the namespace's tcp, udp and unix tables through netlink sock_diag when the
     /// collector may enter the namespace; returns the tables it got (the rest are read from /proc).
-    fn netlink_tables(&mut self, dir: BorrowedFd<'_>, pid: u32, netns: u64, items: &mut Vec<Item>) -> Vec<Proto> {
+    fn netlink_tables(&mut self, dir: BorrowedFd<'_>, netns: u64, b: &mut Bundle) -> Vec<Proto> {
         let s = self.shared;
         let Some(home) = s.home_netns.as_ref() else { return Vec::new() };
         let here = s.home_ino == Some(netns);
@@ -361,49 +459,109 @@ impl<'s> Reader<'s> {
             Err(_) => return Vec::new(),
         };
         let mut got = Vec::new();
-        for proto in crate::netlink::DIAG_TABLES {
+        // TCP over both families in one dump (one walk of the kernel's TCP hash); when the
+        // kernel refuses it, one dump per family.
+        let tables = std::iter::once(None).chain(crate::netlink::DIAG_TABLES.into_iter().map(Some));
+        for table in tables {
+            if matches!(table, Some(Proto::Tcp | Proto::Tcp6)) && got.contains(&Proto::Tcp) {
+                continue;
+            }
             let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut rec = RawRecord::new(RawOp::Netlink, format!("{pid}/net/{}", proto.table()));
-            rec.netns = Some(netns);
-            match crate::netlink::dump(&sock, proto, seq) {
-                Ok(bytes) => {
-                    rec.size = Some(bytes.len() as u64);
-                    items.push(Item::read(rec, bytes));
-                    got.push(proto);
+            let start = b.arena.len();
+            let name = net_name(table);
+            match crate::netlink::dump(&sock, table, seq, &mut b.arena) {
+                Ok(()) => {
+                    let sha256 = Sha256::digest(&b.arena[start..]).into();
+                    b.reads.push(Read::Netlink { name, netns, got: Ok(start..b.arena.len()), sha256 });
+                    match table {
+                        None => got.extend([Proto::Tcp, Proto::Tcp6]),
+                        Some(p) => got.push(p),
+                    }
                 }
                 // Not served here (no IPv6, an old kernel): the /proc table stands in, and this
                 // attempt stays in the log.
                 Err(e) => {
-                    failed(&mut rec, e);
-                    items.push(Item::bare(rec));
+                    b.arena.truncate(start);
+                    b.reads.push(Read::Netlink { name, netns, got: Err(failure(e)), sha256: [0; 32] });
                 }
             }
         }
         got
     }
 
-    /// Lists fd/ and reads each link, one readlinkat per descriptor: one record.
-    fn fds(&mut self, dir: BorrowedFd<'_>, pid: u32) -> Item {
-        let mut rec = RawRecord::new(RawOp::Fds, format!("{pid}/fd"));
-        match self.numeric_entries(dir, "fd") {
-            Ok((entries, fd_dir)) => {
-                let links = entries.iter().map(|fd| self.link_read(fd_dir.as_fd(), fd.to_string())).collect();
-                rec.links = Some(links);
+    /// Reads each fd's link, one readlinkat per descriptor: one record. On a procfs the size of
+    /// `fd/` is the number of open descriptors (Linux 6.2 on), so the links are read from fd 0
+    /// up until that many answered, without listing the directory (its `openat`, `getdents64`
+    /// and `close` cost about five readlinks); the directory is listed when the count is unknown
+    /// (0, an older kernel, a copied tree) or the table has more holes than a listing would cost.
+    fn fds(&mut self, dir: BorrowedFd<'_>, b: &mut Bundle) {
+        let first = b.links.len();
+        let mut listed_after = None;
+        let count = if self.shared.procfs {
+            rustix::fs::statx(dir, "fd", AtFlags::empty(), StatxFlags::SIZE).map_or(0, |st| st.stx_size)
+        } else {
+            0
+        };
+        if count > 0 {
+            // Holes probed before listing: a listing costs about five readlinks, plus one per fd.
+            let budget = 8 + count / 8;
+            let (mut found, mut misses, mut fd) = (0u64, 0u64, 0u32);
+            let mut path = String::with_capacity(16);
+            while found < count {
+                if misses > budget {
+                    listed_after = Some(fd);
+                    break;
+                }
+                path.clear();
+                path.push_str("fd/");
+                path.push_str(itoa::Buffer::new().format(fd));
+                match link(&mut b.arena, dir, &path) {
+                    Ok(span) => {
+                        b.links.push(Link { name: LinkName::Fd(fd), got: Ok(span) });
+                        found += 1;
+                    }
+                    Err(f) if f.kind == ErrorKind::ENOENT => misses += 1,
+                    // Not allowed, or a kernel thread: the listing says it as it always has.
+                    Err(_) if found == 0 && misses == 0 => {
+                        listed_after = Some(0);
+                        break;
+                    }
+                    // It exited while being read: that read is its last.
+                    Err(f) => {
+                        b.links.push(Link { name: LinkName::Fd(fd), got: Err(f) });
+                        break;
+                    }
+                }
+                fd += 1;
             }
-            Err(e) => failed(&mut rec, e),
+        } else {
+            listed_after = Some(0);
         }
-        Item::bare(rec)
+        if let Some(from) = listed_after {
+            match self.numeric_entries(dir, "fd") {
+                Ok((entries, fd_dir)) => {
+                    for fd in entries.into_iter().filter(|&fd| fd >= from) {
+                        let got = link(&mut b.arena, fd_dir.as_fd(), itoa::Buffer::new().format(fd));
+                        b.links.push(Link { name: LinkName::Fd(fd), got });
+                    }
+                }
+                Err(e) if b.links.len() == first => {
+                    b.reads.push(Read::Fds(Err(failure(e))));
+                    return;
+                }
+                // Gone since the fds already read: they stand.
+                Err(_) => {}
+            }
+        }
+        b.reads.push(Read::Fds(Ok(first..b.links.len())));
     }
 
     /// statx of the file behind /proc/PID/exe (the file itself, even deleted or memfd); it is
     /// opened and hashed only the first time that file is seen, and carved when asked.
-    fn exe(&mut self, dir: BorrowedFd<'_>, pid: u32, carved: &mut Option<(String, Vec<u8>)>) -> Item {
-        let mut rec = RawRecord::new(RawOp::Exe, format!("{pid}/exe"));
-        match self.exe_inner(dir, carved) {
-            Ok(st) => rec.exe = Some(st),
-            Err(e) => failed(&mut rec, e),
-        }
-        Item::bare(rec)
+    fn exe(&mut self, dir: BorrowedFd<'_>, b: &mut Bundle) -> Result<(), Failure> {
+        let st = self.exe_inner(dir, &mut b.carved).map_err(failure)?;
+        b.exe = Some(st);
+        Ok(())
     }
 
     fn exe_inner(&mut self, dir: BorrowedFd<'_>, carved: &mut Option<(String, Vec<u8>)>) -> Result<ExeStat, Errno> {
@@ -490,31 +648,14 @@ pub fn read_link(dir: BorrowedFd<'_>, name: &str, path: String) -> Item {
     Item::bare(rec)
 }
 
-/// What a namespace-level read is for.
-#[derive(Clone, Copy)]
-pub enum Tag {
-    None,
-    Net(u64),
-    Mnt(u64),
-}
-
-impl Tag {
-    fn apply(self, r: &mut RawRecord) {
-        match self {
-            Tag::None => {}
-            Tag::Net(n) => r.netns = Some(n),
-            Tag::Mnt(n) => r.mntns = Some(n),
-        }
-    }
-}
-
-/// Reads a whole file into `buf` (cleared first), at most [`MAX_FILE`] bytes. With `at_once`
+/// Reads a whole file onto the end of `buf`, at most [`MAX_FILE`] bytes of it. With `at_once`
 /// (see [`whole_at_once`]) a read that fills less than asked ends it. Returns whether it was cut.
 pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: bool) -> Result<bool, Errno> {
-    buf.clear();
+    let start = buf.len();
     let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
     loop {
-        if buf.len() >= MAX_FILE {
+        let got = buf.len() - start;
+        if got >= MAX_FILE {
             let mut probe = [0u8; 1];
             return match rustix::io::read(&fd, &mut probe[..]) {
                 Ok(0) => Ok(false),
@@ -524,7 +665,7 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: b
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(buf.capacity().max(4096));
         }
-        let room = MAX_FILE - buf.len();
+        let room = MAX_FILE - got;
         let spare = buf.spare_capacity_mut();
         let want = spare.len().min(room);
         match rustix::io::read(&fd, &mut spare[..want]) {

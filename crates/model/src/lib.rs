@@ -9,8 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod json;
 mod time;
-pub use time::{format_rfc3339_ns, parse_rfc3339_ns};
+pub use time::{format_rfc3339_ns, parse_rfc3339_ns, write_rfc3339_ns};
 
 pub mod register;
 

@@ -3,12 +3,39 @@
 
 /// `2026-11-29T12:34:56.123456789Z` for `ns` nanoseconds since the Unix epoch.
 pub fn format_rfc3339_ns(ns: u64) -> String {
+    let mut out = Vec::with_capacity(30);
+    write_rfc3339_ns(&mut out, ns);
+    // Only ASCII digits and separators were written.
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// [`format_rfc3339_ns`] appended to `out`, without an allocation (a row per process has one).
+pub fn write_rfc3339_ns(out: &mut Vec<u8>, ns: u64) {
     let secs = ns / 1_000_000_000;
     let nanos = ns % 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    let digits = |out: &mut Vec<u8>, v: u64, width: u32| {
+        for i in (0..width).rev() {
+            out.push(b'0' + ((v / 10u64.pow(i)) % 10) as u8);
+        }
+    };
+    // u64 nanoseconds end in 2554: four digits always.
+    digits(out, y as u64, 4);
+    out.push(b'-');
+    digits(out, m as u64, 2);
+    out.push(b'-');
+    digits(out, d as u64, 2);
+    out.push(b'T');
+    digits(out, rem / 3600, 2);
+    out.push(b':');
+    digits(out, (rem / 60) % 60, 2);
+    out.push(b':');
+    digits(out, rem % 60, 2);
+    out.push(b'.');
+    digits(out, nanos, 9);
+    out.push(b'Z');
 }
 
 /// Nanoseconds since the epoch of an RFC 3339 time (`Z` or a `±HH:MM` offset; fraction
@@ -103,6 +130,7 @@ mod tests {
         // 2000-02-29 (a leap day of a century leap year) 12:00:00.5
         assert_eq!(format_rfc3339_ns(951_825_600_500_000_000), "2000-02-29T12:00:00.500000000Z");
         assert_eq!(format_rfc3339_ns(1_798_502_400_000_000_001), "2026-12-29T00:00:00.000000001Z");
+        assert_eq!(format_rfc3339_ns(u64::MAX), "2554-07-21T23:34:33.709551615Z");
     }
 
     #[test]

@@ -11,6 +11,9 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 /// SOCK_DIAG_BY_FAMILY.
 pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// TCPDIAG_GETSOCK: the older request, which dumps TCP over IPv4 and IPv6 in one walk of the
+/// kernel's TCP hash (where two SOCK_DIAG_BY_FAMILY dumps walk it twice); replies carry its type.
+pub const TCPDIAG_GETSOCK: u16 = 18;
 const UNIX_DIAG_NAME: u16 = 0;
 
 fn u16_at(b: &[u8], o: usize, le: bool) -> Option<u16> {
@@ -37,7 +40,7 @@ fn messages(b: &[u8], le: bool) -> (Vec<&[u8]>, Vec<ParseError>) {
             break;
         }
         match ty {
-            SOCK_DIAG_BY_FAMILY => out.push(&b[o + 16..o + len]),
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => out.push(&b[o + 16..o + len]),
             NLMSG_ERROR => {
                 let code = b.get(o + 16..o + 20).and_then(|_| u32_at(b, o + 16, le)).map(|c| c as i32).unwrap_or(0);
                 if code != 0 {
@@ -70,8 +73,10 @@ fn socket(netns: u64, proto: Proto) -> Socket {
     }
 }
 
-/// Parses an inet_diag dump (struct inet_diag_msg per message) of a tcp, tcp6, udp or udp6 table.
+/// Parses an inet_diag dump (struct inet_diag_msg per message) of TCP or UDP (`proto` names
+/// the protocol; each socket's family, and so tcp or tcp6, is its message's).
 pub fn parse_inet_diag(proto: Proto, netns: u64, b: &[u8], le: bool, emit: &mut dyn FnMut(Socket)) -> Vec<ParseError> {
+    let tcp = matches!(proto, Proto::Tcp | Proto::Tcp6);
     let (msgs, mut errors) = messages(b, le);
     for m in msgs {
         if m.len() < 72 {
@@ -79,6 +84,16 @@ pub fn parse_inet_diag(proto: Proto, netns: u64, b: &[u8], le: bool, emit: &mut 
             continue;
         }
         let (family, st) = (m[0], m[1]);
+        let proto = match (tcp, family) {
+            (true, 2) => Proto::Tcp,
+            (true, 10) => Proto::Tcp6,
+            (false, 2) => Proto::Udp,
+            (false, 10) => Proto::Udp6,
+            _ => {
+                errors.push(ParseError(format!("inet_diag: family {family}")));
+                continue;
+            }
+        };
         // inet_diag_sockid: ports and addresses in network byte order.
         let sport = u16::from_be_bytes([m[4], m[5]]);
         let dport = u16::from_be_bytes([m[6], m[7]]);
@@ -220,6 +235,22 @@ mod tests {
         assert_eq!((s[0].state.as_str(), s[0].inode, s[0].rx_queue, s[0].tx_queue), ("LISTEN", 4242, Some(3), Some(5)));
         assert_eq!(s[1].local.as_ref().unwrap().ip, "::ffff:127.0.0.1");
         assert_eq!((s[1].state.as_str(), s[1].uid), ("ESTABLISHED", Some(1000)));
+    }
+
+    #[test]
+    fn one_dump_of_both_families() {
+        // TCPDIAG_GETSOCK replies: the same messages under the older type.
+        let mut b = msg(&inet(2, 1, 80, 5000, &[10, 0, 0, 1], &[10, 0, 0, 2], 0, 11));
+        b.extend(msg(&inet(10, 10, 443, 0, &[0; 16], &[0; 16], 0, 12)));
+        b.extend(msg(&inet(7, 10, 1, 0, &[0; 16], &[0; 16], 0, 13)));
+        for at in [4, 4 + 88, 4 + 176] {
+            b[at..at + 2].copy_from_slice(&TCPDIAG_GETSOCK.to_le_bytes());
+        }
+        b.extend(done());
+        let (s, e) = crate::sockets_of(|e| parse_inet_diag(Proto::Tcp, 7, &b, true, e));
+        assert_eq!(s.iter().map(|s| (s.proto, s.inode)).collect::<Vec<_>>(), [(Proto::Tcp, 11), (Proto::Tcp6, 12)]);
+        assert_eq!(s[1].local.as_ref().unwrap().ip, "::");
+        assert_eq!(e.len(), 1, "the unknown family is an error, not a socket: {e:?}");
     }
 
     #[test]

@@ -24,11 +24,11 @@ fn err<T>(what: &str) -> Result<T, ParseError> {
 /// PF_KTHREAD in the flags of stat: the task is a kernel thread.
 pub const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// The fields of /proc/PID/stat that curtain keeps.
+/// The fields of /proc/PID/stat that curtain keeps, borrowing the comm.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stat {
+pub struct Stat<'a> {
     pub pid: i32,
-    pub comm: Vec<u8>,
+    pub comm: &'a [u8],
     pub state: u8,
     pub ppid: i32,
     pub pgrp: i32,
@@ -41,7 +41,7 @@ pub struct Stat {
 
 /// Parses /proc/PID/stat. The comm runs from the first `(` to the *last* `)`: a process can name
 /// itself `x) Z 1 1 1 (` and only the last parenthesis is the kernel's.
-pub fn parse_stat(b: &[u8]) -> Result<Stat, ParseError> {
+pub fn parse_stat(b: &[u8]) -> Result<Stat<'_>, ParseError> {
     let open = match b.iter().position(|&c| c == b'(') {
         Some(i) => i,
         None => return err("stat: no '('"),
@@ -51,13 +51,17 @@ pub fn parse_stat(b: &[u8]) -> Result<Stat, ParseError> {
         _ => return err("stat: no ')'"),
     };
     let pid = parse_int::<i32>(trim(&b[..open])).ok_or_else(|| ParseError("stat: pid".into()))?;
-    let comm = b[open + 1..close].to_vec();
-    let rest = &b[close + 1..];
-    let fields: Vec<&[u8]> = rest.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).collect();
-    // fields[0] is field 3 of proc(5) (state); field n is fields[n - 3].
-    let f = |n: usize| fields.get(n - 3).copied();
-    let num = |n: usize| -> Result<i64, ParseError> {
-        f(n).and_then(parse_int::<i64>).ok_or_else(|| ParseError(format!("stat: field {n}")))
+    let comm = &b[open + 1..close];
+    // Fields 3 to 22 of proc(5), after the comm: field n is fields[n - 3].
+    let mut fields: [&[u8]; 20] = [&[]; 20];
+    let mut n = 0;
+    for f in b[close + 1..].split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).take(20) {
+        fields[n] = f;
+        n += 1;
+    }
+    let f = |i: usize| (i - 3 < n).then(|| fields[i - 3]);
+    let num = |i: usize| -> Result<i64, ParseError> {
+        f(i).and_then(parse_int::<i64>).ok_or_else(|| ParseError(format!("stat: field {i}")))
     };
     let state = match f(3) {
         Some([c]) => *c,
@@ -79,46 +83,58 @@ pub fn parse_stat(b: &[u8]) -> Result<Stat, ParseError> {
 
 /// The fields of /proc/PID/status that curtain keeps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Status {
+pub struct Status<'a> {
     /// Real, effective, saved, filesystem.
     pub uid: Option<[u32; 4]>,
     pub gid: Option<[u32; 4]>,
-    pub cap_eff: Option<String>,
+    /// CapEff, its hex digits.
+    pub cap_eff: Option<&'a str>,
     pub tracer_pid: Option<u32>,
-    pub nspid: Vec<u32>,
+    /// The NSpid line's value.
+    nspid: &'a [u8],
     pub threads: Option<u32>,
     pub seccomp: Option<u8>,
 }
 
+/// The numbers of a status value, skipping what is not one.
+fn numbers(val: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    val.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).filter_map(parse_int::<u32>)
+}
+
+impl Status<'_> {
+    /// The pid in each nested pid namespace, outermost first.
+    pub fn nspid(&self) -> impl Iterator<Item = u32> + '_ {
+        numbers(self.nspid)
+    }
+}
+
 /// Parses /proc/PID/status, line by line; unknown or malformed lines are skipped (the kernel
 /// adds fields over time), and `Name:` is never interpreted (stat's comm is exact).
-pub fn parse_status(b: &[u8]) -> Status {
+pub fn parse_status(b: &[u8]) -> Status<'_> {
     let mut s = Status::default();
     for line in b.split(|&c| c == b'\n') {
         let Some(colon) = line.iter().position(|&c| c == b':') else {
             continue;
         };
         let (key, val) = (&line[..colon], trim(&line[colon + 1..]));
-        let nums = || -> Vec<u32> {
-            val.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty()).filter_map(parse_int::<u32>).collect()
+        let four = || -> Option<[u32; 4]> {
+            let mut a = [0u32; 4];
+            let mut n = 0;
+            for v in numbers(val) {
+                *a.get_mut(n)? = v;
+                n += 1;
+            }
+            (n == 4).then_some(a)
         };
         match key {
-            b"Uid" | b"Gid" => {
-                let v = nums();
-                if v.len() == 4 {
-                    let a = [v[0], v[1], v[2], v[3]];
-                    if key == b"Uid" {
-                        s.uid = Some(a)
-                    } else {
-                        s.gid = Some(a)
-                    }
-                }
-            }
+            b"Uid" => s.uid = four().or(s.uid),
+            b"Gid" => s.gid = four().or(s.gid),
             b"CapEff" if val.iter().all(|c| c.is_ascii_hexdigit()) && !val.is_empty() => {
-                s.cap_eff = Some(String::from_utf8_lossy(val).into_owned())
+                // Hex digits are ASCII.
+                s.cap_eff = std::str::from_utf8(val).ok()
             }
             b"TracerPid" => s.tracer_pid = parse_int(val),
-            b"NSpid" => s.nspid = nums(),
+            b"NSpid" => s.nspid = val,
             b"Threads" => s.threads = parse_int(val),
             b"Seccomp" => s.seccomp = parse_int(val),
             _ => {}
@@ -130,31 +146,39 @@ pub fn parse_status(b: &[u8]) -> Status {
 /// Splits a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a process
 /// that rewrote its argv without NULs gives one item.
 pub fn split_nul(b: &[u8]) -> Vec<ByteString> {
-    if b.is_empty() {
-        return Vec::new();
-    }
-    let b = b.strip_suffix(&[0]).unwrap_or(b);
-    b.split(|&c| c == 0).map(ByteString::from).collect()
+    crate::row::nul_items(b).map(ByteString::from).collect()
 }
 
 /// Parses /proc/PID/cgroup (`hierarchy:controllers:path` per line; the path may hold `:`).
 pub fn parse_cgroup(b: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
-    let mut out = Vec::new();
-    for line in b.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-        let mut parts = line.splitn(3, |&c| c == b':');
-        let (Some(h), Some(ctl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-            return err("cgroup: line without two ':'");
-        };
-        let Some(hierarchy) = parse_int::<u32>(h) else {
-            return err("cgroup: hierarchy");
-        };
-        out.push(CgroupEntry {
+    Ok(cgroup_lines(b)?
+        .map(|(hierarchy, ctl, path)| CgroupEntry {
             hierarchy,
             controllers: String::from_utf8_lossy(ctl).into_owned(),
             path: ByteString::from(path),
-        });
+        })
+        .collect())
+}
+
+/// The lines of /proc/PID/cgroup as (hierarchy, controllers, path), borrowed; an error when
+/// any line is not one (and then none is taken).
+pub fn cgroup_lines(b: &[u8]) -> Result<impl Iterator<Item = (u32, &[u8], &[u8])> + '_, ParseError> {
+    fn split(line: &[u8]) -> Option<(u32, &[u8], &[u8])> {
+        let mut parts = line.splitn(3, |&c| c == b':');
+        let (h, ctl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((parse_int::<u32>(h)?, ctl, path))
     }
-    Ok(out)
+    let lines = || b.split(|&c| c == b'\n').filter(|l| !l.is_empty());
+    for line in lines() {
+        let mut parts = line.splitn(3, |&c| c == b':');
+        let (Some(h), Some(_), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            return err("cgroup: line without two ':'");
+        };
+        if parse_int::<u32>(h).is_none() {
+            return err("cgroup: hierarchy");
+        }
+    }
+    Ok(lines().filter_map(split))
 }
 
 /// The inode of a namespace link target such as `net:[4026531840]`.
@@ -196,10 +220,45 @@ pub fn is_memfd_path(target: &[u8]) -> bool {
     target.starts_with(b"/memfd:")
 }
 
+/// One kept line of /proc/PID/maps, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapRef<'a> {
+    pub start: &'a [u8],
+    pub end: &'a [u8],
+    pub perms: &'a [u8],
+    pub offset: u64,
+    pub dev: &'a [u8],
+    pub inode: u64,
+    pub path: &'a [u8],
+    pub kind: MapKind,
+}
+
+impl MapRef<'_> {
+    pub fn to_mapping(&self, pid: u32) -> Mapping {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Mapping {
+            pid,
+            start: text(self.start),
+            end: text(self.end),
+            perms: text(self.perms),
+            offset: self.offset,
+            dev: text(self.dev),
+            inode: self.inode,
+            path: (!self.path.is_empty()).then(|| ByteString::from(self.path)),
+            kind: self.kind,
+        }
+    }
+}
+
 /// Parses /proc/PID/maps and keeps the mappings a responder looks at: executable file
 /// mappings, deleted files, memfd files and anonymous executable memory. `[vdso]`,
 /// `[vsyscall]` and `[vvar]` are the kernel's and are left out.
 pub fn parse_maps(pid: u32, b: &[u8]) -> Result<Vec<Mapping>, ParseError> {
+    Ok(maps_kept(b)?.iter().map(|m| m.to_mapping(pid)).collect())
+}
+
+/// The mappings [`parse_maps`] keeps, borrowed; an error (and none) when a line is malformed.
+pub fn maps_kept(b: &[u8]) -> Result<Vec<MapRef<'_>>, ParseError> {
     let mut out = Vec::new();
     for line in b.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         let mut rest = line;
@@ -236,17 +295,7 @@ pub fn parse_maps(pid: u32, b: &[u8]) -> Result<Vec<Mapping>, ParseError> {
             None
         };
         if let Some(kind) = kind {
-            out.push(Mapping {
-                pid,
-                start: String::from_utf8_lossy(&range[..dash]).into_owned(),
-                end: String::from_utf8_lossy(&range[dash + 1..]).into_owned(),
-                perms: String::from_utf8_lossy(perms).into_owned(),
-                offset,
-                dev: String::from_utf8_lossy(dev).into_owned(),
-                inode,
-                path: (!path.is_empty()).then(|| ByteString::from(path)),
-                kind,
-            });
+            out.push(MapRef { start: &range[..dash], end: &range[dash + 1..], perms, offset, dev, inode, path, kind });
         }
     }
     Ok(out)
@@ -384,9 +433,9 @@ mod tests {
         let s = parse_status(STATUS);
         assert_eq!(s.uid, Some([1000, 0, 1000, 1000]));
         assert_eq!(s.gid, Some([1000; 4]));
-        assert_eq!(s.cap_eff.as_deref(), Some("000001ffffffffff"));
+        assert_eq!(s.cap_eff, Some("000001ffffffffff"));
         assert_eq!(s.tracer_pid, Some(4310));
-        assert_eq!(s.nspid, vec![4321, 7]);
+        assert_eq!(s.nspid().collect::<Vec<_>>(), vec![4321, 7]);
         assert_eq!(s.threads, Some(1));
         assert_eq!(s.seccomp, Some(2));
     }

@@ -1,11 +1,14 @@
 //! Rebuilding the tables from an archive's raw part: `raw/reads.jsonl` replayed in order, with
 //! the bytes of each read taken from its `raw/proc/` member.
 //!
-//! The collector makes exactly the same [`Tables`] calls in the same order as it reads, so an
-//! untouched archive replays to byte-identical tables.
+//! The collector makes exactly the same [`Tables`] calls in the same order as it reads (each
+//! access a [`RecordRef`] handed to [`Pending::add`]), so an untouched archive replays to
+//! byte-identical tables.
 
-use crate::tables::{Context, RawProcess, RawResult, RowSink, Tables};
-use curtain_model::{ErrorKind, LinkRead, Proto, RawOp, RawRecord};
+use crate::record::{links_of, Failure, Got, LinkName, RecordRef};
+use crate::tables::{Bytes, Context, ProcessRead, RowSink, Tables, LINK_NAMES};
+use crate::tables::PROCESS_FILES;
+use curtain_model::{ErrorKind, Proto, RawOp, RawRecord};
 
 /// A row of `raw/reads.jsonl` that no table row stands for (the root listing, /proc/stat, an
 /// ECS metadata request) becomes an error row when it failed. Shared with the collector.
@@ -19,44 +22,117 @@ pub fn global_error<S: RowSink>(tables: &mut Tables<S>, rec: &RawRecord) {
     }
 }
 
-/// The result of one link read, taking its target.
-pub fn link_result(l: LinkRead) -> RawResult {
-    match (l.target, l.error) {
-        (Some(t), None) => Ok(t.0),
-        (_, Some(k)) => Err(k),
-        (None, None) => Err(ErrorKind::Parse),
-    }
+fn kind(g: Got<'_>) -> Bytes<'_> {
+    g.map_err(|f| f.kind)
 }
+
+/// A socket table read through a process: (netns, table name as under `net/`, what was read,
+/// read through netlink sock_diag rather than /proc).
+pub type NetRead<'a> = (u64, &'a str, Bytes<'a>, bool);
 
 /// What was read of one process, with the namespace tables read through it.
 #[derive(Default)]
-pub struct Pending {
-    pub raw: RawProcess,
-    /// (netns, table, what was read, read through netlink sock_diag rather than /proc).
-    pub net: Vec<(u64, Proto, RawResult, bool)>,
-    pub mnt: Option<(u64, RawResult)>,
+pub struct Pending<'a> {
+    pub raw: ProcessRead<'a>,
+    pub net: Vec<NetRead<'a>>,
+    pub mnt: Option<(u64, Bytes<'a>)>,
 }
 
-impl Pending {
+impl<'a> Pending<'a> {
+    /// The process whose directory was opened, or none and the error row of a process gone
+    /// before any read.
+    pub fn open<S: RowSink>(t: &mut Tables<S>, pid: u32, failed: Option<Failure>) -> Option<Pending<'a>> {
+        if failed.is_some() {
+            t.add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
+            return None;
+        }
+        Some(Pending { raw: ProcessRead { pid, ..Default::default() }, ..Default::default() })
+    }
+
+    /// Adds one record of this process (anything but its opendir); one that cannot be
+    /// replayed is kept as an error row.
+    pub fn add<S: RowSink>(&mut self, t: &mut Tables<S>, rec: &RecordRef<'a>) {
+        if let Err(e) = self.apply(rec) {
+            t.add_error(Some(self.raw.pid), rec.path(self.raw.pid), ErrorKind::Other, Some(e));
+        }
+    }
+
+    fn apply(&mut self, rec: &RecordRef<'a>) -> Result<(), String> {
+        let table = |name: &'a str| -> Result<&'a str, String> {
+            name.strip_prefix("net/").filter(|t| table_proto(t).is_some()).ok_or(format!("bad table {name}"))
+        };
+        match *rec {
+            RecordRef::Opendir(_) => return Err("a second opendir".into()),
+            RecordRef::Read { name, got, truncated, netns, mntns } => {
+                if let Some(netns) = netns {
+                    let t = table(name)?;
+                    if t == TCP46 {
+                        return Err(format!("{TCP46} is a netlink dump"));
+                    }
+                    self.net.push((netns, t, kind(got), false));
+                } else if let Some(mntns) = mntns {
+                    self.mnt = Some((mntns, kind(got)));
+                } else if let Some(i) = PROCESS_FILES.iter().position(|f| *f == name) {
+                    self.raw.files[i] = Some(kind(got));
+                    self.raw.truncated[i] = truncated;
+                }
+                // A file the collector does not read is kept in raw/ and left out of the tables.
+            }
+            // A dump that failed was replaced by the /proc table: nothing to add.
+            RecordRef::Netlink { got: Err(_), .. } => {}
+            RecordRef::Netlink { name, netns, got } => self.net.push((netns, table(name)?, kind(got), true)),
+            RecordRef::Links(links) => {
+                for l in links {
+                    let LinkName::Named(name) = l.name else { continue };
+                    if let Some(i) = LINK_NAMES.iter().position(|n| *n == name) {
+                        self.raw.links[i] = Some(kind(l.got));
+                    }
+                }
+            }
+            RecordRef::Fds(Err(f)) => self.raw.fds = Some(Err(f.kind)),
+            RecordRef::Fds(Ok(links)) => {
+                let mut v = Vec::with_capacity(links.len());
+                for l in links {
+                    let fd = match l.name {
+                        LinkName::Fd(n) => n,
+                        LinkName::Named(s) => s.parse::<u32>().map_err(|_| format!("bad fd {s}"))?,
+                    };
+                    v.push((fd, kind(l.got)));
+                }
+                self.raw.fds = Some(Ok(v));
+            }
+            RecordRef::Exe(r) => self.raw.exe = Some(r.map_err(|f| f.kind)),
+        }
+        Ok(())
+    }
+
     /// Adds the process, then its namespaces' tables: the one order both sides use.
     pub fn flush<S: RowSink>(self, t: &mut Tables<S>, ctx: &Context) {
         t.add_process(&self.raw, ctx);
-        for (netns, proto, r, netlink) in &self.net {
-            if *netlink {
-                t.add_diag_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
-            } else {
-                t.add_net_table(*netns, self.raw.pid, *proto, r, ctx.clock.little_endian);
-            }
+        for (netns, table, r, netlink) in self.net {
+            t.add_table(netns, self.raw.pid, table, r, ctx.clock.little_endian, netlink);
         }
-        if let Some((mntns, r)) = &self.mnt {
-            t.add_mountinfo(*mntns, self.raw.pid, r);
+        if let Some((mntns, r)) = self.mnt {
+            t.add_mountinfo(mntns, self.raw.pid, r);
         }
     }
 }
 
+/// The sock_diag dump of TCP over IPv4 and IPv6 at once (the kernel walks its TCP hash once for
+/// both), as the member `raw/netlink/<netns>/tcp46` keeps it.
+pub const TCP46: &str = "tcp46";
+
+/// The protocol of a socket table named as under `net/` (`tcp46`: TCP, whatever the family).
+pub fn table_proto(table: &str) -> Option<Proto> {
+    if table == TCP46 {
+        return Some(Proto::Tcp);
+    }
+    Proto::from_table(table)
+}
+
 /// The archive member holding a netlink dump of one table of one network namespace.
-pub fn netlink_member(netns: u64, proto: Proto) -> String {
-    format!("raw/netlink/{netns}/{}", proto.table())
+pub fn netlink_member(netns: u64, table: &str) -> String {
+    format!("raw/netlink/{netns}/{table}")
 }
 
 /// Splits `1234/ns/net` into (1234, "ns/net").
@@ -75,96 +151,46 @@ pub fn member_of(rec: &RawRecord) -> Option<String> {
         RawOp::Read => Some(format!("raw/proc/{}", rec.path)),
         RawOp::Netlink => {
             let (_, name) = split_pid(&rec.path)?;
-            Some(netlink_member(rec.netns?, name.strip_prefix("net/").and_then(Proto::from_table)?))
+            let table = name.strip_prefix("net/").filter(|t| table_proto(t).is_some())?;
+            Some(netlink_member(rec.netns?, table))
         }
         _ => None,
     }
 }
 
-impl Pending {
-    /// An `opendir` record of `pid`: the process to fill, or none and the error row of a process
-    /// gone before any read.
-    pub fn open<S: RowSink>(t: &mut Tables<S>, pid: u32, rec: &RawRecord) -> Option<Pending> {
-        if rec.error.is_some() {
-            t.add_error(Some(pid), rec.path.clone(), ErrorKind::Vanished, None);
-            return None;
-        }
-        Some(Pending { raw: RawProcess { pid, ..Default::default() }, ..Default::default() })
-    }
-
-    /// Adds one record of this process (anything but its `opendir`), with the bytes of its
-    /// member ([`member_of`]); one that cannot be replayed is kept as an error row. Link targets
-    /// move out of `rec`: serialise it first.
-    pub fn add<S: RowSink>(&mut self, t: &mut Tables<S>, rec: &mut RawRecord, bytes: Option<Vec<u8>>) {
-        if let Err(e) = self.apply(rec, bytes) {
-            t.add_error(Some(self.raw.pid), rec.path.clone(), ErrorKind::Other, Some(e));
-        }
-    }
-
-    fn apply(&mut self, rec: &mut RawRecord, mut bytes: Option<Vec<u8>>) -> Result<(), String> {
-        let name = match split_pid(&rec.path) {
-            Some((pid, name)) if pid == self.raw.pid => name,
-            _ => return Err(format!("{:?} of {} outside process {}", rec.op, rec.path, self.raw.pid)),
+/// Replays the records of one process (its opendir first) through `t`.
+fn replay_process<'a, S: RowSink>(
+    t: &mut Tables<S>,
+    group: &[RawRecord],
+    member: &impl Fn(&str) -> Option<&'a [u8]>,
+    ctx: &Context,
+) -> Result<(), String> {
+    let Some((first, rest)) = group.split_first() else { return Ok(()) };
+    let (pid, _) = split_pid(&first.path).ok_or(format!("bad path {}", first.path))?;
+    let failed = first.error.map(|kind| Failure { kind, errno: first.errno });
+    let Some(mut p) = Pending::open(t, pid, failed) else {
+        return match rest.first() {
+            Some(rec) => Err(format!("{:?} of {} outside its process", rec.op, rec.path)),
+            None => Ok(()),
         };
-        let mut read = |rec: &RawRecord| -> Result<RawResult, String> {
-            match rec.error {
-                Some(k) => Ok(Err(k)),
-                None => bytes.take().map(Ok).ok_or(format!("no bytes for {}", rec.path)),
-            }
-        };
-        let table =
-            |name: &str| name.strip_prefix("net/").and_then(Proto::from_table).ok_or(format!("bad table {name}"));
-        match rec.op {
-            RawOp::Read => {
-                let r = read(rec)?;
-                if let Some(netns) = rec.netns {
-                    self.net.push((netns, table(name)?, r, false));
-                } else if let Some(mntns) = rec.mntns {
-                    self.mnt = Some((mntns, r));
-                } else {
-                    if rec.truncated {
-                        self.raw.truncated.insert(name.to_string());
-                    }
-                    self.raw.files.insert(name.to_string(), r);
-                }
-            }
-            // A dump that failed was replaced by the /proc table: nothing to add.
-            RawOp::Netlink if rec.error.is_some() => {}
-            RawOp::Netlink => {
-                let netns = rec.netns.ok_or(format!("netlink record {} without netns", rec.path))?;
-                let r = read(rec)?;
-                self.net.push((netns, table(name)?, r, true));
-            }
-            RawOp::Links => {
-                for l in rec.links.take().unwrap_or_default() {
-                    self.raw.links.insert(l.name.clone(), link_result(l));
-                }
-            }
-            RawOp::Fds => {
-                self.raw.fds = Some(match rec.error {
-                    Some(k) => Err(k),
-                    None => {
-                        let links = rec.links.take().unwrap_or_default();
-                        let mut v = Vec::with_capacity(links.len());
-                        for l in links {
-                            let fd = l.name.parse::<u32>().map_err(|_| format!("bad fd {}", l.name))?;
-                            v.push((fd, link_result(l)));
-                        }
-                        Ok(v)
-                    }
-                });
-            }
-            RawOp::Exe => {
-                self.raw.exe = Some(match (rec.error, rec.exe.take()) {
-                    (Some(k), _) => Err(k),
-                    (None, Some(e)) => Ok(e),
-                    (None, None) => return Err(format!("exe record {} without result", rec.path)),
-                });
-            }
-            op => return Err(format!("unexpected {:?} of {}", op, rec.path)),
-        }
-        Ok(())
+    };
+    let links: Vec<_> = rest.iter().map(links_of).collect();
+    let mut bytes = Vec::with_capacity(rest.len());
+    for rec in rest {
+        bytes.push(match member_of(rec) {
+            Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?),
+            None => None,
+        });
     }
+    for ((rec, links), bytes) in rest.iter().zip(&links).zip(bytes) {
+        let name = split_pid(&rec.path).map_or("", |(_, n)| n);
+        match RecordRef::from_raw(rec, name, links, bytes) {
+            Ok(r) => p.add(t, &r),
+            Err(e) => t.add_error(Some(pid), rec.path.clone(), ErrorKind::Other, Some(e)),
+        }
+    }
+    p.flush(t, ctx);
+    Ok(())
 }
 
 /// Replays `reads` (the JSON lines of `raw/reads.jsonl`, all parts in order). `member` returns
@@ -176,42 +202,37 @@ pub fn rebuild<'a, S: RowSink>(
     sink: S,
 ) -> Result<Tables<S>, String> {
     let mut t = Tables::new(sink, None);
-    let mut cur: Option<Pending> = None;
+    // The records of the process being read: its opendir, then every access through it.
+    let mut group: Vec<RawRecord> = Vec::new();
     for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
-        let mut rec: RawRecord =
+        let rec: RawRecord =
             serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
         match (rec.op, split_pid(&rec.path)) {
-            (RawOp::Opendir, Some((pid, ""))) => {
-                if let Some(p) = cur.take() {
-                    p.flush(&mut t, ctx);
-                }
-                cur = Pending::open(&mut t, pid, &rec);
+            (RawOp::Opendir, Some((_, ""))) => {
+                replay_process(&mut t, &group, &member, ctx)?;
+                group.clear();
+                group.push(rec);
             }
             (op, Some((pid, _))) => {
-                let Some(p) = cur.as_mut().filter(|p| p.raw.pid == pid) else {
+                if group.first().and_then(|f| split_pid(&f.path)).map(|(p, _)| p) != Some(pid) {
                     return Err(format!("{:?} of {} outside its process", op, rec.path));
-                };
-                let bytes = match member_of(&rec) {
-                    Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?.to_vec()),
-                    None => None,
-                };
-                p.add(&mut t, &mut rec, bytes);
+                }
+                group.push(rec);
             }
             (RawOp::Readlink, None) if rec.path == "self" => {
+                replay_process(&mut t, &group, &member, ctx)?;
+                group.clear();
                 let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
                 t.set_self_pid(pid);
             }
             _ => {
-                if let Some(p) = cur.take() {
-                    p.flush(&mut t, ctx);
-                }
+                replay_process(&mut t, &group, &member, ctx)?;
+                group.clear();
                 global_error(&mut t, &rec)
             }
         }
     }
-    if let Some(p) = cur.take() {
-        p.flush(&mut t, ctx);
-    }
+    replay_process(&mut t, &group, &member, ctx)?;
     t.finish();
     Ok(t)
 }

@@ -4,52 +4,102 @@
 //! archive) through [`Tables`], so a table is always a pure function of the raw evidence: a
 //! parser fix applies to old archives, and an untouched archive reparses to identical bytes.
 
+use crate::row::{ExeRow, ProcRow};
 use crate::{net, proc};
 use curtain_model::{
-    ByteString, Clock, CollectError, Counts, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, Process, Proto, Socket,
+    Clock, CollectError, Counts, ErrorKind, ExeStat, FdKind, Label, Process, Proto, Socket,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What one read gave: the bytes, or why there are none.
+/// What one read gave, owned: the bytes, or why there are none.
 pub type RawResult = Result<Vec<u8>, ErrorKind>;
+/// What one read gave, borrowed.
+pub type Bytes<'a> = Result<&'a [u8], ErrorKind>;
 
 /// The files read for each process, in reading order.
 pub const PROCESS_FILES: [&str; 6] = ["stat", "status", "cmdline", "environ", "cgroup", "maps"];
 /// The links read for each process besides ns/* and fd/*.
 pub const PROCESS_LINKS: [&str; 3] = ["exe", "cwd", "root"];
+/// Every link of a process's `links` record, in reading order: [`PROCESS_LINKS`], then ns/*.
+pub const LINK_NAMES: [&str; 11] =
+    ["exe", "cwd", "root", "ns/cgroup", "ns/ipc", "ns/mnt", "ns/net", "ns/pid", "ns/time", "ns/user", "ns/uts"];
 
-/// Everything read of one process.
+/// Everything read of one process, borrowing the bytes: the files of [`PROCESS_FILES`] and the
+/// links of [`LINK_NAMES`] by position, `None` for one not read (environ with `--no-environ`).
 #[derive(Debug, Default, Clone)]
-pub struct RawProcess {
+pub struct ProcessRead<'a> {
     pub pid: u32,
-    /// By name (`stat`, `environ`...). A file that was not asked for (environ with
-    /// `--no-environ`) is absent.
-    pub files: BTreeMap<String, RawResult>,
-    /// By name (`exe`, `cwd`, `root`, `ns/net`...).
-    pub links: BTreeMap<String, RawResult>,
-    /// The file behind /proc/PID/exe, statx'ed and hashed.
-    pub exe: Option<Result<ExeStat, ErrorKind>>,
-    /// The fd directory listed, each fd with its link target.
-    pub fds: Option<Result<Vec<(u32, RawResult)>, ErrorKind>>,
+    pub files: [Option<Bytes<'a>>; 6],
     /// Files larger than the cap: what is kept is a prefix.
-    pub truncated: BTreeSet<String>,
+    pub truncated: [bool; 6],
+    pub links: [Option<Bytes<'a>>; 11],
+    /// The file behind /proc/PID/exe, statx'ed and hashed.
+    pub exe: Option<Result<&'a ExeStat, ErrorKind>>,
+    /// The fds read, each with its link target.
+    pub fds: Option<Result<Vec<(u32, Bytes<'a>)>, ErrorKind>>,
 }
 
-impl RawProcess {
+fn file_index(name: &str) -> Option<usize> {
+    PROCESS_FILES.iter().position(|f| *f == name)
+}
+
+impl<'a> ProcessRead<'a> {
+    pub fn file(&self, name: &str) -> Option<Bytes<'a>> {
+        self.files[file_index(name)?]
+    }
+    pub fn link(&self, name: &str) -> Option<Bytes<'a>> {
+        self.links[LINK_NAMES.iter().position(|n| *n == name)?]
+    }
+
     /// True when a read failed with ESRCH: the process exited while it was being read (reads go
     /// through its directory fd, which fails so once the process is gone, never reaching a
     /// process that reused the pid). A kernel thread's environ answers ESRCH (it has no memory):
     /// that one does not count.
     pub fn vanished(&self, kernel_thread: bool) -> bool {
-        let gone = |r: &RawResult| matches!(r, Err(ErrorKind::ESRCH));
-        self.files.iter().any(|(name, r)| gone(r) && !(kernel_thread && name == "environ"))
-            || self.links.values().any(gone)
+        let gone = |r: &Option<Bytes<'_>>| matches!(r, Some(Err(ErrorKind::ESRCH)));
+        let environ = file_index("environ");
+        self.files.iter().enumerate().any(|(i, r)| gone(r) && !(kernel_thread && Some(i) == environ))
+            || self.links.iter().any(gone)
             || matches!(self.exe, Some(Err(ErrorKind::ESRCH)))
             || match &self.fds {
                 Some(Err(ErrorKind::ESRCH)) => true,
-                Some(Ok(v)) => v.iter().any(|(_, r)| gone(r)),
+                Some(Ok(v)) => v.iter().any(|(_, r)| matches!(r, Err(ErrorKind::ESRCH))),
                 _ => false,
             }
+    }
+}
+
+/// Everything read of one process, owned and by name (tests, fuzzing); [`Self::view`] lends it
+/// as a [`ProcessRead`]. Names outside [`PROCESS_FILES`] and [`LINK_NAMES`] are left out.
+#[derive(Debug, Default, Clone)]
+pub struct RawProcess {
+    pub pid: u32,
+    pub files: BTreeMap<String, RawResult>,
+    pub links: BTreeMap<String, RawResult>,
+    pub exe: Option<Result<ExeStat, ErrorKind>>,
+    pub fds: Option<Result<Vec<(u32, RawResult)>, ErrorKind>>,
+    pub truncated: BTreeSet<String>,
+}
+
+impl RawProcess {
+    pub fn view(&self) -> ProcessRead<'_> {
+        fn lend(r: &RawResult) -> Bytes<'_> {
+            r.as_deref().map_err(|k| *k)
+        }
+        let mut v = ProcessRead { pid: self.pid, ..Default::default() };
+        for (i, name) in PROCESS_FILES.iter().enumerate() {
+            v.files[i] = self.files.get(*name).map(lend);
+            v.truncated[i] = self.truncated.contains(*name);
+        }
+        for (i, name) in LINK_NAMES.iter().enumerate() {
+            v.links[i] = self.links.get(*name).map(lend);
+        }
+        v.exe = self.exe.as_ref().map(|r| r.as_ref().map_err(|k| *k));
+        v.fds = self.fds.as_ref().map(|r| match r {
+            Ok(list) => Ok(list.iter().map(|(fd, t)| (*fd, lend(t))).collect()),
+            Err(k) => Err(*k),
+        });
+        v
     }
 }
 
@@ -125,6 +175,8 @@ impl MemorySink {
 struct NetTable {
     netns: u64,
     pid: u32,
+    /// As under `net/`: `tcp`, `tcp6`..., or `tcp46` for one dump of both families.
+    table: String,
     proto: Proto,
     bytes: Vec<u8>,
     little_endian: bool,
@@ -218,39 +270,38 @@ impl<S: RowSink> Tables<S> {
     }
 
     /// Builds the process row and its fds and maps from what was read of it.
-    pub fn add_process(&mut self, raw: &RawProcess, ctx: &Context) {
+    pub fn add_process<'a>(&mut self, raw: &ProcessRead<'a>, ctx: &Context) {
         let pid = raw.pid;
-        let mut p = Process { pid, ..Default::default() };
+        let mut p = ProcRow { pid, ..Default::default() };
         let mut maps = Vec::new();
-        let mut errs: Vec<(String, String, ErrorKind, Option<String>)> = Vec::new();
-        let file = |name: &str| raw.files.get(name);
+        let mut errs = Vec::new();
 
         let mut kernel_thread = false;
-        match file("stat") {
+        match raw.file("stat") {
             Some(Ok(b)) => match proc::parse_stat(b) {
                 Ok(st) => {
                     p.ppid = st.ppid.max(0) as u32;
                     p.starttime_ticks = st.starttime;
-                    p.started_at = Some(curtain_model::format_rfc3339_ns(ctx.clock.ticks_to_wall_ns(st.starttime)));
-                    p.comm = ByteString(st.comm);
-                    p.state = (st.state as char).to_string();
+                    p.started_at_ns = Some(ctx.clock.ticks_to_wall_ns(st.starttime));
+                    p.comm = st.comm;
+                    p.state = Some(st.state as char);
                     p.pgrp = Some(st.pgrp);
                     p.session = Some(st.session);
                     p.tty_nr = Some(st.tty_nr);
                     p.threads = u32::try_from(st.num_threads).ok();
                     kernel_thread = st.flags & proc::PF_KTHREAD != 0;
                 }
-                Err(e) => errs.push(("stat".into(), "stat".into(), ErrorKind::Parse, Some(e.0))),
+                Err(e) => errs.push(("stat", "stat", ErrorKind::Parse, Some(e.0))),
             },
-            Some(Err(k)) => errs.push(("stat".into(), "stat".into(), *k, None)),
+            Some(Err(k)) => errs.push(("stat", "stat", k, None)),
             None => {}
         }
         p.kernel_thread = kernel_thread;
         p.vanished = raw.vanished(kernel_thread);
         // A kernel thread has no memory, exe, cwd or root: ENOENT and ESRCH there are expected.
-        let quiet = |k: &ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
+        let quiet = |k: ErrorKind| kernel_thread && matches!(k, ErrorKind::ENOENT | ErrorKind::ESRCH);
 
-        match file("status") {
+        match raw.file("status") {
             Some(Ok(b)) => {
                 let st = proc::parse_status(b);
                 if let Some(u) = st.uid {
@@ -261,104 +312,78 @@ impl<S: RowSink> Tables<S> {
                 }
                 p.cap_eff = st.cap_eff;
                 p.tracer_pid = st.tracer_pid;
-                p.nspid = st.nspid;
+                p.nspid = st.nspid().collect();
                 p.seccomp = st.seccomp;
                 if p.threads.is_none() {
                     p.threads = st.threads;
                 }
             }
-            Some(Err(k)) => errs.push(("status".into(), "status".into(), *k, None)),
+            Some(Err(k)) => errs.push(("status", "status", k, None)),
             None => {}
         }
 
-        for name in ["cmdline", "environ"] {
-            match file(name) {
-                Some(Ok(b)) => {
-                    let v = Some(proc::split_nul(b));
-                    if name == "cmdline" {
-                        p.cmdline = v
-                    } else {
-                        p.environ = v
-                    }
+        // A read the row keeps as it is: its bytes, or its error unless it is expected.
+        type Errs = Vec<(&'static str, &'static str, ErrorKind, Option<String>)>;
+        let kept = |got: Option<Bytes<'a>>, name: &'static str, errs: &mut Errs| -> Option<&'a [u8]> {
+            match got {
+                Some(Ok(b)) => Some(b),
+                Some(Err(k)) if !quiet(k) => {
+                    errs.push((name, name, k, None));
+                    None
                 }
-                Some(Err(k)) if !quiet(k) => errs.push((name.into(), name.into(), *k, None)),
-                _ => {}
+                _ => None,
             }
-        }
+        };
+        p.cmdline = kept(raw.file("cmdline"), "cmdline", &mut errs);
+        p.environ = kept(raw.file("environ"), "environ", &mut errs);
 
-        match file("cgroup") {
-            Some(Ok(b)) => match proc::parse_cgroup(b) {
-                Ok(c) => p.cgroup = Some(c),
-                Err(e) => errs.push(("cgroup".into(), "cgroup".into(), ErrorKind::Parse, Some(e.0))),
+        match raw.file("cgroup") {
+            Some(Ok(b)) => match proc::cgroup_lines(b) {
+                Ok(_) => p.cgroup = Some(b),
+                Err(e) => errs.push(("cgroup", "cgroup", ErrorKind::Parse, Some(e.0))),
             },
-            Some(Err(k)) => errs.push(("cgroup".into(), "cgroup".into(), *k, None)),
+            Some(Err(k)) => errs.push(("cgroup", "cgroup", k, None)),
             None => {}
         }
 
-        match file("maps") {
-            Some(Ok(b)) => match proc::parse_maps(pid, b) {
+        match raw.file("maps") {
+            Some(Ok(b)) => match proc::maps_kept(b) {
                 Ok(m) => maps = m,
-                Err(e) => errs.push(("maps".into(), "maps".into(), ErrorKind::Parse, Some(e.0))),
+                Err(e) => errs.push(("maps", "maps", ErrorKind::Parse, Some(e.0))),
             },
-            Some(Err(k)) if !quiet(k) => errs.push(("maps".into(), "maps".into(), *k, None)),
+            Some(Err(k)) if !quiet(k) => errs.push(("maps", "maps", k, None)),
             _ => {}
         }
 
-        let link = |name: &str| raw.links.get(name);
-        let mut exe_path = None;
-        match link("exe") {
-            Some(Ok(t)) => exe_path = Some(ByteString(t.clone())),
-            Some(Err(k)) if !quiet(k) => errs.push(("exe".into(), "exe".into(), *k, None)),
+        match raw.link("exe") {
+            Some(Ok(path)) => {
+                let mut exe = ExeRow { path, stat: None };
+                match raw.exe {
+                    Some(Ok(st)) => exe.stat = Some(st),
+                    Some(Err(k)) => errs.push(("exe_file", "exe", k, None)),
+                    None => {}
+                }
+                p.exe = Some(exe);
+            }
+            Some(Err(k)) if !quiet(k) => errs.push(("exe", "exe", k, None)),
             _ => {}
         }
-        if let Some(path) = exe_path {
-            let mut exe = Exe { memfd: proc::is_memfd_path(&path.0), path, ..Default::default() };
-            match &raw.exe {
-                Some(Ok(st)) => {
-                    exe.deleted = Some(st.nlink == 0);
-                    exe.sha256 = st.sha256.clone();
-                    exe.size = Some(st.size);
-                    exe.nlink = Some(st.nlink);
-                    exe.dev = Some(st.dev);
-                    exe.inode = Some(st.inode);
-                    exe.mtime = Some(st.mtime);
-                    exe.carved = st.carved.clone();
-                }
-                Some(Err(k)) => errs.push(("exe_file".into(), "exe".into(), *k, None)),
-                None => {}
-            }
-            p.exe = Some(exe);
-        }
-        for name in ["cwd", "root"] {
-            match link(name) {
-                Some(Ok(t)) => {
-                    let v = Some(ByteString(t.clone()));
-                    if name == "cwd" {
-                        p.cwd = v
-                    } else {
-                        p.root = v
-                    }
-                }
-                Some(Err(k)) if !quiet(k) => errs.push((name.into(), name.into(), *k, None)),
-                _ => {}
-            }
-        }
-        for ns in curtain_model::NAMESPACE_NAMES {
-            let key = format!("ns/{ns}");
-            match link(&key) {
+        p.cwd = kept(raw.link("cwd"), "cwd", &mut errs);
+        p.root = kept(raw.link("root"), "root", &mut errs);
+        for (ns, key) in curtain_model::NAMESPACE_NAMES.iter().zip(&LINK_NAMES[3..]) {
+            match raw.link(key) {
                 Some(Ok(t)) => match proc::parse_ns_link(t) {
                     Some(inode) => p.ns.set(ns, inode),
-                    None => {
-                        errs.push((key.clone(), key, ErrorKind::Parse, Some(String::from_utf8_lossy(t).into_owned())))
-                    }
+                    None => errs.push((key, key, ErrorKind::Parse, Some(String::from_utf8_lossy(t).into_owned()))),
                 },
                 // Older kernels lack some namespaces (time, cgroup): not worth an error row.
-                Some(Err(ErrorKind::ENOENT)) if ns == "time" || ns == "cgroup" => {}
-                Some(Err(k)) => errs.push((key.clone(), key, *k, None)),
+                Some(Err(ErrorKind::ENOENT)) if *ns == "time" || *ns == "cgroup" => {}
+                Some(Err(k)) => errs.push((key, key, k, None)),
                 None => {}
             }
         }
 
+        let mut fd_errors = Vec::new();
         match &raw.fds {
             Some(Ok(list)) => {
                 p.fd_count = Some(list.len() as u32);
@@ -370,29 +395,36 @@ impl<S: RowSink> Tables<S> {
                             if let (FdKind::Socket, Some(inode)) = (kind, socket_inode) {
                                 self.owners.push((inode, curtain_model::Owner { pid, fd: *fd }));
                             }
-                            self.emit(
-                                Table::Fds,
-                                &Fd { pid, fd: *fd, target: ByteString(t.clone()), kind, socket_inode },
-                            );
+                            self.scratch.clear();
+                            crate::row::fd_row(&mut self.scratch, pid, *fd, t, kind, socket_inode);
+                            self.sink.row(Table::Fds, &self.scratch);
                             self.counts.fds += 1;
                         }
                         // Closed between listing and reading: an fd that is no longer there.
                         Err(ErrorKind::ENOENT) => {}
-                        Err(k) => errs.push(("fd".into(), format!("fd/{fd}"), *k, None)),
+                        Err(k) => fd_errors.push((*fd, *k)),
                     }
                 }
             }
-            Some(Err(k)) => errs.push(("fd".into(), "fd".into(), *k, None)),
+            Some(Err(k)) => errs.push(("fd", "fd", *k, None)),
             None => {}
         }
 
-        for name in &raw.truncated {
-            errs.push((name.clone(), name.clone(), ErrorKind::Truncated, None));
-        }
+        // In name order, as they always were.
+        let mut truncated: Vec<&'static str> =
+            PROCESS_FILES.iter().zip(raw.truncated).filter(|(_, t)| *t).map(|(n, _)| *n).collect();
+        truncated.sort_unstable();
         for (field, path, kind, detail) in errs {
-            // The first error of a field is the one the row names.
-            p.errors.entry(field).or_insert(kind);
+            p.error(field, kind);
             self.push_error(error(Some(pid), format!("{pid}/{path}"), kind, detail));
+        }
+        for (fd, kind) in fd_errors {
+            p.error("fd", kind);
+            self.push_error(error(Some(pid), format!("{pid}/fd/{fd}"), kind, None));
+        }
+        for name in truncated {
+            p.error(name, ErrorKind::Truncated);
+            self.push_error(error(Some(pid), format!("{pid}/{name}"), ErrorKind::Truncated, None));
         }
         if p.vanished {
             self.push_error(error(Some(pid), format!("{pid}"), ErrorKind::Vanished, None));
@@ -401,26 +433,34 @@ impl<S: RowSink> Tables<S> {
 
         self.counts.processes += 1;
         self.counts.kernel_threads += p.kernel_thread as u64;
-        if let Some(h) = p.exe.as_ref().and_then(|e| e.sha256.as_ref()) {
+        if let Some(h) = p.exe.and_then(|e| e.stat?.sha256.as_ref()) {
             if !self.hashes.contains(h) {
                 self.hashes.insert(h.clone());
             }
         }
         for m in &maps {
-            self.emit(Table::Maps, m);
+            self.scratch.clear();
+            crate::row::map_row(&mut self.scratch, pid, m);
+            self.sink.row(Table::Maps, &self.scratch);
         }
         self.counts.maps += maps.len() as u64;
-        self.emit(Table::Processes, &p);
+        self.scratch.clear();
+        p.write_json(&mut self.scratch);
+        self.sink.row(Table::Processes, &self.scratch);
+        if self.scratch.capacity() > 1 << 16 {
+            // A huge environment made it big: not kept for the rest.
+            self.scratch = Vec::with_capacity(1 << 12);
+        }
         if p.pid == 1 || Some(p.pid) == self.labels.self_pid {
-            self.kept.push(p);
+            self.kept.push(p.to_process());
         }
     }
 
     /// Labels the SSM agent, the collector, and the collector's ancestors in its session.
-    fn label(&mut self, p: &mut Process) {
+    fn label(&mut self, p: &mut ProcRow<'_>) {
         let in_agent_dir = |b: &[u8]| b.starts_with(SSM_AGENT_DIR);
-        let exe = p.exe.as_ref().is_some_and(|e| in_agent_dir(&e.path.0));
-        let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).is_some_and(|a| in_agent_dir(&a.0));
+        let exe = p.exe.is_some_and(|e| in_agent_dir(e.path));
+        let argv0 = p.argv0().is_some_and(in_agent_dir);
         if exe || argv0 {
             p.label = Some(Label::SsmAgent);
         }
@@ -431,7 +471,7 @@ impl<S: RowSink> Tables<S> {
             l.session = p.session;
             l.next_ancestor = parent;
         } else if Some(p.pid) == l.next_ancestor {
-            let wrapper = WRAPPERS.contains(&p.comm.0.as_slice());
+            let wrapper = WRAPPERS.contains(&p.comm);
             if p.label.is_some() || !(wrapper || (p.session.is_some() && p.session == l.session)) {
                 // The SSM agent, or outside the session: the responder's plumbing ends here.
                 l.next_ancestor = None;
@@ -447,26 +487,37 @@ impl<S: RowSink> Tables<S> {
 
     /// Adds one /proc/PID/net/* table read for network namespace `netns`; its sockets are
     /// parsed and written by [`Self::finish`].
-    pub fn add_net_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
-        self.add_table(netns, pid, proto, read, little_endian, false)
+    pub fn add_net_table(&mut self, netns: u64, pid: u32, proto: Proto, read: Bytes<'_>, little_endian: bool) {
+        self.add_table(netns, pid, proto.table(), read, little_endian, false)
     }
 
     /// Adds one netlink sock_diag dump of a table, read in network namespace `netns`.
-    pub fn add_diag_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool) {
-        self.add_table(netns, pid, proto, read, little_endian, true)
+    pub fn add_diag_table(&mut self, netns: u64, pid: u32, proto: Proto, read: Bytes<'_>, little_endian: bool) {
+        self.add_table(netns, pid, proto.table(), read, little_endian, true)
     }
 
-    fn add_table(&mut self, netns: u64, pid: u32, proto: Proto, read: &RawResult, little_endian: bool, netlink: bool) {
+    /// Adds one socket table (`table` as under `net/`; `tcp46` for a dump of both families),
+    /// read from /proc or through netlink.
+    pub fn add_table(&mut self, netns: u64, pid: u32, table: &str, read: Bytes<'_>, little_endian: bool, netlink: bool) {
         self.netns.insert(netns);
+        let Some(proto) = crate::replay::table_proto(table) else { return };
         match read {
-            Ok(b) => self.net_tables.push(NetTable { netns, pid, proto, bytes: b.clone(), little_endian, netlink }),
+            Ok(b) => self.net_tables.push(NetTable {
+                netns,
+                pid,
+                table: table.to_string(),
+                proto,
+                bytes: b.to_vec(),
+                little_endian,
+                netlink,
+            }),
             // No IPv6 in that namespace's kernel, for instance.
-            Err(k) => self.push_error(error(Some(pid), table_path(pid, proto, netlink), *k, None)),
+            Err(k) => self.push_error(error(Some(pid), table_path(pid, table, netlink), k, None)),
         }
     }
 
     /// Adds the mounts of one mount namespace, from the mountinfo of one of its processes.
-    pub fn add_mountinfo(&mut self, mntns: u64, pid: u32, read: &RawResult) {
+    pub fn add_mountinfo(&mut self, mntns: u64, pid: u32, read: Bytes<'_>) {
         self.mntns.insert(mntns);
         let path = format!("{pid}/mountinfo");
         match read {
@@ -479,7 +530,7 @@ impl<S: RowSink> Tables<S> {
                 }
                 Err(e) => self.push_error(error(Some(pid), path, ErrorKind::Parse, Some(e.0))),
             },
-            Err(k) => self.push_error(error(Some(pid), path, *k, None)),
+            Err(k) => self.push_error(error(Some(pid), path, k, None)),
         }
     }
 
@@ -517,7 +568,7 @@ impl<S: RowSink> Tables<S> {
             };
             drop(t.bytes);
             for e in errors {
-                self.push_error(error(Some(pid), table_path(pid, proto, t.netlink), ErrorKind::Parse, Some(e.0)));
+                self.push_error(error(Some(pid), table_path(pid, &t.table, t.netlink), ErrorKind::Parse, Some(e.0)));
             }
         }
         self.counts()
@@ -538,11 +589,11 @@ impl<S: RowSink> Tables<S> {
 }
 
 /// The path an error about a socket table names.
-fn table_path(pid: u32, proto: Proto, netlink: bool) -> String {
+fn table_path(pid: u32, table: &str, netlink: bool) -> String {
     if netlink {
-        format!("{pid}/netlink/{}", proto.table())
+        format!("{pid}/netlink/{table}")
     } else {
-        format!("{pid}/net/{}", proto.table())
+        format!("{pid}/net/{table}")
     }
 }
 
@@ -594,7 +645,7 @@ mod tests {
     #[test]
     fn start_time_from_the_clocks() {
         let mut t = Tables::new(MemorySink::default(), None);
-        t.add_process(&raw(10, "sh", 1, 10), &ctx());
+        t.add_process(&raw(10, "sh", 1, 10).view(), &ctx());
         // boot at 1_800_000_000 - 100 s; started 5 s after boot.
         let p = processes(&t);
         assert_eq!(
@@ -612,7 +663,7 @@ mod tests {
         // The process exited while its fds were being listed.
         r.fds = Some(Err(ErrorKind::ESRCH));
         let mut t = Tables::new(MemorySink::default(), None);
-        t.add_process(&r, &ctx());
+        t.add_process(&r.view(), &ctx());
         let p = &processes(&t)[0];
         assert_eq!(p.errors.get("environ"), Some(&ErrorKind::EACCES));
         assert_eq!(p.errors.get("ns/net"), Some(&ErrorKind::EACCES));
@@ -644,7 +695,7 @@ mod tests {
         c.exe = Some(Ok(ExeStat::default()));
         let mut t = Tables::new(MemorySink::default(), None);
         for r in [a, b, c] {
-            t.add_process(&r, &ctx());
+            t.add_process(&r.view(), &ctx());
         }
         let e: Vec<_> = processes(&t).iter().map(|p| p.exe.clone().unwrap()).collect();
         assert_eq!((e[0].deleted, e[1].deleted, e[2].memfd), (Some(false), Some(true), true));
@@ -661,11 +712,11 @@ mod tests {
             (3, Err(ErrorKind::ENOENT)),
         ]));
         let mut t = Tables::new(MemorySink::default(), None);
-        t.add_process(&r, &ctx());
+        t.add_process(&r.view(), &ctx());
         let table = b"h\n0: 0100007F:1F90 0100007F:A000 01 00000000:00000000 00:00000000 00000000 0 0 900 1\n1: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 901 1\n";
-        t.add_net_table(4026531840, 30, Proto::Tcp, &Ok(table.to_vec()), true);
+        t.add_net_table(4026531840, 30, Proto::Tcp, Ok(&table[..]), true);
         let counts = t.finish();
-        assert_eq!(t.sink.rows::<Fd>(Table::Fds).len(), 3);
+        assert_eq!(t.sink.rows::<curtain_model::Fd>(Table::Fds).len(), 3);
         let s: Vec<Socket> = t.sink.rows(Table::Sockets);
         assert_eq!(s[0].owners.iter().map(|o| o.fd).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(s[0].owner_visible);
@@ -679,16 +730,16 @@ mod tests {
         let mut agent = raw(5, "ssm-session-wor", 1, 5);
         agent.links.insert("exe".into(), Ok(b"/managed-agents/execute-command/ssm-session-worker".to_vec()));
         // The collector reads itself first, then each ancestor it is told to, then the rest.
-        t.add_process(&raw(8, "curtain", 7, 8), &ctx());
+        t.add_process(&raw(8, "curtain", 7, 8).view(), &ctx());
         assert_eq!(t.next_ancestor(), Some(7));
-        t.add_process(&raw(7, "sudo", 6, 6), &ctx());
+        t.add_process(&raw(7, "sudo", 6, 6).view(), &ctx());
         assert_eq!(t.next_ancestor(), Some(6));
-        t.add_process(&raw(6, "sh", 5, 6), &ctx());
+        t.add_process(&raw(6, "sh", 5, 6).view(), &ctx());
         assert_eq!(t.next_ancestor(), Some(5));
-        t.add_process(&agent, &ctx());
+        t.add_process(&agent.view(), &ctx());
         assert_eq!(t.next_ancestor(), None);
         for r in [raw(1, "app", 0, 1), raw(9, "worker", 1, 1)] {
-            t.add_process(&r, &ctx());
+            t.add_process(&r.view(), &ctx());
         }
         let labels: Vec<_> = processes(&t).iter().map(|p| (p.pid, p.label)).collect();
         assert_eq!(
@@ -717,7 +768,7 @@ mod tests {
         // A kernel thread has no memory: its environ answers ESRCH, and it has not vanished.
         r.files.insert("environ".into(), Err(ErrorKind::ESRCH));
         let mut t = Tables::new(MemorySink::default(), None);
-        t.add_process(&r, &ctx());
+        t.add_process(&r.view(), &ctx());
         let p = &processes(&t)[0];
         assert!(p.kernel_thread && !p.vanished);
         assert!(errors(&t).is_empty());

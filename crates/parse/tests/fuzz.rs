@@ -158,9 +158,9 @@ proptest! {
         r.exe = Some(Ok(curtain_model::ExeStat { nlink, ..Default::default() }));
         r.fds = Some(Ok(vec![(0, Ok(link.clone())), (1, Err(ErrorKind::ENOENT))]));
         let mut t = Tables::new(MemorySink::default(), Some(7));
-        t.add_process(&r, &ctx());
-        t.add_net_table(1, 7, Proto::Unix, &Ok(link.clone()), true);
-        t.add_mountinfo(1, 7, &Ok(link));
+        t.add_process(&r.view(), &ctx());
+        t.add_net_table(1, 7, Proto::Unix, Ok(&link), true);
+        t.add_mountinfo(1, 7, Ok(&link));
         let counts = t.finish();
         prop_assert_eq!(counts.processes, 1);
         prop_assert_eq!(t.sink.rows::<curtain_model::Process>(Table::Processes).len(), 1);

@@ -65,11 +65,14 @@ fn inside_the_sandbox() {
     let unix = a.socket(socket_inode_of(&a, sb.pid("unix"), 3));
     assert_eq!(unix.state, "LISTEN");
     assert!(unix.path.as_ref().unwrap().to_lossy().ends_with("lab.sock"));
-    // The tables came through netlink sock_diag (root may enter the namespace), kept as evidence;
-    // raw sockets through /proc.
+    // The tables came through netlink sock_diag (root may enter the namespace), kept as evidence,
+    // TCP of both families in one dump; raw sockets through /proc.
     let netns_id = a.process(sb.pid("revshell")).ns.net.unwrap();
-    for t in ["tcp", "tcp6", "udp", "udp6", "unix"] {
+    for t in ["tcp46", "udp", "udp6", "unix"] {
         assert!(a.members.contains_key(&format!("raw/netlink/{netns_id}/{t}")), "{t} through netlink");
+    }
+    for t in ["tcp", "tcp6"] {
+        assert!(!a.members.contains_key(&format!("raw/netlink/{netns_id}/{t}")), "{t} is in tcp46");
     }
     assert!(a.order.iter().any(|m| m.ends_with("/net/raw")));
     // One network namespace inside, and every socket of it is the sandbox's.

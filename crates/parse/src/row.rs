@@ -1,0 +1,329 @@
+//! The rows written once per process and once per descriptor, borrowing what was read, and
+//! their JSON written by hand (see [`curtain_model::json`]): a collection of 8000 processes
+//! writes about 200 000 of them. Each has the owned model type as its reference: the JSON is
+//! byte-identical to serde's for [`ProcRow::to_process`], [`MapRef::to_mapping`] and
+//! [`fd_row`]'s [`Fd`] (the property tests say so).
+
+use crate::proc::{self, MapRef};
+use curtain_model::{
+    json, ByteString, CgroupEntry, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, MapKind, Namespaces, Process,
+};
+
+/// The executable of a process: the link target, and the file behind it when it was statx'ed.
+#[derive(Debug, Clone, Copy)]
+pub struct ExeRow<'a> {
+    pub path: &'a [u8],
+    pub stat: Option<&'a ExeStat>,
+}
+
+/// One row of `tables/processes.jsonl`, borrowing the bytes it was parsed from. Lists
+/// (cmdline, environ, cgroup) stay as read and are split as they are written.
+#[derive(Debug, Clone, Default)]
+pub struct ProcRow<'a> {
+    pub pid: u32,
+    pub ppid: u32,
+    pub starttime_ticks: u64,
+    pub started_at_ns: Option<u64>,
+    pub comm: &'a [u8],
+    pub state: Option<char>,
+    pub threads: Option<u32>,
+    pub pgrp: Option<i32>,
+    pub session: Option<i32>,
+    pub tty_nr: Option<i32>,
+    pub uid: Option<u32>,
+    pub euid: Option<u32>,
+    pub gid: Option<u32>,
+    pub egid: Option<u32>,
+    pub cap_eff: Option<&'a str>,
+    pub kernel_thread: bool,
+    pub exe: Option<ExeRow<'a>>,
+    /// NUL-separated, as read.
+    pub cmdline: Option<&'a [u8]>,
+    pub environ: Option<&'a [u8]>,
+    pub cwd: Option<&'a [u8]>,
+    pub root: Option<&'a [u8]>,
+    /// /proc/PID/cgroup as read, known to parse.
+    pub cgroup: Option<&'a [u8]>,
+    pub ns: Namespaces,
+    /// The NSpid numbers, as status gives them.
+    pub nspid: Vec<u32>,
+    pub tracer_pid: Option<u32>,
+    pub seccomp: Option<u8>,
+    pub label: Option<Label>,
+    pub fd_count: Option<u32>,
+    pub vanished: bool,
+    /// Per field, the first error (any order: written sorted).
+    pub errors: Vec<(&'static str, ErrorKind)>,
+}
+
+/// The items of a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a
+/// process that rewrote its argv without NULs gives one item.
+pub fn nul_items(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    // Nothing read is no item; a lone NUL is one empty item.
+    let n = if b.is_empty() { 0 } else { usize::MAX };
+    b.strip_suffix(&[0]).unwrap_or(b).split(|&c| c == 0).take(n)
+}
+
+fn kind_json(k: ErrorKind) -> &'static [u8] {
+    match k {
+        ErrorKind::ENOENT => b"\"ENOENT\"",
+        ErrorKind::EACCES => b"\"EACCES\"",
+        ErrorKind::EPERM => b"\"EPERM\"",
+        ErrorKind::ESRCH => b"\"ESRCH\"",
+        ErrorKind::Vanished => b"\"vanished\"",
+        ErrorKind::Parse => b"\"parse\"",
+        ErrorKind::Truncated => b"\"truncated\"",
+        _ => b"\"other\"",
+    }
+}
+
+fn label_json(l: Label) -> &'static [u8] {
+    match l {
+        Label::SelfCollector => b"\"self\"",
+        Label::Responder => b"\"responder\"",
+        Label::SsmAgent => b"\"ssm-agent\"",
+    }
+}
+
+fn ns_json(out: &mut Vec<u8>, ns: &Namespaces) {
+    let mut o = json::Obj::new(out);
+    // The struct's field order, as serde writes it.
+    o.opt_int("mnt", ns.mnt);
+    o.opt_int("net", ns.net);
+    o.opt_int("pid", ns.pid);
+    o.opt_int("uts", ns.uts);
+    o.opt_int("ipc", ns.ipc);
+    o.opt_int("user", ns.user);
+    o.opt_int("cgroup", ns.cgroup);
+    o.opt_int("time", ns.time);
+    o.end();
+}
+
+impl ProcRow<'_> {
+    /// The first NUL-separated item of the cmdline.
+    pub fn argv0(&self) -> Option<&[u8]> {
+        nul_items(self.cmdline?).next()
+    }
+
+    /// Notes the first error of a field.
+    pub fn error(&mut self, field: &'static str, kind: ErrorKind) {
+        if !self.errors.iter().any(|(f, _)| *f == field) {
+            self.errors.push((field, kind));
+        }
+    }
+
+    fn exe_value(&self) -> Option<Exe> {
+        let e = self.exe?;
+        let mut exe = Exe { memfd: proc::is_memfd_path(e.path), path: ByteString::from(e.path), ..Default::default() };
+        if let Some(st) = e.stat {
+            exe.deleted = Some(st.nlink == 0);
+            exe.sha256 = st.sha256.clone();
+            exe.size = Some(st.size);
+            exe.nlink = Some(st.nlink);
+            exe.dev = Some(st.dev);
+            exe.inode = Some(st.inode);
+            exe.mtime = Some(st.mtime);
+            exe.carved = st.carved.clone();
+        }
+        Some(exe)
+    }
+
+    /// The row as the model's type.
+    pub fn to_process(&self) -> Process {
+        let list = |b: Option<&[u8]>| b.map(|b| nul_items(b).map(ByteString::from).collect());
+        Process {
+            pid: self.pid,
+            ppid: self.ppid,
+            starttime_ticks: self.starttime_ticks,
+            started_at: self.started_at_ns.map(curtain_model::format_rfc3339_ns),
+            comm: ByteString::from(self.comm),
+            state: self.state.map(String::from).unwrap_or_default(),
+            threads: self.threads,
+            pgrp: self.pgrp,
+            session: self.session,
+            tty_nr: self.tty_nr,
+            uid: self.uid,
+            euid: self.euid,
+            gid: self.gid,
+            egid: self.egid,
+            cap_eff: self.cap_eff.map(String::from),
+            kernel_thread: self.kernel_thread,
+            exe: self.exe_value(),
+            cmdline: list(self.cmdline),
+            environ: list(self.environ),
+            cwd: self.cwd.map(ByteString::from),
+            root: self.root.map(ByteString::from),
+            cgroup: self.cgroup.map(|b| {
+                proc::cgroup_lines(b)
+                    .map(|lines| {
+                        lines
+                            .map(|(hierarchy, ctl, path)| CgroupEntry {
+                                hierarchy,
+                                controllers: String::from_utf8_lossy(ctl).into_owned(),
+                                path: ByteString::from(path),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }),
+            ns: self.ns.clone(),
+            nspid: self.nspid.clone(),
+            tracer_pid: self.tracer_pid,
+            seccomp: self.seccomp,
+            label: self.label,
+            fd_count: self.fd_count,
+            vanished: self.vanished,
+            errors: self.errors.iter().map(|(f, k)| (f.to_string(), *k)).collect(),
+        }
+    }
+
+    /// The row's JSON: serde's for [`Self::to_process`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = json::Obj::new(out);
+        o.int("pid", self.pid);
+        o.int("ppid", self.ppid);
+        o.int("starttime_ticks", self.starttime_ticks);
+        if let Some(ns) = self.started_at_ns {
+            let v = o.key("started_at");
+            v.push(b'"');
+            curtain_model::write_rfc3339_ns(v, ns);
+            v.push(b'"');
+        }
+        o.bytes("comm", self.comm);
+        let mut state = [0u8; 4];
+        o.str("state", self.state.map_or("", |c| c.encode_utf8(&mut state)));
+        o.opt_int("threads", self.threads);
+        o.opt_int("pgrp", self.pgrp);
+        o.opt_int("session", self.session);
+        o.opt_int("tty_nr", self.tty_nr);
+        o.opt_int("uid", self.uid);
+        o.opt_int("euid", self.euid);
+        o.opt_int("gid", self.gid);
+        o.opt_int("egid", self.egid);
+        if let Some(c) = self.cap_eff {
+            o.str("cap_eff", c);
+        }
+        o.bool("kernel_thread", self.kernel_thread);
+        if let Some(e) = self.exe {
+            let mut eo = json::Obj::new(o.key("exe"));
+            eo.bytes("path", e.path);
+            if let Some(st) = e.stat {
+                eo.bool("deleted", st.nlink == 0);
+            }
+            eo.bool("memfd", proc::is_memfd_path(e.path));
+            if let Some(st) = e.stat {
+                if let Some(h) = &st.sha256 {
+                    eo.str("sha256", h);
+                }
+                eo.int("size", st.size);
+                eo.int("nlink", st.nlink);
+                eo.int("dev", st.dev);
+                eo.int("inode", st.inode);
+                eo.int("mtime", st.mtime);
+                if let Some(c) = &st.carved {
+                    eo.str("carved", c);
+                }
+            }
+            eo.end();
+        }
+        for (name, list) in [("cmdline", self.cmdline), ("environ", self.environ)] {
+            if let Some(b) = list {
+                json::array(o.key(name), nul_items(b), json::bytes);
+            }
+        }
+        if let Some(b) = self.cwd {
+            o.bytes("cwd", b);
+        }
+        if let Some(b) = self.root {
+            o.bytes("root", b);
+        }
+        if let Some(b) = self.cgroup {
+            let lines = proc::cgroup_lines(b).ok().into_iter().flatten();
+            json::array(o.key("cgroup"), lines, |out, (hierarchy, ctl, path)| {
+                let mut co = json::Obj::new(out);
+                co.int("hierarchy", hierarchy);
+                co.str("controllers", &String::from_utf8_lossy(ctl));
+                co.bytes("path", path);
+                co.end();
+            });
+        }
+        ns_json(o.key("ns"), &self.ns);
+        if !self.nspid.is_empty() {
+            json::array(o.key("nspid"), &self.nspid, |out, n| json::int(out, *n));
+        }
+        o.opt_int("tracer_pid", self.tracer_pid);
+        o.opt_int("seccomp", self.seccomp);
+        if let Some(l) = self.label {
+            o.raw("label", label_json(l));
+        }
+        o.opt_int("fd_count", self.fd_count);
+        if self.vanished {
+            o.bool("vanished", true);
+        }
+        if !self.errors.is_empty() {
+            let mut errors = self.errors.clone();
+            errors.sort_unstable_by_key(|(f, _)| *f);
+            let mut eo = json::Obj::new(o.key("errors"));
+            for (f, k) in errors {
+                eo.raw(f, kind_json(k));
+            }
+            eo.end();
+        }
+        o.end();
+    }
+}
+
+fn fd_kind_json(k: FdKind) -> &'static [u8] {
+    match k {
+        FdKind::File => b"\"file\"",
+        FdKind::Socket => b"\"socket\"",
+        FdKind::Pipe => b"\"pipe\"",
+        FdKind::Anon => b"\"anon\"",
+        FdKind::Memfd => b"\"memfd\"",
+        FdKind::Deleted => b"\"deleted\"",
+        FdKind::Other => b"\"other\"",
+    }
+}
+
+/// One row of `tables/fds.jsonl`: serde's JSON for the [`Fd`] of these values.
+pub fn fd_row(out: &mut Vec<u8>, pid: u32, fd: u32, target: &[u8], kind: FdKind, socket_inode: Option<u64>) {
+    let mut o = json::Obj::new(out);
+    o.int("pid", pid);
+    o.int("fd", fd);
+    o.bytes("target", target);
+    o.raw("kind", fd_kind_json(kind));
+    o.opt_int("socket_inode", socket_inode);
+    o.end();
+}
+
+/// The [`Fd`] that [`fd_row`] writes.
+pub fn fd_value(pid: u32, fd: u32, target: &[u8], kind: FdKind, socket_inode: Option<u64>) -> Fd {
+    Fd { pid, fd, target: ByteString::from(target), kind, socket_inode }
+}
+
+fn map_kind_json(k: MapKind) -> &'static [u8] {
+    match k {
+        MapKind::ExecFile => b"\"exec_file\"",
+        MapKind::Deleted => b"\"deleted\"",
+        MapKind::Memfd => b"\"memfd\"",
+        MapKind::AnonExec => b"\"anon_exec\"",
+    }
+}
+
+/// One row of `tables/maps.jsonl`: serde's JSON for [`MapRef::to_mapping`].
+pub fn map_row(out: &mut Vec<u8>, pid: u32, m: &MapRef<'_>) {
+    let text = |out: &mut Vec<u8>, b: &[u8]| json::str(out, &String::from_utf8_lossy(b));
+    let mut o = json::Obj::new(out);
+    o.int("pid", pid);
+    text(o.key("start"), m.start);
+    text(o.key("end"), m.end);
+    text(o.key("perms"), m.perms);
+    o.int("offset", m.offset);
+    text(o.key("dev"), m.dev);
+    o.int("inode", m.inode);
+    if !m.path.is_empty() {
+        o.bytes("path", m.path);
+    }
+    o.raw("kind", map_kind_json(m.kind));
+    o.end();
+}
