@@ -125,9 +125,11 @@ pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     w.global(&listing)?;
     // Itself first, then its ancestors as long as they are the responder's session, then the rest.
     if let Some(me) = self_pid.filter(|p| pids.binary_search(p).is_ok()) {
+        w.done.insert(me);
         w.take(reader.process(me))?;
         while let Some(next) = w.tables.next_ancestor().filter(|p| pids.binary_search(p).is_ok() && !w.done.contains(p))
         {
+            w.done.insert(next);
             w.take(reader.process(next))?;
         }
     }

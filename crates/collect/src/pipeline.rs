@@ -32,7 +32,8 @@ pub struct Writer<'a, W: Write> {
     pub ctx: Context,
     /// Bytes of raw members written.
     pub raw_bytes: u64,
-    /// Processes written (or found gone), so that none is walked twice.
+    /// Processes written before the pid list is walked (the collector and its session), so that
+    /// none is walked twice.
     pub done: HashSet<u32>,
     scratch: Vec<u8>,
     /// The name of the member being written.
@@ -81,7 +82,6 @@ impl<'a, W: Write> Writer<'a, W> {
     /// Writes one process: for each read its member and its line of the read log, then the
     /// process's rows (through the same [`Pending`] calls `reparse` makes).
     pub fn take(&mut self, b: Bundle) -> io::Result<()> {
-        self.done.insert(b.pid);
         if let Some((name, bytes)) = &b.carved {
             if self.carved.insert(name.clone()) {
                 self.archive.append(name, bytes)?;

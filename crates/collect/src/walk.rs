@@ -312,7 +312,7 @@ fn link(arena: &mut Vec<u8>, dir: BorrowedFd<'_>, name: &str) -> Result<Span, Fa
 
 impl<'s> Reader<'s> {
     pub fn new(shared: &'s Shared) -> Self {
-        Reader { shared, buf: Vec::with_capacity(1 << 16), dirbuf: vec![MaybeUninit::uninit(); 32 << 10], hint: 16 << 10 }
+        Reader { shared, buf: Vec::new(), dirbuf: vec![MaybeUninit::uninit(); 32 << 10], hint: 16 << 10 }
     }
 
     /// Reads `name` under `dir` whole, as the record `path` (a read that belongs to no process).
@@ -430,7 +430,8 @@ impl<'s> Reader<'s> {
             let read = matches!(b.reads.last(), Some(Read::File { got: Ok(_), .. }));
             self.shared.settle(NsKind::Mnt, mntns, read);
         }
-        self.hint = b.arena.len().next_power_of_two().clamp(4 << 10, 64 << 10);
+        // Room for the next process to grow into without copying what it read.
+        self.hint = (b.arena.len() + (8 << 10)).next_power_of_two().clamp(8 << 10, 64 << 10);
         b
     }
 

@@ -17,6 +17,25 @@ impl std::fmt::Display for ParseError {
 }
 impl std::error::Error for ParseError {}
 
+/// The lines of `b`, as `b.split(|&c| c == b'\n')` gives them, found with memchr: a byte-by-byte
+/// search for newlines was the largest part of parsing maps and status.
+pub(crate) fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(b);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 fn err<T>(what: &str) -> Result<T, ParseError> {
     Err(ParseError(what.to_string()))
 }
@@ -112,7 +131,7 @@ impl Status<'_> {
 /// adds fields over time), and `Name:` is never interpreted (stat's comm is exact).
 pub fn parse_status(b: &[u8]) -> Status<'_> {
     let mut s = Status::default();
-    for line in b.split(|&c| c == b'\n') {
+    for line in lines(b) {
         let Some(colon) = line.iter().position(|&c| c == b':') else {
             continue;
         };
@@ -168,7 +187,7 @@ pub fn cgroup_lines(b: &[u8]) -> Result<impl Iterator<Item = (u32, &[u8], &[u8])
         let (h, ctl, path) = (parts.next()?, parts.next()?, parts.next()?);
         Some((parse_int::<u32>(h)?, ctl, path))
     }
-    let lines = || b.split(|&c| c == b'\n').filter(|l| !l.is_empty());
+    let lines = || lines(b).filter(|l| !l.is_empty());
     for line in lines() {
         let mut parts = line.splitn(3, |&c| c == b':');
         let (Some(h), Some(_), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
@@ -260,7 +279,7 @@ pub fn parse_maps(pid: u32, b: &[u8]) -> Result<Vec<Mapping>, ParseError> {
 /// The mappings [`parse_maps`] keeps, borrowed; an error (and none) when a line is malformed.
 pub fn maps_kept(b: &[u8]) -> Result<Vec<MapRef<'_>>, ParseError> {
     let mut out = Vec::new();
-    for line in b.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+    for line in lines(b).filter(|l| !l.is_empty()) {
         let mut rest = line;
         let mut field = || -> Option<&[u8]> {
             let start = rest.iter().position(|c| *c != b' ')?;
@@ -304,7 +323,7 @@ pub fn maps_kept(b: &[u8]) -> Result<Vec<MapRef<'_>>, ParseError> {
 /// Parses /proc/PID/mountinfo; octal escapes (`\040` for a space) in paths are decoded.
 pub fn parse_mountinfo(mnt_ns: u64, pid: u32, b: &[u8]) -> Result<Vec<Mount>, ParseError> {
     let mut out = Vec::new();
-    for line in b.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+    for line in lines(b).filter(|l| !l.is_empty()) {
         let fields: Vec<&[u8]> = line.split(|&c| c == b' ').collect();
         let Some(sep) = fields.iter().position(|f| *f == b"-") else {
             return err("mountinfo: no separator");
@@ -379,6 +398,13 @@ mod tests {
 
     // `cat /proc/self/stat` run by bash on a Linux 6.x host (pid and addresses as printed).
     const STAT_CAT: &[u8] = b"12345 (cat) R 12300 12345 12300 34816 12345 4194304 92 0 0 0 0 0 0 0 20 0 1 0 9876543 5718016 224 18446744073709551615 94351244853248 94351244869489 140727480880160 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94351244883120 94351244884576 94351261642752 140727480885597 140727480885617 140727480885617 140727480889323 0\n";
+
+    #[test]
+    fn lines_as_split_gives_them() {
+        for b in [&b""[..], b"\n", b"a", b"a\n", b"a\nb", b"\n\nx\n\n", STATUS] {
+            assert_eq!(lines(b).collect::<Vec<_>>(), b.split(|&c| c == b'\n').collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn stat_of_a_plain_process() {

@@ -276,3 +276,45 @@ fn a_namespace_is_read_through_the_next_process_when_the_first_gives_nothing() {
         assert!(run(Command::new(curtain()).arg("reparse").arg(&out)).status.success(), "-j {jobs}");
     }
 }
+
+#[test]
+fn fds_with_holes_and_fds_far_up_are_all_read() {
+    // The fds are read by number up to the count the kernel gives for fd/; a table with holes
+    // (3, 4 and most of what follows closed) and one fd far up is listed instead.
+    // bash: dash takes only single-digit descriptors.
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg("exec 5</dev/null 9</dev/zero 1000</dev/null; exec sleep 30")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Spawned(child);
+    let pid = child.0.id();
+    for _ in 0..200 {
+        let fd = std::fs::read_link(format!("/proc/{pid}/fd/1000"));
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if fd.is_ok() && exe.to_string_lossy().contains("sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = collect(&dir.path().join("fds.tar"), &["-q"]);
+    let fds: Vec<(u32, String)> =
+        a.fds.iter().filter(|f| f.pid == pid).map(|f| (f.fd, f.target.to_lossy().into_owned())).collect();
+    // Every fd it holds, as listed now (bash may leave a few of its own open to sleep).
+    let mut want: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let fd: u32 = e.file_name().to_str().unwrap().parse().unwrap();
+            (fd, std::fs::read_link(e.path()).unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    want.sort();
+    assert!(want.iter().any(|(fd, _)| *fd == 1000) && !want.iter().any(|(fd, _)| *fd == 3));
+    assert_eq!(fds, want);
+    assert_eq!(a.process(pid).fd_count, Some(want.len() as u32));
+    assert!(run(Command::new(curtain()).arg("reparse").arg(dir.path().join("fds.tar"))).status.success());
+}
