@@ -16,7 +16,7 @@ ROOT = os.path.dirname(HERE)
 
 
 def timed(cmd, out_path=None):
-    """Runs cmd under GNU time; returns (wall s, cpu s, peak RSS KiB, stdout bytes, stderr text)."""
+    """Runs cmd under GNU time; returns (wall s, user s, sys s, peak RSS KiB, stdout bytes, stderr text)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         stdout = open(out_path, "wb") if out_path else subprocess.PIPE
         p = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %U %S %M"] + cmd,
@@ -24,7 +24,7 @@ def timed(cmd, out_path=None):
         if out_path:
             stdout.close()
         e, u, s, m = tf.read().split()[-4:]
-        return float(e), float(u) + float(s), int(m), (p.stdout if not out_path else b""), p.stderr.decode(errors="replace")
+        return float(e), float(u), float(s), int(m), (p.stdout if not out_path else b""), p.stderr.decode(errors="replace")
 
 
 def start_load(load_bin, n):
@@ -60,31 +60,42 @@ def main():
         "psutil script": lambda i: ([python, os.path.join(HERE, "psutil_collect.py")], None),
         "floor": lambda i: ([floor], None),
     }
+    # A collector of an earlier build, for a before/after row.
+    baseline = os.environ.get("BENCH_BASELINE")
+    if baseline:
+        tools = {"curtain-collector (baseline)": lambda i: ([baseline, "-q", "-o", f"{tmp}/c{i}.tar.zst"], None), **tools}
     results = {}
     for n in ns:
         load_p = start_load(load, n)
         procs = len([d for d in os.listdir("/proc") if d.isdigit()])
         res = {"processes_on_host": procs}
-        for name, mk in tools.items():
-            samples = []
-            last_out, last_err = b"", ""
-            for i in range(runs):
+        # Run i of every tool, then run i + 1: a machine whose speed drifts (a shared VM) weighs
+        # on every tool alike, not on whichever ran during a slow spell.
+        samples = {name: [] for name in tools}
+        last, kept = {}, {}
+        for i in range(runs):
+            for name, mk in tools.items():
                 cmd, out = mk(i)
-                w, c, m, so, se = timed(cmd, out)
-                samples.append((w, c, m))
-                last_out, last_err = so, se
+                w, u, sy, m, so, se = timed(cmd, out)
+                samples[name].append((w, u + sy, m, u, sy))
+                last[name] = (so, se)
                 if name.startswith("curtain"):
-                    man = subprocess.run([curtain, "report", f"{tmp}/c{i}.tar.zst", "--format", "json"],
-                                         capture_output=True).stdout
-                    counts = json.loads(man)["archives"][0]["counts"]
-                    os.remove(f"{tmp}/c{i}.tar.zst")
+                    # Kept and counted after the runs: nothing heavy runs between two timed runs
+                    # that only some tools would be followed by.
+                    kept[name] = f"{tmp}/" + re.sub(r"[^A-Za-z0-9]+", "_", name) + ".tar.zst"
+                    os.replace(f"{tmp}/c{i}.tar.zst", kept[name])
                     os.remove(f"{tmp}/c{i}.tar.zst.sha256")
-            med = lambda k: statistics.median(s[k] for s in samples)
-            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2)}
+        for name in tools:
+            med = lambda k: statistics.median(s[k] for s in samples[name])
+            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2), "user": med(3), "sys": med(4),
+                     "runs": samples[name]}
+            last_out, last_err = last[name]
             text = last_out.decode(errors="replace")
             if name.startswith("curtain"):
-                entry.update(processes=counts["processes"], sockets=counts["sockets"],
-                             owned=counts["sockets_with_owner"], netns=counts["netns"])
+                man = subprocess.run([curtain, "report", kept[name], "--format", "json"], capture_output=True).stdout
+                os.remove(kept[name])
+                c = json.loads(man)["archives"][0]["counts"]
+                entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"], netns=c["netns"])
             elif name.startswith("ps "):
                 entry.update(processes=len(text.splitlines()) - 1)
             elif name.startswith("ss "):
@@ -103,8 +114,8 @@ def main():
             res[name] = entry
             print(f"N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
         stop_load(load_p)
-        sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu")}
-        res["ps+ss+lsof"] = {"wall": sums["wall"], "cpu": sums["cpu"], "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
+        sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu", "user", "sys")}
+        res["ps+ss+lsof"] = {**sums, "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
         results[n] = res
     json.dump(results, open(os.path.join(tmp, "results.json"), "w"), indent=1)
     print_tables(results)
@@ -112,18 +123,18 @@ def main():
 
 
 def print_tables(results):
-    print("| N | tool | wall s | CPU s (user+sys) | peak RSS MiB | processes | sockets | with owner |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| N | tool | wall s | CPU s (user+sys) | user s | sys s | peak RSS MiB | processes | sockets | with owner |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n, res in results.items():
         for name, e in res.items():
             if not isinstance(e, dict):
                 continue
             cell = lambda k: "" if e.get(k) is None else str(e.get(k))
-            print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} |")
+            print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['user']:.2f} | {e['sys']:.2f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} |")
     print("\n| N | run | curtain CPU / floor CPU | curtain wall / floor wall | (ps+ss+lsof) wall / curtain wall | (ps+ss+lsof) CPU / curtain CPU |")
     print("|---|---|---|---|---|---|")
     for n, res in results.items():
-        for name in ("curtain collect", "curtain collect -j 1", "curtain-collector"):
+        for name in [t for t in res if t.startswith("curtain")]:
             c, f, t = res[name], res["floor"], res["ps+ss+lsof"]
             print(f"| {n} | {name} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
 
