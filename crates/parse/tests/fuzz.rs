@@ -62,6 +62,12 @@ proptest! {
             let _ = net::parse_inet_table(p, 1, &b, true, &mut |_| {});
         }
         let _ = net::parse_unix_table(1, &b, &mut |_| {});
+        for p in [Proto::Tcp, Proto::Udp] {
+            let _ = curtain_parse::diag::parse_inet_diag(p, 1, &b, true, &mut |_| {});
+        }
+        let _ = curtain_parse::diag::parse_unix_diag(1, &b, true, &mut |_| {});
+        let _ = proc::maps_kept(&b);
+        let _ = proc::cgroup_lines(&b).map(|l| l.count());
         let _ = curtain_parse::ecs::parse_metadata(Some(&b), Some(&b));
         let _ = curtain_parse::parse_btime(&b, 100, 4096);
         let _ = replay::rebuild(&b, |_| None, &ctx(), MemorySink::default());
