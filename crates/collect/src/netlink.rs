@@ -96,21 +96,39 @@ pub fn dump(sock: &OwnedFd, table: Option<Proto>, seq: u32, out: &mut Vec<u8>) -
             return Ok(());
         }
         let chunk = &out[start..];
+        let at = |o: usize| -> Option<(usize, u16, u32)> {
+            let len = u32::from_ne_bytes(chunk.get(o..o + 4)?.try_into().ok()?) as usize;
+            let ty = u16::from_ne_bytes(chunk.get(o + 4..o + 6)?.try_into().ok()?);
+            let sq = u32::from_ne_bytes(chunk.get(o + 8..o + 12)?.try_into().ok()?);
+            Some((len, ty, sq))
+        };
+        if at(0).is_some_and(|(_, _, sq)| sq != seq) {
+            // Left over from an earlier dump of this socket that ended in an error: not this
+            // table's, not kept.
+            out.truncate(start);
+            continue;
+        }
         // Done when this datagram holds NLMSG_DONE (or an error) for our sequence number.
         let mut o = 0;
-        while o + 16 <= chunk.len() {
-            let len = u32::from_ne_bytes(chunk[o..o + 4].try_into().expect("4 bytes")) as usize;
-            let ty = u16::from_ne_bytes(chunk[o + 4..o + 6].try_into().expect("2 bytes"));
+        while let Some((len, ty, _)) = at(o) {
+            let code = chunk.get(o + 16..o + 20).map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
             if ty == NLMSG_ERROR {
                 // The kernel refused the dump (no udp_diag here, say): the /proc table stands in.
-                let code = chunk.get(o + 16..o + 20).map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")));
                 return match code {
                     Some(0) => Ok(()),
                     Some(c) => Err(Errno::from_raw_os_error(c.saturating_neg())),
                     None => Err(Errno::PROTO),
                 };
             }
-            if ty == NLMSG_DONE || len < 16 {
+            if ty == NLMSG_DONE {
+                // Its payload is the dump's outcome: below 0, it stopped short (EINTR when the
+                // tables changed under it, say).
+                return match code {
+                    Some(c) if c < 0 => Err(Errno::from_raw_os_error(c.saturating_neg())),
+                    _ => Ok(()),
+                };
+            }
+            if len < 16 {
                 return Ok(());
             }
             o += (len + 3) & !3;

@@ -430,6 +430,10 @@ impl<'s> Reader<'s> {
             let read = matches!(b.reads.last(), Some(Read::File { got: Ok(_), .. }));
             self.shared.settle(NsKind::Mnt, mntns, read);
         }
+        if b.arena.capacity() > b.arena.len() + (1 << 20) {
+            // A huge maps doubled the arena: what waits for the writer is what was read.
+            b.arena.shrink_to_fit();
+        }
         // Room for the next process to grow into without copying what it read.
         self.hint = (b.arena.len() + (8 << 10)).next_power_of_two().clamp(8 << 10, 64 << 10);
         b
@@ -463,8 +467,9 @@ impl<'s> Reader<'s> {
         // TCP over both families in one dump (one walk of the kernel's TCP hash); when the
         // kernel refuses it, one dump per family.
         let tables = std::iter::once(None).chain(crate::netlink::DIAG_TABLES.into_iter().map(Some));
+        let mut both = false;
         for table in tables {
-            if matches!(table, Some(Proto::Tcp | Proto::Tcp6)) && got.contains(&Proto::Tcp) {
+            if matches!(table, Some(Proto::Tcp | Proto::Tcp6)) && both {
                 continue;
             }
             let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -475,7 +480,10 @@ impl<'s> Reader<'s> {
                     let sha256 = Sha256::digest(&b.arena[start..]).into();
                     b.reads.push(Read::Netlink { name, netns, got: Ok(start..b.arena.len()), sha256 });
                     match table {
-                        None => got.extend([Proto::Tcp, Proto::Tcp6]),
+                        None => {
+                            both = true;
+                            got.extend([Proto::Tcp, Proto::Tcp6]);
+                        }
                         Some(p) => got.push(p),
                     }
                 }
@@ -505,7 +513,8 @@ impl<'s> Reader<'s> {
         };
         if count > 0 {
             // Holes probed before listing: a listing costs about five readlinks, plus one per fd.
-            let budget = 8 + count / 8;
+            // Bounded whatever a procfs-looking mount claims.
+            let budget = (8 + count / 8).min(4096);
             let (mut found, mut misses, mut fd) = (0u64, 0u64, 0u32);
             let mut path = String::with_capacity(16);
             while found < count {
@@ -522,18 +531,20 @@ impl<'s> Reader<'s> {
                         found += 1;
                     }
                     Err(f) if f.kind == ErrorKind::ENOENT => misses += 1,
-                    // Not allowed, or a kernel thread: the listing says it as it always has.
-                    Err(_) if found == 0 && misses == 0 => {
-                        listed_after = Some(0);
-                        break;
-                    }
-                    // It exited while being read: that read is its last.
-                    Err(f) => {
+                    // It exited while being read: that read is its last (and says so).
+                    Err(f) if f.kind == ErrorKind::ESRCH => {
                         b.links.push(Link { name: LinkName::Fd(fd), got: Err(f) });
                         break;
                     }
+                    // Refused (no ptrace right over it, an LSM): the listing says, fd by fd,
+                    // what each gives, as it always has.
+                    Err(_) => {
+                        listed_after = Some(fd);
+                        break;
+                    }
                 }
-                fd += 1;
+                let Some(next) = fd.checked_add(1) else { break };
+                fd = next;
             }
         } else {
             listed_after = Some(0);
@@ -550,8 +561,10 @@ impl<'s> Reader<'s> {
                     b.reads.push(Read::Fds(Err(failure(e))));
                     return;
                 }
-                // Gone since the fds already read: they stand.
-                Err(_) => {}
+                // The fds already read stand; the failure to list the rest is kept as that of
+                // the first fd not read, so that its error row (or the process's vanishing)
+                // says the list is short.
+                Err(e) => b.links.push(Link { name: LinkName::Fd(from), got: Err(failure(e)) }),
             }
         }
         b.reads.push(Read::Fds(Ok(first..b.links.len())));

@@ -78,7 +78,7 @@ proptest! {
         let mut out = Vec::new();
         p.write_json(&mut out);
         let want = serde_json::to_vec(&p.to_process()).unwrap();
-        prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+        prop_assert_eq!(&out, &want, "{}\n{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
     }
 
     #[test]
@@ -117,7 +117,7 @@ proptest! {
         rec.write_json(pid, &mut out);
         let raw = rec.to_raw(pid);
         let want = serde_json::to_vec(&raw).unwrap();
-        prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+        prop_assert_eq!(&out, &want, "{}\n{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
         // And back: what reparse reads is what was written.
         let back: RawRecord = serde_json::from_slice(&out).unwrap();
         prop_assert_eq!(back, raw);

@@ -291,14 +291,7 @@ fn fds_with_holes_and_fds_far_up_are_all_read() {
         .unwrap();
     let child = Spawned(child);
     let pid = child.0.id();
-    for _ in 0..200 {
-        let fd = std::fs::read_link(format!("/proc/{pid}/fd/1000"));
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if fd.is_ok() && exe.to_string_lossy().contains("sleep") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    until_sleeping(pid, || std::fs::read_link(format!("/proc/{pid}/fd/1000")).is_ok());
     let dir = tempfile::tempdir().unwrap();
     let a = collect(&dir.path().join("fds.tar"), &["-q"]);
     let fds: Vec<(u32, String)> =
@@ -317,4 +310,58 @@ fn fds_with_holes_and_fds_far_up_are_all_read() {
     assert_eq!(fds, want);
     assert_eq!(a.process(pid).fd_count, Some(want.len() as u32));
     assert!(run(Command::new(curtain()).arg("reparse").arg(dir.path().join("fds.tar"))).status.success());
+}
+
+#[test]
+fn fds_refused_after_a_hole_are_listed_and_say_why() {
+    require_root!();
+    // Root without CAP_SYS_PTRACE (as in most containers) may list another user's fd/ but not
+    // read its links. With fd 0 closed, the first probe finds a hole and the next is refused:
+    // every fd is still there, each with its EACCES, as a listing gives them.
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", "exec 0<&- 7</dev/null; exec sleep 30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = Spawned(child);
+    let pid = child.0.id();
+    until_sleeping(pid, || true);
+    let held: Vec<u32> = {
+        let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(held.first(), Some(&1), "fd 0 closed: {held:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("noptrace.tar");
+    let o = run(Command::new("setpriv")
+        .args(["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--"])
+        .arg(curtain())
+        .args(["collect", "-q", "-o"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = Archive::load(&out);
+    let refused: Vec<u32> = a
+        .errors
+        .iter()
+        .filter(|e| e.pid == Some(pid) && e.kind == curtain_model::ErrorKind::EACCES)
+        .filter_map(|e| e.path.strip_prefix(&format!("{pid}/fd/"))?.parse().ok())
+        .collect();
+    assert_eq!(refused, held, "every fd named with its EACCES");
+    assert_eq!(a.process(pid).errors.get("fd"), Some(&curtain_model::ErrorKind::EACCES));
+}
+
+/// Waits until `pid` has exec'd sleep (its fds are then the ones the shell left) and `ready`.
+fn until_sleeping(pid: u32, ready: impl Fn() -> bool) {
+    for _ in 0..200 {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe.to_string_lossy().contains("sleep") && ready() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
