@@ -392,12 +392,20 @@ impl<'s> Reader<'s> {
             file(&mut b, dir, name, None, None);
         }
 
-        // exe, cwd, root and the namespaces: one record.
+        // exe, cwd, root and the namespaces: one record. The ns/ links are read relative to
+        // ns/ opened as a path (no permission asked of that open): a lookup of one name in place
+        // of two for each, which costs more than the open and close (docs/BENCHMARKS.md).
         let first = b.links.len();
+        let ns = rustix::fs::openat(dir, "ns", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
         for name in LINK_NAMES {
-            let got = link(&mut b.arena, dir, name);
+            let got = match (name.strip_prefix("ns/"), &ns) {
+                (Some(short), Ok(ns)) => link(&mut b.arena, ns.as_fd(), short),
+                // No ns/ to open: each link says why on its own, as read from the process.
+                _ => link(&mut b.arena, dir, name),
+            };
             b.links.push(Link { name: LinkName::Named(name), got });
         }
+        drop(ns);
         b.reads.push(Read::Links(first..b.links.len()));
         let ns_of = |b: &Bundle, name: &str| -> Option<u64> {
             let i = LINK_NAMES.iter().position(|n| *n == name)?;
@@ -503,11 +511,22 @@ impl<'s> Reader<'s> {
     /// up until that many answered, without listing the directory (its `openat`, `getdents64`
     /// and `close` cost about five readlinks); the directory is listed when the count is unknown
     /// (0, an older kernel, a copied tree) or the table has more holes than a listing would cost.
+    ///
+    /// `fd/` is opened as a path (`O_PATH`: no permission asked, nothing listed) and each link
+    /// read relative to it: one name looked up per descriptor instead of two.
     fn fds(&mut self, dir: BorrowedFd<'_>, b: &mut Bundle) {
         let first = b.links.len();
+        let fd_dir = match rustix::fs::openat(dir, "fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                b.reads.push(Read::Fds(Err(failure(e))));
+                return;
+            }
+        };
+        let dir = fd_dir.as_fd();
         let mut listed_after = None;
         let count = if self.shared.procfs {
-            rustix::fs::statx(dir, "fd", AtFlags::empty(), StatxFlags::SIZE).map_or(0, |st| st.stx_size)
+            rustix::fs::statx(dir, "", AtFlags::EMPTY_PATH, StatxFlags::SIZE).map_or(0, |st| st.stx_size)
         } else {
             0
         };
@@ -516,16 +535,12 @@ impl<'s> Reader<'s> {
             // Bounded whatever a procfs-looking mount claims.
             let budget = (8 + count / 8).min(4096);
             let (mut found, mut misses, mut fd) = (0u64, 0u64, 0u32);
-            let mut path = String::with_capacity(16);
             while found < count {
                 if misses > budget {
                     listed_after = Some(fd);
                     break;
                 }
-                path.clear();
-                path.push_str("fd/");
-                path.push_str(itoa::Buffer::new().format(fd));
-                match link(&mut b.arena, dir, &path) {
+                match link(&mut b.arena, dir, itoa::Buffer::new().format(fd)) {
                     Ok(span) => {
                         b.links.push(Link { name: LinkName::Fd(fd), got: Ok(span) });
                         found += 1;
@@ -550,7 +565,7 @@ impl<'s> Reader<'s> {
             listed_after = Some(0);
         }
         if let Some(from) = listed_after {
-            match self.numeric_entries(dir, "fd") {
+            match self.numeric_entries(dir, ".") {
                 Ok((entries, fd_dir)) => {
                     for fd in entries.into_iter().filter(|&fd| fd >= from) {
                         let got = link(&mut b.arena, fd_dir.as_fd(), itoa::Buffer::new().format(fd));
