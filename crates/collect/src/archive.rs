@@ -202,17 +202,20 @@ impl<W: Write> ArchiveWriter<W> {
         self.out.put(&blocks)
     }
 
-    fn write(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<Member> {
+    /// Lays out one member (header, data, padding to the block) and returns its SHA-256:
+    /// `sha256` when the reader already made it (on its own thread), else made here.
+    fn put_member(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<[u8; 32]> {
         self.header(path, data.len() as u64)?;
         self.out.put(data)?;
         let pad = (512 - data.len() % 512) % 512;
         self.out.put(&[0u8; 512][..pad])?;
         self.written += 1;
-        let sha256 = match sha256 {
-            Some(d) => to_hex(d),
-            None => to_hex(&Sha256::digest(data)),
-        };
-        Ok(Member { path: path.to_string(), size: data.len() as u64, sha256 })
+        Ok(sha256.copied().unwrap_or_else(|| Sha256::digest(data).into()))
+    }
+
+    fn write(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<Member> {
+        let digest = self.put_member(path, data, sha256)?;
+        Ok(Member { path: path.to_string(), size: data.len() as u64, sha256: to_hex(&digest) })
     }
 
     /// Appends one member and lists it in the manifest.
@@ -225,21 +228,14 @@ impl<W: Write> ArchiveWriter<W> {
     /// Appends one member and lists it in the current index part. `sha256`: its digest when the
     /// reader already made it (on its own thread).
     pub fn append_indexed(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<()> {
-        self.header(path, data.len() as u64)?;
-        self.out.put(data)?;
-        let pad = (512 - data.len() % 512) % 512;
-        self.out.put(&[0u8; 512][..pad])?;
-        self.written += 1;
+        let digest = self.put_member(path, data, sha256)?;
         // The index line, as serde writes a Member.
         let mut o = curtain_model::json::Obj::new(&mut self.index);
         o.str("path", path);
         o.int("size", data.len());
         let v = o.key("sha256");
         v.push(b'"');
-        match sha256 {
-            Some(d) => curtain_model::json::hex(v, d),
-            None => curtain_model::json::hex(v, &Sha256::digest(data)),
-        }
+        curtain_model::json::hex(v, &digest);
         v.push(b'"');
         o.end();
         self.index.push(b'\n');

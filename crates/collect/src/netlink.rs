@@ -91,7 +91,8 @@ pub fn dump(sock: &OwnedFd, table: Option<Proto>, seq: u32, out: &mut Vec<u8>) -
         // A dump datagram is at most 32 KiB; twice that, so that none is ever cut.
         out.reserve(64 << 10);
         let start = out.len();
-        let (n, _) = rustix::net::recv(sock.as_fd(), rustix::buffer::spare_capacity(out), rustix::net::RecvFlags::empty())?;
+        let (n, _) =
+            rustix::net::recv(sock.as_fd(), rustix::buffer::spare_capacity(out), rustix::net::RecvFlags::empty())?;
         if n == 0 {
             return Ok(());
         }

@@ -95,7 +95,12 @@ pub enum Read {
         mntns: Option<u64>,
     },
     /// A socket table dumped through sock_diag.
-    Netlink { name: &'static str, netns: u64, got: Result<Span, Failure>, sha256: [u8; 32] },
+    Netlink {
+        name: &'static str,
+        netns: u64,
+        got: Result<Span, Failure>,
+        sha256: [u8; 32],
+    },
     /// exe, cwd, root, ns/*: these links of the bundle.
     Links(Range<usize>),
     /// The fds: these links of the bundle.
@@ -339,7 +344,7 @@ impl<'s> Reader<'s> {
         let mut rec = RawRecord::new(RawOp::Listdir, path);
         let mut out = Vec::new();
         match self.numeric_entries(dir, name) {
-            Ok((v, _)) => {
+            Ok(v) => {
                 rec.entries = Some(v.iter().map(|n| n.to_string()).collect());
                 out = v;
             }
@@ -348,9 +353,9 @@ impl<'s> Reader<'s> {
         (Item::bare(rec), out)
     }
 
-    /// The numeric names in directory `name` under `dir`, sorted, with the directory's fd.
-    /// getdents64 straight into the reused buffer: no second open of the directory.
-    fn numeric_entries(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<(Vec<u32>, OwnedFd), Errno> {
+    /// The numeric names in directory `name` under `dir`, sorted; getdents64 straight into the
+    /// reused buffer.
+    fn numeric_entries(&mut self, dir: BorrowedFd<'_>, name: &str) -> Result<Vec<u32>, Errno> {
         let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let mut v = Vec::new();
         let mut d = rustix::fs::RawDir::new(&fd, &mut self.dirbuf[..]);
@@ -361,7 +366,7 @@ impl<'s> Reader<'s> {
             }
         }
         v.sort_unstable();
-        Ok((v, fd))
+        Ok(v)
     }
 
     /// Walks one process: its files, links, executable and fds, then its namespaces' socket
@@ -516,13 +521,14 @@ impl<'s> Reader<'s> {
     /// read relative to it: one name looked up per descriptor instead of two.
     fn fds(&mut self, dir: BorrowedFd<'_>, b: &mut Bundle) {
         let first = b.links.len();
-        let fd_dir = match rustix::fs::openat(dir, "fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) => {
-                b.reads.push(Read::Fds(Err(failure(e))));
-                return;
-            }
-        };
+        let fd_dir =
+            match rustix::fs::openat(dir, "fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    b.reads.push(Read::Fds(Err(failure(e))));
+                    return;
+                }
+            };
         let dir = fd_dir.as_fd();
         let mut listed_after = None;
         let count = if self.shared.procfs {
@@ -566,9 +572,9 @@ impl<'s> Reader<'s> {
         }
         if let Some(from) = listed_after {
             match self.numeric_entries(dir, ".") {
-                Ok((entries, fd_dir)) => {
+                Ok(entries) => {
                     for fd in entries.into_iter().filter(|&fd| fd >= from) {
-                        let got = link(&mut b.arena, fd_dir.as_fd(), itoa::Buffer::new().format(fd));
+                        let got = link(&mut b.arena, dir, itoa::Buffer::new().format(fd));
                         b.links.push(Link { name: LinkName::Fd(fd), got });
                     }
                 }

@@ -146,7 +146,6 @@ impl RecordRef<'_> {
         }
         o.end();
     }
-
 }
 
 impl<'a> RecordRef<'a> {
@@ -168,7 +167,9 @@ impl<'a> RecordRef<'a> {
         };
         Ok(match rec.op {
             RawOp::Opendir if name.is_empty() => RecordRef::Opendir(failure),
-            RawOp::Read => RecordRef::Read { name, got: got()?, truncated: rec.truncated, netns: rec.netns, mntns: rec.mntns },
+            RawOp::Read => {
+                RecordRef::Read { name, got: got()?, truncated: rec.truncated, netns: rec.netns, mntns: rec.mntns }
+            }
             RawOp::Netlink => {
                 let netns = rec.netns.ok_or(format!("netlink record {} without netns", rec.path))?;
                 RecordRef::Netlink { name, netns, got: got()? }
@@ -270,7 +271,7 @@ pub fn links_of(rec: &RawRecord) -> Vec<LinkRef<'_>> {
 }
 
 fn failure_json(o: &mut json::Obj<'_>, f: Failure) {
-    o.raw("error", &[b"\"", f.kind.as_str().as_bytes(), b"\""].concat());
+    o.str("error", f.kind.as_str());
     o.opt_int("errno", f.errno);
 }
 

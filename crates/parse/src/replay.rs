@@ -6,8 +6,8 @@
 //! byte-identical tables.
 
 use crate::record::{links_of, Failure, Got, LinkName, RecordRef};
-use crate::tables::{Bytes, Context, ProcessRead, RowSink, Tables, LINK_NAMES};
 use crate::tables::PROCESS_FILES;
+use crate::tables::{Bytes, Context, ProcessRead, RowSink, Tables, LINK_NAMES};
 use curtain_model::{ErrorKind, Proto, RawOp, RawRecord};
 
 /// A row of `raw/reads.jsonl` that no table row stands for (the root listing, /proc/stat, an

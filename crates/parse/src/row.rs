@@ -64,19 +64,6 @@ pub fn nul_items(b: &[u8]) -> impl Iterator<Item = &[u8]> {
     b.strip_suffix(&[0]).unwrap_or(b).split(|&c| c == 0).take(n)
 }
 
-fn kind_json(k: ErrorKind) -> &'static [u8] {
-    match k {
-        ErrorKind::ENOENT => b"\"ENOENT\"",
-        ErrorKind::EACCES => b"\"EACCES\"",
-        ErrorKind::EPERM => b"\"EPERM\"",
-        ErrorKind::ESRCH => b"\"ESRCH\"",
-        ErrorKind::Vanished => b"\"vanished\"",
-        ErrorKind::Parse => b"\"parse\"",
-        ErrorKind::Truncated => b"\"truncated\"",
-        _ => b"\"other\"",
-    }
-}
-
 fn label_json(l: Label) -> &'static [u8] {
     match l {
         Label::SelfCollector => b"\"self\"",
@@ -265,7 +252,7 @@ impl ProcRow<'_> {
             errors.sort_unstable_by_key(|(f, _)| *f);
             let mut eo = json::Obj::new(o.key("errors"));
             for (f, k) in errors {
-                eo.raw(f, kind_json(k));
+                eo.str(f, k.as_str());
             }
             eo.end();
         }

@@ -6,9 +6,7 @@
 
 use crate::row::{ExeRow, ProcRow};
 use crate::{net, proc};
-use curtain_model::{
-    Clock, CollectError, Counts, ErrorKind, ExeStat, FdKind, Label, Process, Proto, Socket,
-};
+use curtain_model::{Clock, CollectError, Counts, ErrorKind, ExeStat, FdKind, Label, Process, Proto, Socket};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What one read gave, owned: the bytes, or why there are none.
@@ -498,7 +496,15 @@ impl<S: RowSink> Tables<S> {
 
     /// Adds one socket table (`table` as under `net/`; `tcp46` for a dump of both families),
     /// read from /proc or through netlink.
-    pub fn add_table(&mut self, netns: u64, pid: u32, table: &str, read: Bytes<'_>, little_endian: bool, netlink: bool) {
+    pub fn add_table(
+        &mut self,
+        netns: u64,
+        pid: u32,
+        table: &str,
+        read: Bytes<'_>,
+        little_endian: bool,
+        netlink: bool,
+    ) {
         self.netns.insert(netns);
         let Some(proto) = crate::replay::table_proto(table) else { return };
         match read {

@@ -319,7 +319,15 @@ fn fds_refused_after_a_hole_are_listed_and_say_why() {
     // read its links. With fd 0 closed, the first probe finds a hole and the next is refused:
     // every fd is still there, each with its EACCES, as a listing gives them.
     let child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", "exec 0<&- 7</dev/null; exec sleep 30"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "bash",
+            "-c",
+            "exec 0<&- 7</dev/null; exec sleep 30",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
