@@ -3,7 +3,9 @@
 
 use curtain_model::{to_hex, Member};
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 /// Archive compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +116,12 @@ impl<W: Write> Out<W> {
 /// The tar headers are laid out here rather than by `tar::Builder`, whose per-member path
 /// checks and octal formatting cost more than the member's bytes on a small /proc file; they
 /// are the same bytes (a test compares them), and long names still go through the crate.
+///
+/// A raw file whose bytes equal those of one written shortly before under the same file name
+/// (the maps, environ, cmdline and cgroup of pre-fork workers, which are their parent's) is
+/// written as a tar hard link to it: listed in the index with its own path, size and digest
+/// like any other, its bytes neither copied nor compressed again. `tar -x` makes it a link,
+/// [`read_archive`] gives it the bytes of its target.
 pub struct ArchiveWriter<W: Write> {
     out: Out<W>,
     /// The header every member shares but for name, size and checksum.
@@ -123,7 +131,17 @@ pub struct ArchiveWriter<W: Write> {
     index: Vec<u8>,
     index_parts: u32,
     written: u64,
+    /// For each raw file name (`maps`, `environ`...), the digests of the last [`SAME_KEPT`]
+    /// contents written under it and the member holding each.
+    recent: Vec<(Box<str>, Recent)>,
 }
+
+/// The digests last written under one raw file name, each with the member holding it.
+type Recent = VecDeque<([u8; 32], Box<str>)>;
+
+/// Contents remembered per raw file name: enough for several groups of workers side by side,
+/// few enough to look through on every member.
+const SAME_KEPT: usize = 8;
 
 /// The stream of index parts.
 pub const INDEX: &str = "raw/index";
@@ -178,6 +196,7 @@ impl<W: Write> ArchiveWriter<W> {
             index: Vec::new(),
             index_parts: 0,
             written: 0,
+            recent: Vec::new(),
         })
     }
 
@@ -200,6 +219,48 @@ impl<W: Write> ArchiveWriter<W> {
         b.append_data(&mut h, path, io::empty())?;
         let blocks = std::mem::take(b.get_mut());
         self.out.put(&blocks)
+    }
+
+    /// A hard link named `path` to the earlier member `target`.
+    fn link(&mut self, path: &str, target: &str) -> io::Result<()> {
+        if path.len() < 100 && target.len() < 100 && is_safe_member_path(path.as_bytes()) {
+            let mut h = self.template;
+            h[..path.len()].copy_from_slice(path.as_bytes());
+            h[156] = b'1';
+            h[157..157 + target.len()].copy_from_slice(target.as_bytes());
+            h[148..156].fill(b' ');
+            let sum: u64 = h.iter().map(|&b| b as u64).sum();
+            octal(&mut h[148..156], sum);
+            return self.out.put(&h);
+        }
+        let mut h = tar_header(self.mtime, 0);
+        h.set_entry_type(tar::EntryType::Link);
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_link(&mut h, path, target)?;
+        let blocks = std::mem::take(b.get_mut());
+        self.out.put(&blocks)
+    }
+
+    /// The member already written under the same file name as `path` with these bytes, if it
+    /// is among the last few; else remembers `path` as holding them.
+    fn same_as(&mut self, path: &str, digest: &[u8; 32]) -> Option<Box<str>> {
+        let kind = path.rsplit('/').next().unwrap_or(path);
+        let i = match self.recent.iter().position(|(k, _)| &**k == kind) {
+            Some(i) => i,
+            None => {
+                self.recent.push((kind.into(), VecDeque::with_capacity(SAME_KEPT)));
+                self.recent.len() - 1
+            }
+        };
+        let ring = &mut self.recent[i].1;
+        if let Some((_, first)) = ring.iter().find(|(d, _)| d == digest) {
+            return Some(first.clone());
+        }
+        if ring.len() == SAME_KEPT {
+            ring.pop_front();
+        }
+        ring.push_back((*digest, path.into()));
+        None
     }
 
     /// Lays out one member (header, data, padding to the block) and returns its SHA-256:
@@ -227,8 +288,19 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Appends one member and lists it in the current index part. `sha256`: its digest when the
     /// reader already made it (on its own thread).
+    /// Bytes equal to those of a recent member of the same file name are written as a link to it.
     pub fn append_indexed(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<()> {
-        let digest = self.put_member(path, data, sha256)?;
+        let digest = sha256.copied().unwrap_or_else(|| Sha256::digest(data).into());
+        let earlier = if data.is_empty() { None } else { self.same_as(path, &digest) };
+        match earlier {
+            Some(target) => {
+                self.link(path, &target)?;
+                self.written += 1;
+            }
+            None => {
+                self.put_member(path, data, Some(&digest))?;
+            }
+        }
         // The index line, as serde writes a Member.
         let mut o = curtain_model::json::Obj::new(&mut self.index);
         o.str("path", path);
@@ -295,15 +367,18 @@ impl<W: Write> ArchiveWriter<W> {
 pub enum MemberProblem {
     /// Absolute, `..`, empty component, or not UTF-8: never used as a path.
     UnsafePath(String),
-    /// Not a regular file (link, device, directory...).
+    /// Not a regular file or a hard link (symlink, device, directory...).
     NotAFile(String),
     /// The same path twice.
     Duplicate(String),
+    /// A hard link whose target is not a member read before it (or not a safe path).
+    BadLink(String),
 }
 
-/// Every regular member of an archive, read fully, in archive order.
+/// Every regular member of an archive, read fully, in archive order. A hard link shares the
+/// bytes of the earlier member it names.
 pub struct ArchiveContents {
-    pub members: Vec<(String, Vec<u8>)>,
+    pub members: Vec<(String, Arc<Vec<u8>>)>,
     pub problems: Vec<MemberProblem>,
     by_path: std::collections::HashMap<String, usize>,
 }
@@ -357,11 +432,12 @@ pub fn open_reader(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
     }
 }
 
-/// Reads every member into memory, refusing unsafe paths and non-files (recorded as problems).
+/// Reads every member into memory, refusing unsafe paths, non-files and hard links to anything
+/// but an earlier member (recorded as problems).
 pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
     let mut ar = tar::Archive::new(open_reader(r)?);
-    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut members: Vec<(String, Arc<Vec<u8>>)> = Vec::new();
+    let mut by_path: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut problems = Vec::new();
     for entry in ar.entries()? {
         let mut entry = entry?;
@@ -371,19 +447,38 @@ pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
             problems.push(MemberProblem::UnsafePath(shown));
             continue;
         }
-        if !matches!(entry.header().entry_type(), tar::EntryType::Regular | tar::EntryType::Continuous) {
-            problems.push(MemberProblem::NotAFile(shown));
-            continue;
-        }
-        if !seen.insert(shown.clone()) {
+        let data = match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut data = Vec::with_capacity(entry.size().min(1 << 26) as usize);
+                entry.read_to_end(&mut data)?;
+                Arc::new(data)
+            }
+            tar::EntryType::Link => {
+                let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                let earlier = std::str::from_utf8(&target)
+                    .ok()
+                    .filter(|t| is_safe_member_path(t.as_bytes()))
+                    .and_then(|t| by_path.get(t));
+                match earlier {
+                    Some(&i) => Arc::clone(&members[i].1),
+                    None => {
+                        problems.push(MemberProblem::BadLink(shown));
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                problems.push(MemberProblem::NotAFile(shown));
+                continue;
+            }
+        };
+        if by_path.contains_key(&shown) {
             problems.push(MemberProblem::Duplicate(shown));
             continue;
         }
-        let mut data = Vec::with_capacity(entry.size().min(1 << 26) as usize);
-        entry.read_to_end(&mut data)?;
+        by_path.insert(shown.clone(), members.len());
         members.push((shown, data));
     }
-    let by_path = members.iter().enumerate().map(|(i, (p, _))| (p.clone(), i)).collect();
     Ok(ArchiveContents { members, problems, by_path })
 }
 
@@ -447,5 +542,100 @@ mod tests {
             assert_eq!(names, ["raw/proc/1/stat", "tables/x.jsonl", "manifest.json"]);
             assert_eq!(got.get("raw/proc/1/stat"), Some(&b"1 (init) S 0"[..]));
         }
+    }
+
+    #[test]
+    fn link_headers_are_the_tar_crates() {
+        // Short and long names and targets: laid out here or through the crate, the same bytes.
+        let long = format!("raw/proc/1/{}", "m".repeat(120));
+        let cases =
+            [("raw/proc/2/maps", "raw/proc/1/maps"), (long.as_str(), "raw/proc/1/maps"), ("raw/proc/3/maps", &long)];
+        for (path, target) in cases {
+            let mut ours = ArchiveWriter::new(Vec::new(), Compression::None, 1_764_419_640).unwrap();
+            ours.link(path, target).unwrap();
+            ours.out.flush().unwrap();
+            let Sink::Plain(h) = &ours.out.sink else { unreachable!() };
+            let mut theirs = tar::Builder::new(Vec::new());
+            let mut header = tar_header(1_764_419_640, 0);
+            header.set_entry_type(tar::EntryType::Link);
+            theirs.append_link(&mut header, path, target).unwrap();
+            assert_eq!(&h.inner, theirs.get_ref(), "{path} -> {target}");
+        }
+    }
+
+    #[test]
+    fn equal_raw_files_are_links_and_read_back_whole() {
+        let maps = b"55d0c0000000-55d0c0001000 r--p 00000000 08:01 1234 /usr/bin/worker\n".repeat(40);
+        for c in [Compression::None, Compression::Zstd] {
+            let mut w = ArchiveWriter::new(Vec::new(), c, 0).unwrap();
+            w.append_indexed("raw/proc/10/maps", &maps, None).unwrap();
+            w.append_indexed("raw/proc/10/environ", b"A=1", None).unwrap();
+            // The same bytes under the same file name: a link; under another name, or other
+            // bytes: a file; empty: a file.
+            w.append_indexed("raw/proc/11/maps", &maps, None).unwrap();
+            w.append_indexed("raw/proc/11/cmdline", &maps, None).unwrap();
+            w.append_indexed("raw/proc/12/maps", b"other", None).unwrap();
+            w.append_indexed("raw/proc/12/environ", b"", None).unwrap();
+            w.append_indexed("raw/proc/13/environ", b"", None).unwrap();
+            w.append_indexed("raw/proc/13/maps", &maps, None).unwrap();
+            w.close_index().unwrap();
+            let manifest = serde_json::to_vec(&serde_json::json!({ "members": w.members() })).unwrap();
+            let (bytes, _, _) = w.finish(&manifest).unwrap();
+            let plain = if c == Compression::Zstd { zstd::decode_all(&bytes[..]).unwrap() } else { bytes.clone() };
+            let mut kinds = Vec::new();
+            for e in tar::Archive::new(&plain[..]).entries().unwrap() {
+                let e = e.unwrap();
+                let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+                kinds.push((e.path().unwrap().to_string_lossy().into_owned(), e.header().entry_type(), link));
+            }
+            let link = |p: &str| kinds.iter().find(|(n, ..)| n == p).unwrap().clone();
+            assert_eq!(link("raw/proc/11/maps").2.as_deref(), Some("raw/proc/10/maps"));
+            assert_eq!(link("raw/proc/13/maps").2.as_deref(), Some("raw/proc/10/maps"));
+            for p in ["raw/proc/11/cmdline", "raw/proc/12/maps", "raw/proc/13/environ"] {
+                assert_eq!(link(p).1, tar::EntryType::Regular, "{p}");
+            }
+            let got = read_archive(std::io::Cursor::new(bytes)).unwrap();
+            assert!(got.problems.is_empty(), "{:?}", got.problems);
+            assert_eq!(got.get("raw/proc/11/maps"), Some(&maps[..]));
+            assert_eq!(got.get("raw/proc/13/maps"), Some(&maps[..]));
+            assert_eq!(got.get("raw/proc/13/environ"), Some(&b""[..]));
+            // The index lists a link with the size and digest of its bytes.
+            let index = got.get("raw/index.jsonl").unwrap();
+            let line = index.split(|&b| b == b'\n').find(|l| l.starts_with(br#"{"path":"raw/proc/13/maps""#)).unwrap();
+            let m: Member = serde_json::from_slice(line).unwrap();
+            assert_eq!((m.size, m.sha256), (maps.len() as u64, to_hex(&Sha256::digest(&maps))));
+        }
+    }
+
+    #[test]
+    fn links_to_anything_but_an_earlier_member_are_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_data(&mut tar_header(0, 3), "raw/proc/1/maps", &b"abc"[..]).unwrap();
+        for (path, target) in [
+            ("raw/proc/2/maps", "raw/proc/9/maps"),
+            ("raw/proc/3/maps", "../etc/passwd"),
+            ("raw/proc/4/maps", "/etc/passwd"),
+        ] {
+            let mut h = tar_header(0, 0);
+            h.set_entry_type(tar::EntryType::Link);
+            b.append_link(&mut h, path, target).unwrap();
+        }
+        // A link to a member that comes after it.
+        let mut h = tar_header(0, 0);
+        h.set_entry_type(tar::EntryType::Link);
+        b.append_link(&mut h, "raw/proc/5/maps", "raw/proc/6/maps").unwrap();
+        b.append_data(&mut tar_header(0, 3), "raw/proc/6/maps", &b"def"[..]).unwrap();
+        let mut h = tar_header(0, 0);
+        h.set_entry_type(tar::EntryType::Link);
+        b.append_link(&mut h, "raw/proc/7/maps", "raw/proc/1/maps").unwrap();
+        let got = read_archive(std::io::Cursor::new(b.into_inner().unwrap())).unwrap();
+        let bad: Vec<_> = got.problems.iter().map(|p| format!("{p:?}")).collect();
+        assert_eq!(
+            bad,
+            ["raw/proc/2/maps", "raw/proc/3/maps", "raw/proc/4/maps", "raw/proc/5/maps"]
+                .map(|p| format!("BadLink({p:?})"))
+        );
+        assert_eq!(got.get("raw/proc/7/maps"), Some(&b"abc"[..]));
+        assert_eq!(got.get("raw/proc/2/maps"), None);
     }
 }

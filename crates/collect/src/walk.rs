@@ -255,6 +255,41 @@ pub struct Reader<'s> {
     dirbuf: Vec<MaybeUninit<u8>>,
     /// The arena size to start a bundle with: the last one's, within bounds.
     hint: usize,
+    repeats: Repeats,
+}
+
+/// The last file read under each name that repeats from one process to the next (a parent's
+/// workers share its maps, environ, cmdline and cgroup), with its digest: equal bytes take that
+/// digest instead of being hashed again. Keeping and comparing a copy costs a small part of
+/// hashing it.
+#[derive(Default)]
+struct Repeats {
+    last: Vec<(&'static str, Vec<u8>, [u8; 32])>,
+}
+
+/// Files larger than this are hashed every time rather than kept.
+const REPEAT_MAX: usize = 64 << 10;
+
+impl Repeats {
+    fn digest(&mut self, name: &'static str, bytes: &[u8]) -> [u8; 32] {
+        if !matches!(name, "maps" | "environ" | "cmdline" | "cgroup") || bytes.len() > REPEAT_MAX {
+            return Sha256::digest(bytes).into();
+        }
+        let i = match self.last.iter().position(|(n, ..)| *n == name) {
+            Some(i) => i,
+            None => {
+                self.last.push((name, Vec::new(), [0; 32]));
+                self.last.len() - 1
+            }
+        };
+        let (_, last, digest) = &mut self.last[i];
+        if last.as_slice() != bytes || last.is_empty() {
+            *digest = Sha256::digest(bytes).into();
+            last.clear();
+            last.extend_from_slice(bytes);
+        }
+        *digest
+    }
 }
 
 /// Files the kernel renders whole on the first `read` (single_open seq files) or copies until
@@ -281,11 +316,18 @@ fn net_name(proto: Option<Proto>) -> &'static str {
 }
 
 /// Reads `name` under `dir` whole onto the end of the bundle's arena: a [`Read::File`].
-fn file(b: &mut Bundle, dir: BorrowedFd<'_>, name: &'static str, netns: Option<u64>, mntns: Option<u64>) {
+fn file(
+    b: &mut Bundle,
+    repeats: &mut Repeats,
+    dir: BorrowedFd<'_>,
+    name: &'static str,
+    netns: Option<u64>,
+    mntns: Option<u64>,
+) {
     let start = b.arena.len();
     let read = match read_whole(dir, name, &mut b.arena, whole_at_once(name)) {
         Ok(truncated) => {
-            let sha256 = Sha256::digest(&b.arena[start..]).into();
+            let sha256 = repeats.digest(name, &b.arena[start..]);
             Read::File { name, got: Ok(start..b.arena.len()), truncated, sha256, netns, mntns }
         }
         Err(e) => {
@@ -317,7 +359,13 @@ fn link(arena: &mut Vec<u8>, dir: BorrowedFd<'_>, name: &str) -> Result<Span, Fa
 
 impl<'s> Reader<'s> {
     pub fn new(shared: &'s Shared) -> Self {
-        Reader { shared, buf: Vec::new(), dirbuf: vec![MaybeUninit::uninit(); 32 << 10], hint: 16 << 10 }
+        Reader {
+            shared,
+            buf: Vec::new(),
+            dirbuf: vec![MaybeUninit::uninit(); 32 << 10],
+            hint: 16 << 10,
+            repeats: Repeats::default(),
+        }
     }
 
     /// Reads `name` under `dir` whole, as the record `path` (a read that belongs to no process).
@@ -394,7 +442,7 @@ impl<'s> Reader<'s> {
             if name == "environ" && self.shared.opts.no_environ {
                 continue;
             }
-            file(&mut b, dir, name, None, None);
+            file(&mut b, &mut self.repeats, dir, name, None, None);
         }
 
         // exe, cwd, root and the namespaces: one record. The ns/ links are read relative to
@@ -429,7 +477,7 @@ impl<'s> Reader<'s> {
             let from = b.reads.len();
             let dumped = self.netlink_tables(dir, netns, &mut b);
             for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
-                file(&mut b, dir, net_name(Some(proto)), Some(netns), None);
+                file(&mut b, &mut self.repeats, dir, net_name(Some(proto)), Some(netns), None);
             }
             // Given back only when no table came, so that none is in the archive twice; the
             // failed reads stay in the log.
@@ -439,7 +487,7 @@ impl<'s> Reader<'s> {
             self.shared.settle(NsKind::Net, netns, read);
         }
         if let Some(mntns) = mntns.filter(|n| self.shared.claim(NsKind::Mnt, *n)) {
-            file(&mut b, dir, "mountinfo", None, Some(mntns));
+            file(&mut b, &mut self.repeats, dir, "mountinfo", None, Some(mntns));
             let read = matches!(b.reads.last(), Some(Read::File { got: Ok(_), .. }));
             self.shared.settle(NsKind::Mnt, mntns, read);
         }
@@ -716,5 +764,37 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: b
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_files_take_the_digest_of_their_bytes() {
+        let mut r = Repeats::default();
+        let sha = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+        let big = vec![b'x'; REPEAT_MAX + 1];
+        for (name, bytes) in [
+            ("maps", &b"a"[..]),
+            ("maps", b"a"),
+            ("environ", b"a"),
+            ("maps", b"b"),
+            ("maps", b""),
+            ("maps", b""),
+            ("maps", b"b"),
+            ("status", b"b"),
+            ("cgroup", &big),
+            ("cgroup", &big),
+        ] {
+            assert_eq!(
+                r.digest(name, bytes),
+                sha(bytes),
+                "{name} {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
+            );
+        }
+        assert!(r.last.iter().all(|(_, b, _)| b.len() <= REPEAT_MAX));
     }
 }

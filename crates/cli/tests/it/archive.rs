@@ -4,12 +4,18 @@ use crate::common::*;
 use std::io::Read;
 use std::process::Command;
 
+/// Copies a plain tar member by member through `change` (hard links are kept as they are).
 fn rewrite_tar(src: &[u8], change: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
     let mut ar = tar::Archive::new(src);
     let mut b = tar::Builder::new(Vec::new());
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let path = e.path().unwrap().to_string_lossy().into_owned();
+        if e.header().entry_type() == tar::EntryType::Link {
+            let mut h = e.header().clone();
+            b.append_link(&mut h, &path, e.link_name().unwrap().unwrap()).unwrap();
+            continue;
+        }
         let mut data = Vec::new();
         e.read_to_end(&mut data).unwrap();
         let data = change(&path, data);
@@ -72,6 +78,72 @@ fn verify_passes_untouched_and_names_each_change() {
     let o = run(Command::new(curtain()).arg("verify").arg(&extra));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("raw/planted: not listed in the manifest"));
+}
+
+#[test]
+fn workers_files_equal_to_a_siblings_are_links_that_read_back_whole() {
+    // Three workers of one parent, alike but for their pids: the same cmdline, environ and
+    // cgroup.
+    let dir = tempfile::tempdir().unwrap();
+    struct Workers(Vec<std::process::Child>);
+    impl Drop for Workers {
+        fn drop(&mut self) {
+            // Ours, by pid.
+            for w in &mut self.0 {
+                let _ = w.kill();
+                let _ = w.wait();
+            }
+        }
+    }
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new("sleep")
+                .arg("317.25")
+                .env_clear()
+                .env("CURTAIN_TEST_WORKER", "links")
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("sleep")
+        })
+        .collect();
+    let workers = Workers(workers);
+    let pids: Vec<u32> = workers.0.iter().map(|c| c.id()).collect();
+    let out = dir.path().join("w.tar");
+    let a = collect(&out, &["-q"]);
+    let tar_bytes = std::fs::read(&out).unwrap();
+    let mut links = std::collections::HashMap::new();
+    for e in tar::Archive::new(&tar_bytes[..]).entries().unwrap() {
+        let e = e.unwrap();
+        if e.header().entry_type() == tar::EntryType::Link {
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            links.insert(path, e.link_name().unwrap().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    let mut sorted = pids.clone();
+    sorted.sort();
+    for name in ["cmdline", "environ"] {
+        let first = format!("raw/proc/{}/{name}", sorted[0]);
+        for pid in &sorted[1..] {
+            let path = format!("raw/proc/{pid}/{name}");
+            assert_eq!(links.get(&path), Some(&first), "{path} links to the first worker's");
+            // Read back with the bytes the kernel gave.
+            assert_eq!(a.members[&path], std::fs::read(format!("/proc/{pid}/{name}")).unwrap(), "{path}");
+        }
+    }
+    let o = run(Command::new(curtain()).arg("verify").arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // tar itself makes them hard links to the first worker's file.
+    let x = dir.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    assert!(run(Command::new("tar").arg("-xf").arg(&out).arg("-C").arg(&x)).status.success());
+    use std::os::unix::fs::MetadataExt;
+    let ino = |pid: u32| std::fs::metadata(x.join(format!("raw/proc/{pid}/environ"))).unwrap().ino();
+    assert_eq!(ino(sorted[1]), ino(sorted[0]));
+    assert_eq!(
+        std::fs::read(x.join(format!("raw/proc/{}/environ", sorted[2]))).unwrap(),
+        b"CURTAIN_TEST_WORKER=links\0"
+    );
+    drop(workers);
 }
 
 #[test]

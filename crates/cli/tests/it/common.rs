@@ -81,7 +81,8 @@ impl Archive {
             rows(&table("tables/errors")),
         );
         let order = c.members.iter().map(|(p, _)| p.clone()).collect();
-        let members: HashMap<String, Vec<u8>> = c.members.into_iter().collect();
+        let members: HashMap<String, Vec<u8>> =
+            c.members.into_iter().map(|(p, d)| (p, std::sync::Arc::unwrap_or_clone(d))).collect();
         let manifest = serde_json::from_slice(&members["manifest.json"]).expect("manifest");
         Archive { processes, fds, sockets, errors, members, order, manifest }
     }
