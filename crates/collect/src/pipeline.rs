@@ -113,7 +113,10 @@ impl<'a, W: Write> Writer<'a, W> {
             self.scratch = Vec::with_capacity(1 << 12);
         }
         if let Some(p) = pending {
+            // The namespace's dumps stay in their buffer until the end, not copied beside it.
+            self.tables.share(b.dumps.clone());
             p.flush(&mut self.tables, &self.ctx);
+            self.tables.share(None);
         }
         self.flush_parts()
     }

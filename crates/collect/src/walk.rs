@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Largest file kept whole; a larger one keeps this prefix and is marked truncated (a cmdline
 /// or environ is at most a few MiB; a huge maps file is the only usual case).
@@ -121,6 +121,10 @@ pub struct Bundle {
     pub pid: u32,
     /// Every byte read, files and link targets, in reading order.
     pub arena: Vec<u8>,
+    /// The sock_diag dumps of the namespace whose tables were read through this process, apart
+    /// from the arena: the writer hands them to the tables as they are (they are parsed at the
+    /// end, once every owner is known) instead of copying a megabyte on a busy host.
+    pub dumps: Option<Arc<Vec<u8>>>,
     /// Its opendir first, then every read in order.
     pub reads: Vec<Read>,
     pub links: Vec<Link>,
@@ -132,7 +136,7 @@ pub struct Bundle {
 impl Bundle {
     /// Bytes it holds (read, carved).
     pub fn bytes(&self) -> usize {
-        self.arena.len() + self.carved.as_ref().map_or(0, |(_, c)| c.len())
+        self.arena.len() + self.dumps.as_ref().map_or(0, |d| d.len()) + self.carved.as_ref().map_or(0, |(_, c)| c.len())
     }
 
     /// Its links, borrowing the arena.
@@ -151,7 +155,8 @@ impl Bundle {
                 got.is_ok().then_some(sha256),
             ),
             Read::Netlink { name, netns, got, sha256 } => {
-                (RecordRef::Netlink { name, netns: *netns, got: bytes(got) }, got.is_ok().then_some(sha256))
+                let got = got.clone().map(|s| self.dumps.as_ref().map_or(&[][..], |d| &d[s]));
+                (RecordRef::Netlink { name, netns: *netns, got }, got.is_ok().then_some(sha256))
             }
             Read::Links(r) => (RecordRef::Links(&links[r.clone()]), None),
             Read::Fds(r) => (RecordRef::Fds(r.clone().map(|r| &links[r])), None),
@@ -423,6 +428,7 @@ impl<'s> Reader<'s> {
         let mut b = Bundle {
             pid,
             arena: Vec::with_capacity(self.hint),
+            dumps: None,
             reads: Vec::with_capacity(16),
             links: Vec::with_capacity(16),
             exe: None,
@@ -525,6 +531,7 @@ impl<'s> Reader<'s> {
             Err(_) => return Vec::new(),
         };
         let mut got = Vec::new();
+        let mut dumps = Vec::new();
         // TCP over both families in one dump (one walk of the kernel's TCP hash); when the
         // kernel refuses it, one dump per family.
         let tables = std::iter::once(None).chain(crate::netlink::DIAG_TABLES.into_iter().map(Some));
@@ -534,12 +541,12 @@ impl<'s> Reader<'s> {
                 continue;
             }
             let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
-            let start = b.arena.len();
+            let start = dumps.len();
             let name = net_name(table);
-            match crate::netlink::dump(&sock, table, seq, &mut b.arena) {
+            match crate::netlink::dump(&sock, table, seq, &mut dumps) {
                 Ok(()) => {
-                    let sha256 = Sha256::digest(&b.arena[start..]).into();
-                    b.reads.push(Read::Netlink { name, netns, got: Ok(start..b.arena.len()), sha256 });
+                    let sha256 = Sha256::digest(&dumps[start..]).into();
+                    b.reads.push(Read::Netlink { name, netns, got: Ok(start..dumps.len()), sha256 });
                     match table {
                         None => {
                             both = true;
@@ -551,10 +558,14 @@ impl<'s> Reader<'s> {
                 // Not served here (no IPv6, an old kernel): the /proc table stands in, and this
                 // attempt stays in the log.
                 Err(e) => {
-                    b.arena.truncate(start);
+                    dumps.truncate(start);
                     b.reads.push(Read::Netlink { name, netns, got: Err(failure(e)), sha256: [0; 32] });
                 }
             }
+        }
+        if !dumps.is_empty() {
+            dumps.shrink_to_fit();
+            b.dumps = Some(Arc::new(dumps));
         }
         got
     }

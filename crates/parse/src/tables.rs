@@ -8,6 +8,7 @@ use crate::row::{ExeRow, ProcRow};
 use crate::{net, proc};
 use curtain_model::{Clock, CollectError, Counts, ErrorKind, ExeStat, FdKind, Label, Process, Proto, Socket};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What one read gave, owned: the bytes, or why there are none.
 pub type RawResult = Result<Vec<u8>, ErrorKind>;
@@ -176,9 +177,36 @@ struct NetTable {
     /// As under `net/`: `tcp`, `tcp6`..., or `tcp46` for one dump of both families.
     table: String,
     proto: Proto,
-    bytes: Vec<u8>,
+    bytes: TableBytes,
     little_endian: bool,
     netlink: bool,
+}
+
+/// A socket table's bytes: a copy, or a span of a buffer its reader handed over.
+#[derive(Debug)]
+enum TableBytes {
+    Copied(Vec<u8>),
+    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+}
+
+impl TableBytes {
+    /// `b` as a span of `buf` when it lies in it, else a copy.
+    fn of(b: &[u8], buf: Option<&Arc<Vec<u8>>>) -> Self {
+        if let Some(buf) = buf {
+            let (base, at) = (buf.as_ptr() as usize, b.as_ptr() as usize);
+            if at >= base && at + b.len() <= base + buf.len() {
+                return TableBytes::Shared(Arc::clone(buf), at - base..at - base + b.len());
+            }
+        }
+        TableBytes::Copied(b.to_vec())
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            TableBytes::Copied(v) => v,
+            TableBytes::Shared(buf, r) => &buf[r.clone()],
+        }
+    }
 }
 
 /// Who the collector is and which of its ancestors are the responder's session, decided as
@@ -198,6 +226,10 @@ pub struct Tables<S: RowSink = MemorySink> {
     /// Socket tables as read, parsed at the end once every owner is known: the raw text is
     /// smaller than the parsed sockets.
     net_tables: Vec<NetTable>,
+    /// A buffer that the reads being added lie in, shared by their reader (the collector's
+    /// sock_diag dumps): socket tables in it are kept as spans of it, not copied, so that a
+    /// namespace's dumps are not held twice. See [`Self::share`].
+    shared: Option<Arc<Vec<u8>>>,
     /// (socket inode, owner) in reading order; sorted by inode at the end. Flat: 16 bytes an fd,
     /// where a map of vectors costs about 90 per socket.
     owners: Vec<(u64, curtain_model::Owner)>,
@@ -221,6 +253,7 @@ impl<S: RowSink> Tables<S> {
         Tables {
             sink,
             net_tables: Vec::new(),
+            shared: None,
             owners: Vec::new(),
             counts: Counts::default(),
             errors_by_kind: BTreeMap::new(),
@@ -513,13 +546,18 @@ impl<S: RowSink> Tables<S> {
                 pid,
                 table: table.to_string(),
                 proto,
-                bytes: b.to_vec(),
+                bytes: TableBytes::of(b, self.shared.as_ref()),
                 little_endian,
                 netlink,
             }),
             // No IPv6 in that namespace's kernel, for instance.
             Err(k) => self.push_error(error(Some(pid), table_path(pid, table, netlink), k, None)),
         }
+    }
+
+    /// Socket tables added from now on that lie in `buf` are kept as spans of it; `None`: copied.
+    pub fn share(&mut self, buf: Option<Arc<Vec<u8>>>) {
+        self.shared = buf;
     }
 
     /// Adds the mounts of one mount namespace, from the mountinfo of one of its processes.
@@ -567,10 +605,12 @@ impl<S: RowSink> Tables<S> {
                 each(&mut self.sink);
             };
             let errors = match (proto, t.netlink) {
-                (Proto::Unix, false) => net::parse_unix_table(netns, &t.bytes, &mut emit),
-                (_, false) => net::parse_inet_table(proto, netns, &t.bytes, t.little_endian, &mut emit),
-                (Proto::Unix, true) => crate::diag::parse_unix_diag(netns, &t.bytes, t.little_endian, &mut emit),
-                (_, true) => crate::diag::parse_inet_diag(proto, netns, &t.bytes, t.little_endian, &mut emit),
+                (Proto::Unix, false) => net::parse_unix_table(netns, t.bytes.as_slice(), &mut emit),
+                (_, false) => net::parse_inet_table(proto, netns, t.bytes.as_slice(), t.little_endian, &mut emit),
+                (Proto::Unix, true) => {
+                    crate::diag::parse_unix_diag(netns, t.bytes.as_slice(), t.little_endian, &mut emit)
+                }
+                (_, true) => crate::diag::parse_inet_diag(proto, netns, t.bytes.as_slice(), t.little_endian, &mut emit),
             };
             drop(t.bytes);
             for e in errors {
@@ -728,6 +768,33 @@ mod tests {
         assert!(s[0].owner_visible);
         assert!(!s[1].owner_visible && s[1].owners.is_empty());
         assert_eq!((counts.netns, counts.sockets, counts.sockets_with_owner, counts.fds), (1, 2, 1, 3));
+    }
+
+    #[test]
+    fn a_table_in_a_shared_buffer_is_kept_as_a_span_of_it() {
+        let table = b"h\n0: 0100007F:1F90 0100007F:A000 01 00000000:00000000 00:00000000 00000000 0 0 900 1\n";
+        let buf = Arc::new([&b"stat of pid 1 "[..], table, b"trailing"].concat());
+        let inside = &buf[14..14 + table.len()];
+        let rows = |share: bool, bytes: &[u8]| {
+            let mut t = Tables::new(MemorySink::default(), None);
+            t.share(share.then(|| Arc::clone(&buf)));
+            t.add_net_table(4026531840, 30, Proto::Tcp, Ok(bytes), true);
+            t.share(None);
+            let kept = matches!(t.net_tables[0].bytes, TableBytes::Shared(..));
+            t.finish();
+            (kept, t.sink.rows::<Socket>(Table::Sockets))
+        };
+        let (shared, a) = rows(true, inside);
+        assert!(shared, "a span of the buffer");
+        // Bytes outside it, or no buffer: a copy; the same rows every way.
+        let (copied, b) = rows(true, &table[..]);
+        let (alone, c) = rows(false, inside);
+        assert!(!copied && !alone);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].inode, 900);
+        assert_eq!((&a, &a), (&b, &c));
+        // The tables let go of the buffer once done.
+        assert_eq!(Arc::strong_count(&buf), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod common;
 
 mod analysis;
 mod archive;
+mod bench;
 mod ecs;
 mod lab;
 mod process;

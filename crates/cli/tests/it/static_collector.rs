@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// The static binary: $CURTAIN_STATIC_COLLECTOR (set by scripts/test), else built here with
 /// scripts/build-collector.
-fn static_collector() -> PathBuf {
+pub fn static_collector() -> PathBuf {
     if let Some(p) = std::env::var_os("CURTAIN_STATIC_COLLECTOR") {
         return PathBuf::from(p);
     }

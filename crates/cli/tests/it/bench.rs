@@ -1,0 +1,88 @@
+//! The benchmark script, run small: it builds its load (with the extra network namespaces) and
+//! the floor, runs every tool, counts what each saw, prints its tables and ends the load. The
+//! figures are not checked (they would time the CI machine); that the script keeps working, and
+//! that every tool saw all of the load, is.
+
+use crate::common::*;
+use crate::require_root;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
+    require_root!();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var("CURTAIN_BENCH_PYTHON")
+        .expect("CURTAIN_BENCH_PYTHON: a Python with psutil; run scripts/test, which makes one");
+    let dir = tempfile::tempdir().unwrap();
+    let cc = |src: &str, libs: &[&str]| {
+        let out = dir.path().join(src.trim_start_matches("bench/").trim_end_matches(".c"));
+        let o = run(Command::new("gcc").arg("-O2").arg("-o").arg(&out).arg(root.join(src)).args(libs));
+        assert!(o.status.success(), "gcc {src}: {}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let (floor, load) = (cc("bench/floor.c", &[]), cc("bench/load.c", &["-lpthread"]));
+    let collector = crate::static_collector::static_collector();
+    // 80 processes: 8 of them alone in a network namespace each.
+    let o = run(Command::new("python3")
+        .arg(root.join("bench/run.py"))
+        .args([curtain(), collector, floor, load.clone(), python.into()])
+        .env("BENCH_N", "80")
+        .env("BENCH_RUNS", "1")
+        .env("BENCH_BASELINE", crate::static_collector::static_collector())
+        .env("TMPDIR", dir.path()));
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "bench/run.py failed:\n{out}\n{err}");
+    let tools = [
+        "curtain-collector (baseline)",
+        "curtain collect",
+        "curtain collect -j 1",
+        "curtain-collector",
+        "ps -eo pid,ppid,lstart,stat,comm,args",
+        "ss -tuanpx",
+        "lsof -n -P",
+        "psutil script",
+        "floor",
+    ];
+    for t in tools.iter().chain(&["ps+ss+lsof"]) {
+        assert!(out.contains(&format!("| 80 | {t} |")), "no row for {t}:\n{out}");
+    }
+    for t in &tools[..4] {
+        assert!(
+            out.lines().filter(|l| l.starts_with(&format!("| 80 | {t} |"))).count() == 2,
+            "{t}: a row in each table"
+        );
+    }
+    let json = out.lines().rev().find_map(|l| l.strip_prefix("(raw figures: ")).expect("results.json named");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json.trim_end_matches(')')).unwrap()).unwrap();
+    let n = &results["80"];
+    let count = |tool: &str, what: &str| n[tool][what].as_u64().unwrap_or_else(|| panic!("{tool} {what}: {}", n[tool]));
+    for t in &tools[..4] {
+        assert!(count(t, "processes") >= 80, "{t} saw every process of the load");
+        // The home namespace and the load's 8.
+        assert!(count(t, "netns") >= 9, "{t} read every network namespace");
+        assert!(count(t, "owned") >= 40, "{t} joined the load's connections to their owners");
+    }
+    for t in ["ps -eo pid,ppid,lstart,stat,comm,args", "lsof -n -P", "psutil script", "floor"] {
+        assert!(count(t, "processes") >= 80, "{t}: {}", n[t]);
+    }
+    assert!(count("ss -tuanpx", "sockets") >= 40);
+    for t in tools {
+        assert_eq!(n[t]["runs"].as_array().map(Vec::len), Some(1), "{t}: one timed run");
+        assert!(n[t]["wall"].as_f64().is_some_and(|w| w > 0.0), "{t}: timed");
+    }
+    // The load is gone: no process runs its binary any more.
+    let running = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == load))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(running(), 0, "the load's processes were ended");
+}
