@@ -1,5 +1,6 @@
 //! The evidence archive on disk: a tar stream (optionally zstd-compressed) whose members are
-//! hashed as they are written, and a reader that never trusts the paths it finds.
+//! listed with their SHA-256 (raw files that repeat a recent one are hard links to it), and a
+//! reader that never trusts the paths or links it finds.
 
 use curtain_model::{to_hex, Member};
 use sha2::{Digest, Sha256};
@@ -253,8 +254,12 @@ impl<W: Write> ArchiveWriter<W> {
             }
         };
         let ring = &mut self.recent[i].1;
-        if let Some((_, first)) = ring.iter().find(|(d, _)| d == digest) {
-            return Some(first.clone());
+        if let Some(at) = ring.iter().position(|(d, _)| d == digest) {
+            // Kept while it repeats: moved to the back, the last to go.
+            let hit = ring.remove(at).expect("found");
+            let first = hit.1.clone();
+            ring.push_back(hit);
+            return Some(first);
         }
         if ring.len() == SAME_KEPT {
             ring.pop_front();
@@ -371,7 +376,8 @@ pub enum MemberProblem {
     NotAFile(String),
     /// The same path twice.
     Duplicate(String),
-    /// A hard link whose target is not a member read before it (or not a safe path).
+    /// A hard link whose target is not a member read before it (or not a safe path), or one
+    /// with a size or a pax `linkpath`.
     BadLink(String),
 }
 
@@ -454,6 +460,19 @@ pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
                 Arc::new(data)
             }
             tar::EntryType::Link => {
+                // A link has no bytes of its own: a size would hide that many bytes of other
+                // members from this reader that `tar -x` extracts; a pax `linkpath` could name
+                // another target for `tar` than for the tar crate.
+                let sized = entry.size() != 0 || entry.header().size().map_or(true, |s| s != 0);
+                let pax_link = entry
+                    .pax_extensions()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|mut x| x.any(|e| e.is_ok_and(|e| e.key_bytes() == b"linkpath")));
+                if sized || pax_link {
+                    problems.push(MemberProblem::BadLink(shown));
+                    continue;
+                }
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
                 let earlier = std::str::from_utf8(&target)
                     .ok()
@@ -609,33 +628,91 @@ mod tests {
 
     #[test]
     fn links_to_anything_but_an_earlier_member_are_refused() {
-        let mut b = tar::Builder::new(Vec::new());
-        b.append_data(&mut tar_header(0, 3), "raw/proc/1/maps", &b"abc"[..]).unwrap();
-        for (path, target) in [
-            ("raw/proc/2/maps", "raw/proc/9/maps"),
-            ("raw/proc/3/maps", "../etc/passwd"),
-            ("raw/proc/4/maps", "/etc/passwd"),
-        ] {
+        let link = |b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str| {
             let mut h = tar_header(0, 0);
             h.set_entry_type(tar::EntryType::Link);
             b.append_link(&mut h, path, target).unwrap();
-        }
-        // A link to a member that comes after it.
+        };
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_data(&mut tar_header(0, 3), "raw/proc/1/maps", &b"abc"[..]).unwrap();
+        // A symlink: refused itself, so nothing may link to it.
         let mut h = tar_header(0, 0);
-        h.set_entry_type(tar::EntryType::Link);
-        b.append_link(&mut h, "raw/proc/5/maps", "raw/proc/6/maps").unwrap();
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "raw/proc/1/environ", "/etc/shadow").unwrap();
+        link(&mut b, "raw/proc/2/maps", "raw/proc/9/maps");
+        link(&mut b, "raw/proc/3/maps", "../etc/passwd");
+        link(&mut b, "raw/proc/4/maps", "/etc/passwd");
+        // To a member that comes after it, to itself, to the refused symlink.
+        link(&mut b, "raw/proc/5/maps", "raw/proc/6/maps");
         b.append_data(&mut tar_header(0, 3), "raw/proc/6/maps", &b"def"[..]).unwrap();
-        let mut h = tar_header(0, 0);
+        link(&mut b, "raw/proc/8/maps", "raw/proc/8/maps");
+        link(&mut b, "raw/proc/9/environ", "raw/proc/1/environ");
+        // A link with a size: what follows it would be members to tar and skipped bytes here.
+        let hidden = {
+            let mut inner = tar::Builder::new(Vec::new());
+            inner.append_data(&mut tar_header(0, 3), "raw/proc/6/maps", &b"bad"[..]).unwrap();
+            let mut v = inner.into_inner().unwrap();
+            v.truncate(v.len() - 1024);
+            v
+        };
+        let mut h = tar_header(0, hidden.len() as u64);
         h.set_entry_type(tar::EntryType::Link);
-        b.append_link(&mut h, "raw/proc/7/maps", "raw/proc/1/maps").unwrap();
+        h.set_link_name("raw/proc/1/maps").unwrap();
+        h.set_path("raw/proc/10/maps").unwrap();
+        h.set_cksum();
+        b.append(&h, &hidden[..]).unwrap();
+        // A pax linkpath naming another target than the header.
+        b.append_pax_extensions([("linkpath", &b"raw/proc/6/maps"[..])]).unwrap();
+        link(&mut b, "raw/proc/11/maps", "raw/proc/1/maps");
+        link(&mut b, "raw/proc/7/maps", "raw/proc/1/maps");
         let got = read_archive(std::io::Cursor::new(b.into_inner().unwrap())).unwrap();
         let bad: Vec<_> = got.problems.iter().map(|p| format!("{p:?}")).collect();
-        assert_eq!(
-            bad,
-            ["raw/proc/2/maps", "raw/proc/3/maps", "raw/proc/4/maps", "raw/proc/5/maps"]
-                .map(|p| format!("BadLink({p:?})"))
+        let mut want = vec![format!("NotAFile({:?})", "raw/proc/1/environ")];
+        want.extend(
+            ["2/maps", "3/maps", "4/maps", "5/maps", "8/maps", "9/environ", "10/maps", "11/maps"]
+                .map(|p| format!("BadLink(\"raw/proc/{p}\")")),
         );
+        assert_eq!(bad, want);
         assert_eq!(got.get("raw/proc/7/maps"), Some(&b"abc"[..]));
+        assert_eq!(got.get("raw/proc/6/maps"), Some(&b"def"[..]), "the hidden member is not read");
         assert_eq!(got.get("raw/proc/2/maps"), None);
+    }
+
+    #[test]
+    fn a_content_that_keeps_repeating_stays_linkable() {
+        // Eight other contents after it, the first one linked to all the while: still a link.
+        // Never linked again: after eight others, written anew.
+        let mut w = ArchiveWriter::new(Vec::new(), Compression::None, 0).unwrap();
+        w.append_indexed("raw/proc/1/maps", b"worker", None).unwrap();
+        w.append_indexed("raw/proc/1/environ", b"lonely", None).unwrap();
+        for i in 2..12 {
+            w.append_indexed(&format!("raw/proc/{i}/maps"), format!("other {i}").as_bytes(), None).unwrap();
+            w.append_indexed(&format!("raw/proc/{i}/environ"), format!("other {i}").as_bytes(), None).unwrap();
+            w.append_indexed(&format!("raw/proc/{i}/cmdline"), b"worker", None).unwrap();
+            w.append_indexed(&format!("raw/proc/{i}/maps.1"), b"x", None).unwrap();
+            w.append_indexed(&format!("raw/proc/{i}/w"), b"", None).unwrap();
+            w.append_indexed(&format!("raw/proc/{i}.w/maps"), b"worker", None).unwrap();
+        }
+        w.append_indexed("raw/proc/12/environ", b"lonely", None).unwrap();
+        let (bytes, _, _) = w.finish(b"{}").unwrap();
+        let mut links = std::collections::BTreeMap::new();
+        for e in tar::Archive::new(&bytes[..]).entries().unwrap() {
+            let e = e.unwrap();
+            if e.header().entry_type() == tar::EntryType::Link {
+                links.insert(
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.link_name().unwrap().unwrap().to_string_lossy().into_owned(),
+                );
+            }
+        }
+        for i in 2..12 {
+            assert_eq!(links[&format!("raw/proc/{i}.w/maps")], "raw/proc/1/maps", "{i}");
+        }
+        assert!(!links.contains_key("raw/proc/12/environ"), "pushed out by eight others");
+        // The same bytes under another name (cmdline) are a file the first time.
+        assert_eq!(links["raw/proc/3/cmdline"], "raw/proc/2/cmdline");
+        assert!(!links.contains_key("raw/proc/2/cmdline"));
+        assert_eq!(links["raw/proc/3/maps.1"], "raw/proc/2/maps.1");
+        assert!(!links.keys().any(|k| k.ends_with("/w")), "empty files are never links");
     }
 }

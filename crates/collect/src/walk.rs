@@ -7,7 +7,9 @@
 //! each read re-checks it.
 //!
 //! A [`Reader`] turns one process into a [`Bundle`]: its reads in order, every byte they gave in
-//! one buffer (a few allocations per process, not a few per file), and the SHA-256 of each file.
+//! one buffer (a few allocations per process, not a few per file; the socket dumps of its
+//! namespace, when it is the one they are read through, in another that the tables keep), and
+//! the SHA-256 of each file.
 //! Readers share only a [`Shared`] (the proc root, the hashes of executables seen, the
 //! namespaces whose tables are taken), so several can walk at once, each on its own thread,
 //! while one writer puts their bundles in the archive in pid order ([`crate::pipeline`]).
@@ -134,7 +136,7 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Bytes it holds (read, carved).
+    /// Bytes it holds (read, dumped, carved).
     pub fn bytes(&self) -> usize {
         self.arena.len() + self.dumps.as_ref().map_or(0, |d| d.len()) + self.carved.as_ref().map_or(0, |(_, c)| c.len())
     }

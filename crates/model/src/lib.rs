@@ -15,8 +15,9 @@ pub use time::{format_rfc3339_ns, parse_rfc3339_ns, write_rfc3339_ns};
 
 pub mod register;
 
-/// Version of the archive layout described in docs/ARCHIVE.md.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the archive layout described in docs/ARCHIVE.md: 2 since repeated raw files are
+/// tar hard links (a reader of version 1 refuses them).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bytes read from the target, kept byte-exact.
 ///

@@ -4,20 +4,22 @@ use crate::common::*;
 use std::io::Read;
 use std::process::Command;
 
-/// Copies a plain tar member by member through `change` (hard links are kept as they are).
+/// Copies a plain tar member by member through `change`, hard links written out as the bytes
+/// of their target (so that `change` sees every member's bytes).
 fn rewrite_tar(src: &[u8], change: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
     let mut ar = tar::Archive::new(src);
     let mut b = tar::Builder::new(Vec::new());
+    let mut seen: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let path = e.path().unwrap().to_string_lossy().into_owned();
-        if e.header().entry_type() == tar::EntryType::Link {
-            let mut h = e.header().clone();
-            b.append_link(&mut h, &path, e.link_name().unwrap().unwrap()).unwrap();
-            continue;
-        }
         let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
+        if e.header().entry_type() == tar::EntryType::Link {
+            data = seen[&*e.link_name().unwrap().unwrap().to_string_lossy()].clone();
+        } else {
+            e.read_to_end(&mut data).unwrap();
+        }
+        seen.insert(path.clone(), data.clone());
         let data = change(&path, data);
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);

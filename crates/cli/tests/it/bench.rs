@@ -22,14 +22,15 @@ fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
         out
     };
     let (floor, load) = (cc("bench/floor.c", &[]), cc("bench/load.c", &["-lpthread"]));
+    // The baseline row runs the same static collector: the row, not the figures, is tested.
     let collector = crate::static_collector::static_collector();
     // 80 processes: 8 of them alone in a network namespace each.
     let o = run(Command::new("python3")
         .arg(root.join("bench/run.py"))
-        .args([curtain(), collector, floor, load.clone(), python.into()])
+        .args([curtain(), collector.clone(), floor, load.clone(), python.into()])
         .env("BENCH_N", "80")
         .env("BENCH_RUNS", "1")
-        .env("BENCH_BASELINE", crate::static_collector::static_collector())
+        .env("BENCH_BASELINE", &collector)
         .env("TMPDIR", dir.path()));
     let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "bench/run.py failed:\n{out}\n{err}");
@@ -59,7 +60,8 @@ fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
     let n = &results["80"];
     let count = |tool: &str, what: &str| n[tool][what].as_u64().unwrap_or_else(|| panic!("{tool} {what}: {}", n[tool]));
     for t in &tools[..4] {
-        assert!(count(t, "processes") >= 80, "{t} saw every process of the load");
+        // At least the load's 80 (the host's own come and go with the other tests).
+        assert!(count(t, "processes") >= 80, "{t} saw the load's processes");
         // The home namespace and the load's 8.
         assert!(count(t, "netns") >= 9, "{t} read every network namespace");
         assert!(count(t, "owned") >= 40, "{t} joined the load's connections to their owners");
