@@ -376,6 +376,8 @@ pub fn write_reparsed<W: Write>(
     }
     a.close_index()?;
     let mut m = re.manifest.clone();
+    // Laid out by this writer (repeated raw files as links), whatever the original was.
+    m.format_version = curtain_model::FORMAT_VERSION;
     m.counts = re.counts.clone();
     m.errors_by_kind = re.errors_by_kind.clone();
     m.ecs =

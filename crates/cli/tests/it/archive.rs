@@ -189,6 +189,7 @@ fn reparse_rebuilds_byte_identical_tables() {
         }
     }
     assert_eq!(a.manifest.counts, b.manifest.counts);
+    assert_eq!(b.manifest.format_version, curtain_model::FORMAT_VERSION);
     assert!(run(Command::new(curtain()).arg("verify").arg(&second)).status.success());
 }
 
