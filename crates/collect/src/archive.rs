@@ -201,14 +201,20 @@ impl<W: Write> ArchiveWriter<W> {
         })
     }
 
-    /// The header block(s) of a member named `path` of `size` bytes.
-    fn header(&mut self, path: &str, size: u64) -> io::Result<()> {
+    /// The header block(s) of a member named `path` of `size` bytes, or of a hard link (size 0)
+    /// to the earlier member `link`.
+    fn header(&mut self, path: &str, size: u64, link: Option<&str>) -> io::Result<()> {
         // Short plain names (all the collector makes) and sizes below 8 GiB: the template with
-        // name, size and checksum filled in. The rest as the crate writes them.
-        if path.len() < 100 && size < 1 << 33 && is_safe_member_path(path.as_bytes()) {
+        // name, size, link and checksum filled in. The rest as the crate writes them.
+        let target = link.unwrap_or("");
+        if path.len() < 100 && target.len() < 100 && size < 1 << 33 && is_safe_member_path(path.as_bytes()) {
             let mut h = self.template;
             h[..path.len()].copy_from_slice(path.as_bytes());
             octal(&mut h[124..136], size);
+            if link.is_some() {
+                h[156] = b'1';
+                h[157..157 + target.len()].copy_from_slice(target.as_bytes());
+            }
             // The checksum counts its own field as spaces.
             h[148..156].fill(b' ');
             let sum: u64 = h.iter().map(|&b| b as u64).sum();
@@ -217,29 +223,22 @@ impl<W: Write> ArchiveWriter<W> {
         }
         let mut h = tar_header(self.mtime, size);
         let mut b = tar::Builder::new(Vec::new());
-        b.append_data(&mut h, path, io::empty())?;
+        match link {
+            Some(target) => {
+                h.set_entry_type(tar::EntryType::Link);
+                b.append_link(&mut h, path, target)?;
+            }
+            None => b.append_data(&mut h, path, io::empty())?,
+        }
         let blocks = std::mem::take(b.get_mut());
         self.out.put(&blocks)
     }
 
     /// A hard link named `path` to the earlier member `target`.
     fn link(&mut self, path: &str, target: &str) -> io::Result<()> {
-        if path.len() < 100 && target.len() < 100 && is_safe_member_path(path.as_bytes()) {
-            let mut h = self.template;
-            h[..path.len()].copy_from_slice(path.as_bytes());
-            h[156] = b'1';
-            h[157..157 + target.len()].copy_from_slice(target.as_bytes());
-            h[148..156].fill(b' ');
-            let sum: u64 = h.iter().map(|&b| b as u64).sum();
-            octal(&mut h[148..156], sum);
-            return self.out.put(&h);
-        }
-        let mut h = tar_header(self.mtime, 0);
-        h.set_entry_type(tar::EntryType::Link);
-        let mut b = tar::Builder::new(Vec::new());
-        b.append_link(&mut h, path, target)?;
-        let blocks = std::mem::take(b.get_mut());
-        self.out.put(&blocks)
+        self.header(path, 0, Some(target))?;
+        self.written += 1;
+        Ok(())
     }
 
     /// The member already written under the same file name as `path` with these bytes, if it
@@ -271,7 +270,7 @@ impl<W: Write> ArchiveWriter<W> {
     /// Lays out one member (header, data, padding to the block) and returns its SHA-256:
     /// `sha256` when the reader already made it (on its own thread), else made here.
     fn put_member(&mut self, path: &str, data: &[u8], sha256: Option<&[u8; 32]>) -> io::Result<[u8; 32]> {
-        self.header(path, data.len() as u64)?;
+        self.header(path, data.len() as u64, None)?;
         self.out.put(data)?;
         let pad = (512 - data.len() % 512) % 512;
         self.out.put(&[0u8; 512][..pad])?;
@@ -298,10 +297,7 @@ impl<W: Write> ArchiveWriter<W> {
         let digest = sha256.copied().unwrap_or_else(|| Sha256::digest(data).into());
         let earlier = if data.is_empty() { None } else { self.same_as(path, &digest) };
         match earlier {
-            Some(target) => {
-                self.link(path, &target)?;
-                self.written += 1;
-            }
+            Some(target) => self.link(path, &target)?,
             None => {
                 self.put_member(path, data, Some(&digest))?;
             }
