@@ -1,6 +1,6 @@
 """Benchmark driver (run by scripts/bench): builds the load, times each collector side by side
-and prints Markdown tables. Wall time, user+sys CPU and peak RSS come from GNU time; each figure
-is the median of the runs."""
+and prints Markdown tables. Wall time, user+sys CPU and peak RSS come from GNU time, the CPU the
+rest of the machine took meanwhile from /proc/stat; each figure is the median of the runs."""
 import json
 import os
 import re
@@ -15,16 +15,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def machine_busy():
+    """CPU seconds the whole machine has spent busy (user..steal of /proc/stat), and its CPUs."""
+    with open("/proc/stat") as f:
+        lines = f.read().splitlines()
+    v = [int(x) for x in lines[0].split()[1:]]
+    cpus = sum(1 for l in lines if l.startswith("cpu") and not l.startswith("cpu "))
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), cpus
+
+
 def timed(cmd, out_path=None):
-    """Runs cmd under GNU time; returns (wall s, user s, sys s, peak RSS KiB, stdout bytes, stderr text)."""
+    """Runs cmd under GNU time; returns (wall s, user s, sys s, peak RSS KiB, stdout bytes, stderr
+    text, CPU s that everything else on the machine took meanwhile)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         stdout = open(out_path, "wb") if out_path else subprocess.PIPE
+        busy0, _ = machine_busy()
         p = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%e %U %S %M"] + cmd,
                            stdout=stdout, stderr=subprocess.PIPE)
+        busy1, _ = machine_busy()
         if out_path:
             stdout.close()
         e, u, s, m = tf.read().split()[-4:]
-        return float(e), float(u), float(s), int(m), (p.stdout if not out_path else b""), p.stderr.decode(errors="replace")
+        others = max(0.0, busy1 - busy0 - float(u) - float(s))
+        return (float(e), float(u), float(s), int(m), (p.stdout if not out_path else b""),
+                p.stderr.decode(errors="replace"), others)
 
 
 def start_load(load_bin, n):
@@ -43,6 +57,15 @@ def stop_load(p):
         if len([d for d in os.listdir("/proc") if d.isdigit()]) < 200:
             break
         time.sleep(0.1)
+
+
+def busy_cpus(seconds=2.0):
+    """CPUs kept busy by what else runs on the machine (its own daemons, a hypervisor's steal)
+    over `seconds` with nothing timed running."""
+    b0, cpus = machine_busy()
+    time.sleep(seconds)
+    b1, _ = machine_busy()
+    return min((b1 - b0) / seconds, cpus)
 
 
 def main():
@@ -68,7 +91,7 @@ def main():
     for n in ns:
         load_p = start_load(load, n)
         procs = len([d for d in os.listdir("/proc") if d.isdigit()])
-        res = {"processes_on_host": procs}
+        res = {"processes_on_host": procs, "busy_cpus_before": busy_cpus()}
         # Run i of every tool, then run i + 1: a machine whose speed drifts (a shared VM) weighs
         # on every tool alike, not on whichever ran during a slow spell.
         samples = {name: [] for name in tools}
@@ -76,8 +99,8 @@ def main():
         for i in range(runs):
             for name, mk in tools.items():
                 cmd, out = mk(i)
-                w, u, sy, m, so, se = timed(cmd, out)
-                samples[name].append((w, u + sy, m, u, sy))
+                w, u, sy, m, so, se, others = timed(cmd, out)
+                samples[name].append((w, u + sy, m, u, sy, others))
                 last[name] = (so, se)
                 if name.startswith("curtain"):
                     # Kept and counted after the runs: nothing heavy runs between two timed runs
@@ -87,7 +110,7 @@ def main():
                     os.remove(f"{tmp}/c{i}.tar.zst.sha256")
         for name in tools:
             med = lambda k: statistics.median(s[k] for s in samples[name])
-            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2), "user": med(3), "sys": med(4),
+            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2), "user": med(3), "sys": med(4), "others_cpu": med(5),
                      "runs": samples[name]}
             last_out, last_err = last[name]
             text = last_out.decode(errors="replace")
@@ -113,6 +136,9 @@ def main():
                 entry.update(processes=int(m.group(1)) if m else None)
             res[name] = entry
             print(f"N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
+        res["busy_cpus_after"] = busy_cpus()
+        print(f"N={n} background: {res['busy_cpus_before']:.2f} CPUs busy before the runs, "
+              f"{res['busy_cpus_after']:.2f} after, with the load idle", file=sys.stderr)
         stop_load(load_p)
         sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu", "user", "sys")}
         res["ps+ss+lsof"] = {**sums, "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
@@ -123,20 +149,24 @@ def main():
 
 
 def print_tables(results):
-    print("| N | tool | wall s | CPU s (user+sys) | user s | sys s | peak RSS MiB | processes | sockets | with owner |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| N | tool | wall s | CPU s (user+sys) | user s | sys s | peak RSS MiB | processes | sockets | with owner | rest of the machine, CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, res in results.items():
         for name, e in res.items():
             if not isinstance(e, dict):
                 continue
             cell = lambda k: "" if e.get(k) is None else str(e.get(k))
-            print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['user']:.2f} | {e['sys']:.2f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} |")
+            rest = "" if e.get("others_cpu") is None else f"{e['others_cpu']:.2f}"
+            print(f"| {n} | {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['user']:.2f} | {e['sys']:.2f} | {e['rss_kib'] / 1024:.1f} | {cell('processes')} | {cell('sockets')} | {cell('owned')} | {rest} |")
     print("\n| N | run | curtain CPU / floor CPU | curtain wall / floor wall | (ps+ss+lsof) wall / curtain wall | (ps+ss+lsof) CPU / curtain CPU |")
     print("|---|---|---|---|---|---|")
     for n, res in results.items():
         for name in [t for t in res if t.startswith("curtain")]:
             c, f, t = res[name], res["floor"], res["ps+ss+lsof"]
             print(f"| {n} | {name} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
+    print("\nBackground (CPUs busy with the load idle and nothing timed running, 2 s before and after the runs): "
+          + ", ".join(f"N={n}: {res['busy_cpus_before']:.2f} and {res['busy_cpus_after']:.2f}"
+                      for n, res in results.items() if "busy_cpus_before" in res))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,13 @@ fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
         assert!(count(t, "processes") >= 80, "{t}: {}", n[t]);
     }
     assert!(count("ss -tuanpx", "sockets") >= 40);
+    // What else kept the machine's CPUs busy, measured with nothing timed running.
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let cpus = stat.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count() as f64;
+    for k in ["busy_cpus_before", "busy_cpus_after"] {
+        assert!(n[k].as_f64().is_some_and(|b| (0.0..=cpus + 0.01).contains(&b)), "{k}: {}", n[k]);
+    }
+    assert!(out.contains("Background (CPUs busy"), "the background is printed:\n{out}");
     for t in tools {
         assert_eq!(n[t]["runs"].as_array().map(Vec::len), Some(1), "{t}: one timed run");
         assert!(n[t]["wall"].as_f64().is_some_and(|w| w > 0.0), "{t}: timed");
