@@ -144,6 +144,12 @@ impl<'o> Obj<'o> {
         Obj { out, first: true }
     }
 
+    /// The rest of an object whose `{` and first fields are already in `out` (written apart,
+    /// or kept from an earlier row).
+    pub fn continued(out: &'o mut Vec<u8>) -> Self {
+        Obj { out, first: false }
+    }
+
     /// Writes `"name":` and returns the output for the value. `name` needs no escaping.
     /// Inlined: with a literal name the copies become a few moves, not calls to memcpy.
     #[inline(always)]

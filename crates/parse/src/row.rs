@@ -56,6 +56,66 @@ pub struct ProcRow<'a> {
     pub errors: Vec<(&'static str, ErrorKind)>,
 }
 
+/// What a process's cmdline, environ, cgroup or maps made in its row, kept by [`Repeats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Cmdline,
+    Environ,
+    Cgroup,
+    /// The kept mappings' rows after their `pid` (see [`map_row_tail`]), one per line.
+    Maps,
+}
+
+/// The last bytes of each [`Slot`] and the JSON made of them. The workers of a pre-fork server
+/// are forks of one parent, with its cmdline, environment, cgroups and mappings: comparing the
+/// bytes with the last process's costs a small part of splitting, parsing and escaping them
+/// again (docs/BENCHMARKS.md), and the JSON is the same either way. Bytes above 64 KiB are not
+/// kept.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    last: [(Vec<u8>, Vec<u8>); 4],
+}
+
+/// Above this size a slot's bytes are made into JSON each time, not kept.
+const REPEAT_MAX: usize = 64 << 10;
+
+impl Repeats {
+    /// Writes the JSON `make` writes for `bytes` onto `out`: the last one made for the same
+    /// bytes in this slot, or made now (and kept).
+    pub fn write(&mut self, slot: Slot, bytes: &[u8], out: &mut Vec<u8>, make: impl FnOnce(&mut Vec<u8>)) {
+        if bytes.len() > REPEAT_MAX {
+            return make(out);
+        }
+        if !self.is_last(slot, bytes) {
+            self.keep(slot, bytes, make);
+        }
+        out.extend_from_slice(&self.last[slot as usize].1);
+    }
+
+    /// True when `bytes` are the last kept in `slot`, their JSON beside them ([`Self::json`]).
+    pub fn is_last(&self, slot: Slot, bytes: &[u8]) -> bool {
+        let (last, json) = &self.last[slot as usize];
+        // Nothing kept yet is not the JSON of empty bytes.
+        bytes.len() <= REPEAT_MAX && last.as_slice() == bytes && !(bytes.is_empty() && json.is_empty())
+    }
+
+    /// Keeps `bytes` in `slot` with the JSON `make` writes for them, unless they are too big.
+    pub fn keep(&mut self, slot: Slot, bytes: &[u8], make: impl FnOnce(&mut Vec<u8>)) {
+        let (last, json) = &mut self.last[slot as usize];
+        last.clear();
+        json.clear();
+        if bytes.len() <= REPEAT_MAX {
+            last.extend_from_slice(bytes);
+            make(json);
+        }
+    }
+
+    /// The JSON kept in `slot`.
+    pub fn json(&self, slot: Slot) -> &[u8] {
+        &self.last[slot as usize].1
+    }
+}
+
 /// The items of a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a
 /// process that rewrote its argv without NULs gives one item.
 pub fn nul_items(b: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -166,6 +226,12 @@ impl ProcRow<'_> {
 
     /// The row's JSON: serde's for [`Self::to_process`].
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_with(out, &mut Repeats::default());
+    }
+
+    /// [`Self::write_json`], taking the JSON of a cmdline, environ or cgroup from `repeats` when
+    /// its bytes are the last process's.
+    pub fn write_json_with(&self, out: &mut Vec<u8>, repeats: &mut Repeats) {
         let mut o = json::Obj::new(out);
         o.int("pid", self.pid);
         o.int("ppid", self.ppid);
@@ -213,9 +279,9 @@ impl ProcRow<'_> {
             }
             eo.end();
         }
-        for (name, list) in [("cmdline", self.cmdline), ("environ", self.environ)] {
+        for (name, slot, list) in [("cmdline", Slot::Cmdline, self.cmdline), ("environ", Slot::Environ, self.environ)] {
             if let Some(b) = list {
-                json::array(o.key(name), nul_items(b), json::bytes);
+                repeats.write(slot, b, o.key(name), |out| json::array(out, nul_items(b), json::bytes));
             }
         }
         if let Some(b) = self.cwd {
@@ -225,13 +291,15 @@ impl ProcRow<'_> {
             o.bytes("root", b);
         }
         if let Some(b) = self.cgroup {
-            let lines = proc::cgroup_lines(b).ok().into_iter().flatten();
-            json::array(o.key("cgroup"), lines, |out, (hierarchy, ctl, path)| {
-                let mut co = json::Obj::new(out);
-                co.int("hierarchy", hierarchy);
-                co.str("controllers", &String::from_utf8_lossy(ctl));
-                co.bytes("path", path);
-                co.end();
+            repeats.write(Slot::Cgroup, b, o.key("cgroup"), |out| {
+                let lines = proc::cgroup_lines(b).ok().into_iter().flatten();
+                json::array(out, lines, |out, (hierarchy, ctl, path)| {
+                    let mut co = json::Obj::new(out);
+                    co.int("hierarchy", hierarchy);
+                    co.str("controllers", &String::from_utf8_lossy(ctl));
+                    co.bytes("path", path);
+                    co.end();
+                });
             });
         }
         ns_json(o.key("ns"), &self.ns);
@@ -299,9 +367,20 @@ fn map_kind_json(k: MapKind) -> &'static [u8] {
 
 /// One row of `tables/maps.jsonl`: serde's JSON for [`MapRef::to_mapping`].
 pub fn map_row(out: &mut Vec<u8>, pid: u32, m: &MapRef<'_>) {
+    map_row_head(out, pid);
+    map_row_tail(out, m);
+}
+
+/// The start of a row of `tables/maps.jsonl`, up to its pid.
+pub fn map_row_head(out: &mut Vec<u8>, pid: u32) {
+    json::Obj::new(out).int("pid", pid);
+}
+
+/// The rest of a row of `tables/maps.jsonl` after its pid: the same for every process with the
+/// same mapping. It has no newline (JSON escapes them).
+pub fn map_row_tail(out: &mut Vec<u8>, m: &MapRef<'_>) {
     let text = |out: &mut Vec<u8>, b: &[u8]| json::str(out, &String::from_utf8_lossy(b));
-    let mut o = json::Obj::new(out);
-    o.int("pid", pid);
+    let mut o = json::Obj::continued(out);
     text(o.key("start"), m.start);
     text(o.key("end"), m.end);
     text(o.key("perms"), m.perms);

@@ -4,7 +4,7 @@
 //! archive) through [`Tables`], so a table is always a pure function of the raw evidence: a
 //! parser fix applies to old archives, and an untouched archive reparses to identical bytes.
 
-use crate::row::{ExeRow, ProcRow};
+use crate::row::{ExeRow, ProcRow, Slot};
 use crate::{net, proc};
 use curtain_model::{Clock, CollectError, Counts, ErrorKind, ExeStat, FdKind, Label, Process, Proto, Socket};
 use std::collections::{BTreeMap, BTreeSet};
@@ -242,6 +242,8 @@ pub struct Tables<S: RowSink = MemorySink> {
     /// The collector's own row and PID 1's, kept for the manifest and the ECS lookup.
     pub kept: Vec<Process>,
     scratch: Vec<u8>,
+    /// The last process's cmdline, environ, cgroup and maps with their JSON.
+    repeats: crate::row::Repeats,
 }
 
 fn error(pid: Option<u32>, path: String, kind: ErrorKind, detail: Option<String>) -> CollectError {
@@ -262,6 +264,7 @@ impl<S: RowSink> Tables<S> {
             mntns: BTreeSet::new(),
             labels: Labeller { self_pid, ..Default::default() },
             kept: Vec::new(),
+            repeats: Default::default(),
             scratch: Vec::with_capacity(4096),
         }
     }
@@ -304,7 +307,9 @@ impl<S: RowSink> Tables<S> {
     pub fn add_process<'a>(&mut self, raw: &ProcessRead<'a>, ctx: &Context) {
         let pid = raw.pid;
         let mut p = ProcRow { pid, ..Default::default() };
+        // The kept mappings: parsed here, or the last process's rows (the same bytes).
         let mut maps = Vec::new();
+        let mut maps_repeated = false;
         let mut errs = Vec::new();
 
         let mut kernel_thread = false;
@@ -378,8 +383,19 @@ impl<S: RowSink> Tables<S> {
         }
 
         match raw.file("maps") {
+            Some(Ok(b)) if self.repeats.is_last(Slot::Maps, b) => maps_repeated = true,
             Some(Ok(b)) => match proc::maps_kept(b) {
-                Ok(m) => maps = m,
+                Ok(m) => {
+                    // Kept for the next process, as the rows after their pid, one a line.
+                    self.repeats.keep(Slot::Maps, b, |json| {
+                        for m in &m {
+                            crate::row::map_row_tail(json, m);
+                            json.push(b'\n');
+                        }
+                    });
+                    maps_repeated = self.repeats.is_last(Slot::Maps, b);
+                    maps = m;
+                }
                 Err(e) => errs.push(("maps", "maps", ErrorKind::Parse, Some(e.0))),
             },
             Some(Err(k)) if !quiet(k) => errs.push(("maps", "maps", k, None)),
@@ -469,14 +485,24 @@ impl<S: RowSink> Tables<S> {
                 self.hashes.insert(h.clone());
             }
         }
-        for m in &maps {
-            self.scratch.clear();
-            crate::row::map_row(&mut self.scratch, pid, m);
-            self.sink.row(Table::Maps, &self.scratch);
+        if maps_repeated {
+            for tail in self.repeats.json(Slot::Maps).split(|&c| c == b'\n').filter(|t| !t.is_empty()) {
+                self.scratch.clear();
+                crate::row::map_row_head(&mut self.scratch, pid);
+                self.scratch.extend_from_slice(tail);
+                self.sink.row(Table::Maps, &self.scratch);
+                self.counts.maps += 1;
+            }
+        } else {
+            for m in &maps {
+                self.scratch.clear();
+                crate::row::map_row(&mut self.scratch, pid, m);
+                self.sink.row(Table::Maps, &self.scratch);
+            }
+            self.counts.maps += maps.len() as u64;
         }
-        self.counts.maps += maps.len() as u64;
         self.scratch.clear();
-        p.write_json(&mut self.scratch);
+        p.write_json_with(&mut self.scratch, &mut self.repeats);
         self.sink.row(Table::Processes, &self.scratch);
         if self.scratch.capacity() > 1 << 16 {
             // A huge environment made it big: not kept for the rest.
@@ -845,5 +871,47 @@ mod tests {
         let p = &processes(&t)[0];
         assert!(p.kernel_thread && !p.vanished);
         assert!(errors(&t).is_empty());
+    }
+    #[test]
+    fn repeated_maps_environ_and_cgroup_give_the_rows_of_a_fresh_parse() {
+        let maps_a = b"55d0c0a00000-55d0c0a21000 r-xp 00002000 fe:00 5324803                    /usr/bin/a\n\
+7f00aa000000-7f00aa021000 rw-p 00000000 00:00 0 \n\
+7f00ab000000-7f00ab001000 r-xp 00000000 00:01 77                         /memfd:x (deleted)\n"
+            .to_vec();
+        let maps_b = b"7f00aa000000-7f00aa021000 rwxp 00000000 00:00 0                          [heap]\n".to_vec();
+        let with = |pid: u32, maps: &[u8], environ: &[u8], cgroup: &[u8]| {
+            let mut r = raw(pid, "w", 1, 1);
+            r.files.insert("maps".into(), Ok(maps.to_vec()));
+            r.files.insert("environ".into(), Ok(environ.to_vec()));
+            r.files.insert("cgroup".into(), Ok(cgroup.to_vec()));
+            r
+        };
+        let cg = b"0::/ecs/abc/def\n".to_vec();
+        // The same bytes in a row, then others, then the first again; a malformed maps between.
+        let procs = [
+            with(40, &maps_a, b"A=1\0B=\"2\"\0", &cg),
+            with(41, &maps_a, b"A=1\0B=\"2\"\0", &cg),
+            with(42, &maps_b, b"", b"0::/\n"),
+            with(43, b"not a maps line\n", b"", b"0::/\n"),
+            with(44, &maps_a, b"A=1\0B=\"2\"\0", &cg),
+            with(45, &maps_a, b"A=1\0B=\"2\"\0", &cg),
+        ];
+        let mut once = Tables::new(MemorySink::default(), None);
+        let mut fresh = Vec::new();
+        for r in &procs {
+            // A table of its own for each: nothing repeated.
+            let mut t = Tables::new(MemorySink::default(), None);
+            t.add_process(&r.view(), &ctx());
+            fresh.push((processes(&t), t.sink.rows::<curtain_model::Mapping>(Table::Maps)));
+            once.add_process(&r.view(), &ctx());
+        }
+        let (p, m) = (processes(&once), once.sink.rows::<curtain_model::Mapping>(Table::Maps));
+        assert_eq!(p, fresh.iter().flat_map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        assert_eq!(m, fresh.iter().flat_map(|(_, m)| m.clone()).collect::<Vec<_>>());
+        let pids: Vec<u32> = m.iter().map(|m| m.pid).collect();
+        assert_eq!(pids, [40, 40, 41, 41, 42, 44, 44, 45, 45]);
+        assert_eq!(p[1].environ.as_ref().map(|e| e.len()), Some(2));
+        assert_eq!(once.counts.maps, 9);
+        assert_eq!(errors(&once).iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["43/maps"]);
     }
 }

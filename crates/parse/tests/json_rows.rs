@@ -46,6 +46,10 @@ fn exe_stat() -> impl Strategy<Value = ExeStat> {
         })
 }
 
+thread_local! {
+    static REPEATS: std::cell::RefCell<row::Repeats> = Default::default();
+}
+
 const FIELDS: [&str; 8] = ["stat", "environ", "exe", "exe_file", "ns/net", "fd", "maps", "cgroup"];
 
 proptest! {
@@ -79,6 +83,16 @@ proptest! {
         p.write_json(&mut out);
         let want = serde_json::to_vec(&p.to_process()).unwrap();
         prop_assert_eq!(&out, &want, "{}\n{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&want));
+        // The same through the last rows' JSON: kept across cases (whose cgroups often repeat)
+        // and written twice in a row.
+        REPEATS.with(|r| -> Result<(), TestCaseError> {
+            for _ in 0..2 {
+                let mut out = Vec::new();
+                p.write_json_with(&mut out, &mut r.borrow_mut());
+                prop_assert_eq!(&out, &want);
+            }
+            Ok(())
+        })?;
     }
 
     #[test]
