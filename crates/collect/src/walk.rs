@@ -16,6 +16,7 @@
 
 use curtain_model::{to_hex, ErrorKind, ExeStat, Proto, RawOp, RawRecord};
 use curtain_parse::record::{Failure, LinkName, LinkRef, RecordRef};
+use curtain_parse::row::REPEAT_MAX;
 use curtain_parse::tables::{LINK_NAMES, PROCESS_FILES};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
@@ -273,9 +274,6 @@ pub struct Reader<'s> {
 struct Repeats {
     last: Vec<(&'static str, Vec<u8>, [u8; 32])>,
 }
-
-/// Files larger than this are hashed every time rather than kept.
-const REPEAT_MAX: usize = 64 << 10;
 
 impl Repeats {
     fn digest(&mut self, name: &'static str, bytes: &[u8]) -> [u8; 32] {

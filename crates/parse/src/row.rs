@@ -76,8 +76,9 @@ pub struct Repeats {
     last: [(Vec<u8>, Vec<u8>); 4],
 }
 
-/// Above this size a slot's bytes are made into JSON each time, not kept.
-const REPEAT_MAX: usize = 64 << 10;
+/// Above this size the bytes of a file that repeats from one process to the next are not kept:
+/// made into JSON here, and hashed by the collector's readers, each time.
+pub const REPEAT_MAX: usize = 64 << 10;
 
 impl Repeats {
     /// Writes the JSON `make` writes for `bytes` onto `out`: the last one made for the same
@@ -95,8 +96,8 @@ impl Repeats {
     /// True when `bytes` are the last kept in `slot`, their JSON beside them ([`Self::json`]).
     pub fn is_last(&self, slot: Slot, bytes: &[u8]) -> bool {
         let (last, json) = &self.last[slot as usize];
-        // Nothing kept yet is not the JSON of empty bytes.
-        bytes.len() <= REPEAT_MAX && last.as_slice() == bytes && !(bytes.is_empty() && json.is_empty())
+        // Nothing kept yet is not the JSON of empty bytes; nothing above REPEAT_MAX is kept.
+        last.as_slice() == bytes && !(bytes.is_empty() && json.is_empty())
     }
 
     /// Keeps `bytes` in `slot` with the JSON `make` writes for them, unless they are too big.
