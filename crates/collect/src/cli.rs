@@ -90,7 +90,8 @@ pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome
     };
     let started = Instant::now();
     let outcome = if to_stdout {
-        let stdout = io::stdout().lock();
+        // Not locked: the archive is written by whichever reader holds the writer's turn.
+        let stdout = io::stdout();
         let (o, mut out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, stdout))?;
         out.flush()?;
         o

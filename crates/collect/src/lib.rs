@@ -80,7 +80,7 @@ fn cstr(c: &std::ffi::CStr) -> String {
 ///
 /// Fails only when the output cannot be written or the proc root cannot be opened; everything
 /// that cannot be read inside the tree is recorded as data.
-pub fn collect<W: Write>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
+pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
     // The two clocks back to back: realtime - boottime is the wall time of boot.
     let boottime_start_ns = now(rustix::time::ClockId::Boottime);
     let realtime_start_ns = now(rustix::time::ClockId::Realtime);

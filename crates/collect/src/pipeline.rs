@@ -1,12 +1,13 @@
-//! From bundles to the archive: one writer, fed in pid order by one or more readers.
+//! From bundles to the archive: one writer at a time, fed in pid order by one or more readers.
 //!
 //! Most of a collection is the kernel building /proc entries (readlink of every fd, the files of
 //! every process); the rest is hashing, JSON and compression. With `jobs` > 1, that many threads
-//! read processes (each its own dirfds and buffers, see [`crate::walk`]) while this thread writes:
-//! the wall time falls to about the CPU time over the cores given. The archive does not depend on
-//! the number of jobs but for which process of a namespace read its socket tables: bundles are
-//! written in the order of the pid list, and readers may run at most [`WINDOW`] chunks of
-//! [`CHUNK`] processes (and [`BUDGET`] bytes) ahead of the writer, so memory stays bounded.
+//! read processes (each its own dirfds and buffers, see [`crate::walk`]), and the one that hands
+//! over the chunk next in order writes it: the wall time falls to about the CPU time over the
+//! cores given. The archive does not depend on the number of jobs but for which process of a
+//! namespace read its socket tables: bundles are written in the order of the pid list, and
+//! readers may run at most [`WINDOW`] chunks of [`CHUNK`] processes (and [`BUDGET`] bytes) ahead
+//! of the writing, so memory stays bounded.
 
 use crate::archive::ArchiveWriter;
 use crate::parts::{Parts, READS};
@@ -18,7 +19,7 @@ use curtain_parse::{Context, Tables};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 
 /// Processes a reader takes at once: one hand-over (and wake-up) per chunk, not per process.
 pub const CHUNK: usize = 8;
@@ -131,12 +132,18 @@ impl<'a, W: Write> Writer<'a, W> {
 }
 
 /// Walks `pids` with `jobs` reader threads and hands each bundle to `take` in the order of
-/// `pids`, on this thread. With one job, no thread is started.
+/// `pids`. With one job, no thread is started and all of it happens on this thread.
+///
+/// There is no writer thread: a reader that hands over a chunk while no other is writing
+/// becomes the writer and writes every chunk that is next in order, then goes back to reading.
+/// `jobs` threads on `jobs` cores, then, not one more: a third thread on two cores (a writer fed
+/// a chunk at a time) woke and slept about a thousand times at N=8000, each a futex call and a
+/// wake-up across cores, and took its share of the cores from the readers (docs/BENCHMARKS.md).
 pub fn walk(
     shared: &Shared,
     pids: &[u32],
     jobs: usize,
-    mut take: impl FnMut(Bundle) -> io::Result<()>,
+    mut take: impl FnMut(Bundle) -> io::Result<()> + Send,
 ) -> io::Result<()> {
     // On this thread, one process after the other.
     let here = |take: &mut dyn FnMut(Bundle) -> io::Result<()>| -> io::Result<()> {
@@ -148,36 +155,30 @@ pub fn walk(
     }
     let chunks: Vec<&[u32]> = pids.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);
-    let gate = Gate::default();
-    std::thread::scope(|s| {
-        // Made inside the scope: if the writer panics, the receiver goes first and no reader
-        // stays blocked sending.
-        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Bundle>, usize)>(jobs);
-        let _halt = HaltOnPanic(&gate);
+    let line = Line::default();
+    // Used by the one reader that holds the writer's turn (`LineState::writing`).
+    let writer = Mutex::new(&mut take);
+    let started = std::thread::scope(|s| {
         let mut started = 0;
         for _ in 0..jobs {
-            let (tx, next, gate, chunks) = (tx.clone(), &next, &gate, &chunks);
+            let (next, line, chunks, writer) = (&next, &line, &chunks, &writer);
             let reader = std::thread::Builder::new().name("curtain-reader".into()).spawn_scoped(s, move || {
-                let _halt = HaltOnPanic(gate);
+                let _halt = HaltOnPanic(line);
                 // Its own descriptor table: a shared one makes every fd syscall take a reference
                 // on the file and every open and close take the table's lock, which two readers
                 // would contend for (about 10% more kernel time). When it fails, it shares.
                 // SAFETY: this thread uses only descriptors opened before (the proc root, the home
-                // namespace: in both tables under the same numbers) or by itself, and hands none
-                // on: bundles are bytes.
+                // namespace, the output: in both tables under the same numbers) or by itself, and
+                // hands none on: bundles are bytes, and writing opens no descriptor.
                 let _ = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) };
                 let mut r = Reader::new(shared);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= chunks.len() || !gate.wait_turn(i) {
+                    if i >= chunks.len() || !line.wait_turn(i) {
                         break;
                     }
                     let bundles: Vec<Bundle> = chunks[i].iter().map(|&pid| r.process(pid)).collect();
-                    let bytes = bundles.iter().map(Bundle::bytes).sum();
-                    gate.add(bytes);
-                    if tx.send((i, bundles, bytes)).is_err() {
-                        break;
-                    }
+                    line.hand_over(i, bundles, writer);
                 }
             });
             match reader {
@@ -186,90 +187,136 @@ pub fn walk(
                 Err(_) => break,
             }
         }
-        drop(tx);
-        if started == 0 {
-            return here(&mut take);
-        }
-        let mut early: BTreeMap<usize, (Vec<Bundle>, usize)> = BTreeMap::new();
-        let mut want = 0usize;
-        let mut result = Ok(());
-        for (i, bundles, bytes) in rx.iter() {
-            early.insert(i, (bundles, bytes));
-            while let Some((bundles, bytes)) = early.remove(&want) {
-                for b in bundles {
-                    if result.is_ok() {
-                        result = take(b);
-                    }
-                }
-                want += 1;
-                gate.written(bytes);
-            }
-            if result.is_err() {
-                // The output failed: readers stop, the channel is drained until they have.
-                gate.halt();
-            }
-        }
-        if result.is_ok() && want < chunks.len() {
-            result = Err(io::Error::other(format!(
-                "{} of {} chunks of processes not read",
-                chunks.len() - want,
-                chunks.len()
-            )));
-        }
-        result
-    })
+        started
+    });
+    if started == 0 {
+        return here(&mut take);
+    }
+    let st = line.state.into_inner().unwrap_or_else(|e| e.into_inner());
+    st.result?;
+    if st.written < chunks.len() {
+        return Err(io::Error::other(format!(
+            "{} of {} chunks of processes not read",
+            chunks.len() - st.written,
+            chunks.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Bytes a reader may hold beyond the chunk the writer waits for: a few huge maps or carved
 /// executables wait instead of piling up.
 pub const BUDGET: usize = 16 << 20;
 
-/// Where readers wait for the writer: chunks written, bytes read but not yet written, and
-/// whether to stop.
+/// Where the readers meet: the chunks read but not yet written, whose turn it is to write, and
+/// where a reader too far ahead waits.
 #[derive(Default)]
-struct Gate {
-    state: Mutex<(usize, usize, bool)>,
+struct Line {
+    state: Mutex<LineState>,
     moved: Condvar,
 }
 
-impl Gate {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize, bool)> {
+struct LineState {
+    /// Chunks written: the next to write is this one.
+    written: usize,
+    /// Chunks read and waiting for their turn, with their bytes.
+    ready: BTreeMap<usize, (Vec<Bundle>, usize)>,
+    /// Bytes in `ready` and in the chunk being written.
+    held: usize,
+    /// A reader is writing.
+    writing: bool,
+    /// Readers waiting in [`Line::wait_turn`]: woken only when there are some.
+    waiting: usize,
+    /// The walk stops (the output failed, a thread panicked).
+    halt: bool,
+    /// The first error of the output.
+    result: io::Result<()>,
+}
+
+impl Default for LineState {
+    fn default() -> Self {
+        LineState {
+            written: 0,
+            ready: BTreeMap::new(),
+            held: 0,
+            writing: false,
+            waiting: 0,
+            halt: false,
+            result: Ok(()),
+        }
+    }
+}
+
+impl Line {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LineState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits until chunk `i` may be read: within [`WINDOW`] of the writer and, unless it is the
-    /// chunk the writer waits for, within [`BUDGET`]. The lowest unwritten chunk never waits, so
-    /// the writer keeps moving. False when the walk stops.
+    /// chunk to write next, within [`BUDGET`]. The next chunk never waits, so writing keeps
+    /// moving. False when the walk stops.
     fn wait_turn(&self, i: usize) -> bool {
         let mut st = self.lock();
-        while !st.2 && (i >= st.0 + WINDOW || (i > st.0 && st.1 > BUDGET)) {
+        while !st.halt && (i >= st.written + WINDOW || (i > st.written && st.held > BUDGET)) {
+            st.waiting += 1;
             st = self.moved.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.waiting -= 1;
         }
-        !st.2
+        !st.halt
     }
 
-    fn add(&self, bytes: usize) {
-        self.lock().1 += bytes;
-    }
-
-    /// One more chunk written, its bytes freed.
-    fn written(&self, bytes: usize) {
+    /// Leaves chunk `i`; unless another reader is writing, writes every chunk that is next in
+    /// order (this one or those left before it) through `writer`.
+    fn hand_over<F: FnMut(Bundle) -> io::Result<()>>(&self, i: usize, bundles: Vec<Bundle>, writer: &Mutex<&mut F>) {
+        let bytes = bundles.iter().map(Bundle::bytes).sum();
         let mut st = self.lock();
-        st.0 += 1;
-        st.1 = st.1.saturating_sub(bytes);
-        drop(st);
-        self.moved.notify_all();
+        st.held += bytes;
+        st.ready.insert(i, (bundles, bytes));
+        if st.writing {
+            // The writing reader finds it after the chunk it is on.
+            return;
+        }
+        st.writing = true;
+        loop {
+            let want = st.written;
+            let Some((bundles, bytes)) = st.ready.remove(&want) else { break };
+            let halted = st.halt;
+            drop(st);
+            let mut result = Ok(());
+            if !halted {
+                let mut take = writer.lock().unwrap_or_else(|e| e.into_inner());
+                for b in bundles {
+                    if result.is_ok() {
+                        result = take(b);
+                    }
+                }
+            }
+            st = self.lock();
+            st.written += 1;
+            st.held = st.held.saturating_sub(bytes);
+            if let Err(e) = result {
+                // The output failed: readers stop.
+                if st.result.is_ok() {
+                    st.result = Err(e);
+                }
+                st.halt = true;
+            }
+            if st.waiting > 0 || st.halt {
+                self.moved.notify_all();
+            }
+        }
+        st.writing = false;
     }
 
     /// Stops every reader (set under the lock: a reader about to wait sees it or is woken).
     fn halt(&self) {
-        self.lock().2 = true;
+        self.lock().halt = true;
         self.moved.notify_all();
     }
 }
 
 /// Stops the walk when the thread holding it unwinds, so that no other waits forever.
-struct HaltOnPanic<'a>(&'a Gate);
+struct HaltOnPanic<'a>(&'a Line);
 
 impl Drop for HaltOnPanic<'_> {
     fn drop(&mut self) {
