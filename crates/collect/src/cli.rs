@@ -29,7 +29,7 @@ pub struct CollectArgs {
     /// Compression; by default zstd for a `.zst` name, none otherwise and for standard output.
     #[arg(long, value_enum)]
     pub compress: Option<Compression>,
-    /// Threads reading processes (the archive is written by one more). Default: the CPUs this
+    /// Threads reading processes, which take turns writing the archive. Default: the CPUs this
     /// process may use (affinity, cgroup quota), at most 4; 1 for the least load on the host.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,

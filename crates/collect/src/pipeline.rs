@@ -23,7 +23,7 @@ use std::sync::{Condvar, Mutex};
 
 /// Processes a reader takes at once: one hand-over (and wake-up) per chunk, not per process.
 pub const CHUNK: usize = 8;
-/// How far (in chunks) readers may run ahead of the writer.
+/// How far (in chunks) readers may run ahead of the writing.
 pub const WINDOW: usize = 4;
 
 /// The writing side of a collection: archive members, the read log and the tables.
@@ -204,7 +204,7 @@ pub fn walk(
     Ok(())
 }
 
-/// Bytes a reader may hold beyond the chunk the writer waits for: a few huge maps or carved
+/// Bytes a reader may hold beyond the chunk to write next: a few huge maps or carved
 /// executables wait instead of piling up.
 pub const BUDGET: usize = 16 << 20;
 
@@ -252,7 +252,7 @@ impl Line {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until chunk `i` may be read: within [`WINDOW`] of the writer and, unless it is the
+    /// Waits until chunk `i` may be read: within [`WINDOW`] of the writing and, unless it is the
     /// chunk to write next, within [`BUDGET`]. The next chunk never waits, so writing keeps
     /// moving. False when the walk stops.
     fn wait_turn(&self, i: usize) -> bool {
