@@ -331,3 +331,71 @@ impl Drop for HaltOnPanic<'_> {
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn bundle(pid: u32) -> Bundle {
+        Bundle { pid, arena: vec![0; 64], dumps: None, reads: Vec::new(), links: Vec::new(), exe: None, carved: None }
+    }
+
+    /// `threads` readers over `chunks` chunks of CHUNK pids, each chunk read after a pause that
+    /// varies with its number, through `take`; returns what the line ends with.
+    fn run(threads: usize, chunks: usize, mut take: impl FnMut(Bundle) -> io::Result<()> + Send) -> LineState {
+        let line = Line::default();
+        let next = AtomicUsize::new(0);
+        let writer = Mutex::new(&mut take);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= chunks || !line.wait_turn(i) {
+                        break;
+                    }
+                    assert!(i < line.lock().written + WINDOW, "chunk {i} read more than WINDOW ahead");
+                    // Chunks finish out of order: every third one takes longer.
+                    std::thread::sleep(std::time::Duration::from_micros(if i.is_multiple_of(3) { 900 } else { 50 }));
+                    let bundles = (0..CHUNK).map(|k| bundle((i * CHUNK + k) as u32)).collect();
+                    line.hand_over(i, bundles, &writer);
+                });
+            }
+        });
+        line.state.into_inner().unwrap()
+    }
+
+    #[test]
+    fn readers_taking_turns_write_every_bundle_once_in_order_one_at_a_time() {
+        let inside = AtomicBool::new(false);
+        let mut got = Vec::new();
+        let st = run(3, 40, |b| {
+            assert!(!inside.swap(true, Ordering::SeqCst), "two writers at once");
+            got.push(b.pid);
+            inside.store(false, Ordering::SeqCst);
+            Ok(())
+        });
+        assert!(st.result.is_ok());
+        assert_eq!(got, (0..(40 * CHUNK) as u32).collect::<Vec<_>>());
+        assert_eq!((st.written, st.held, st.waiting, st.writing, st.halt), (40, 0, 0, false, false));
+        assert!(st.ready.is_empty());
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_readers_and_nothing_is_written_after_it() {
+        let mut got = Vec::new();
+        let st = run(3, 40, |b| {
+            got.push(b.pid);
+            if b.pid == 37 {
+                return Err(io::Error::other("disk full"));
+            }
+            Ok(())
+        });
+        assert_eq!(st.result.unwrap_err().to_string(), "disk full");
+        assert!(st.halt);
+        // Written in order up to the failure, and not one bundle after it.
+        assert_eq!(got, (0..=37).collect::<Vec<_>>());
+        // The readers stopped within a window of chunks of it instead of reading all 40.
+        assert!(st.written < 37 / CHUNK + 1 + 2 * WINDOW, "{} chunks went by", st.written);
+    }
+}
