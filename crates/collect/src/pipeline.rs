@@ -172,14 +172,7 @@ pub fn walk(
                 // hands none on: bundles are bytes, and writing opens no descriptor.
                 let _ = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) };
                 let mut r = Reader::new(shared);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= chunks.len() || !line.wait_turn(i) {
-                        break;
-                    }
-                    let bundles: Vec<Bundle> = chunks[i].iter().map(|&pid| r.process(pid)).collect();
-                    line.hand_over(i, bundles, writer);
-                }
+                line.take_turns(next, chunks, writer, |pids| pids.iter().map(|&pid| r.process(pid)).collect());
             });
             match reader {
                 Ok(_) => started += 1,
@@ -250,6 +243,24 @@ impl Default for LineState {
 impl Line {
     fn lock(&self) -> std::sync::MutexGuard<'_, LineState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One reader's part: claims the chunks in turn, reads each with `read` once it may, and
+    /// hands it over (writing when it is next in order), until none is left or the walk stops.
+    fn take_turns<F: FnMut(Bundle) -> io::Result<()>>(
+        &self,
+        next: &AtomicUsize,
+        chunks: &[&[u32]],
+        writer: &Mutex<&mut F>,
+        mut read: impl FnMut(&[u32]) -> Vec<Bundle>,
+    ) {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= chunks.len() || !self.wait_turn(i) {
+                break;
+            }
+            self.hand_over(i, read(chunks[i]), writer);
+        }
     }
 
     /// Waits until chunk `i` may be read: within [`WINDOW`] of the writing and, unless it is the
@@ -347,18 +358,22 @@ mod tests {
         let line = Line::default();
         let next = AtomicUsize::new(0);
         let writer = Mutex::new(&mut take);
+        let pids: Vec<u32> = (0..(chunks * CHUNK) as u32).collect();
+        let chunks: Vec<&[u32]> = pids.chunks(CHUNK).collect();
         std::thread::scope(|s| {
             for _ in 0..threads {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= chunks || !line.wait_turn(i) {
-                        break;
-                    }
-                    assert!(i < line.lock().written + WINDOW, "chunk {i} read more than WINDOW ahead");
-                    // Chunks finish out of order: every third one takes longer.
-                    std::thread::sleep(std::time::Duration::from_micros(if i.is_multiple_of(3) { 900 } else { 50 }));
-                    let bundles = (0..CHUNK).map(|k| bundle((i * CHUNK + k) as u32)).collect();
-                    line.hand_over(i, bundles, &writer);
+                s.spawn(|| {
+                    line.take_turns(&next, &chunks, &writer, |pids| {
+                        let i = pids[0] as usize / CHUNK;
+                        assert!(i < line.lock().written + WINDOW, "chunk {i} read more than WINDOW ahead");
+                        // Chunks finish out of order: every third one takes longer.
+                        std::thread::sleep(std::time::Duration::from_micros(if i.is_multiple_of(3) {
+                            900
+                        } else {
+                            50
+                        }));
+                        pids.iter().map(|&pid| bundle(pid)).collect()
+                    })
                 });
             }
         });
