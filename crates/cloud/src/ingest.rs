@@ -333,10 +333,10 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/aws/");
+    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/aws/");
 
     fn sample(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{REF}{name}")).expect("../shared/reference/aws beside the checkout")
+        std::fs::read(format!("{REF}{name}")).expect("fixtures/aws/ in the repository")
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod http;
 pub mod netlink;
+pub mod output;
 pub mod parts;
 pub mod pipeline;
 pub mod walk;

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 
-const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/aws/");
+const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/aws/");
 
 /// Serves GET /v4/abc (container) and /v4/abc/task until `n` requests were answered.
 fn serve(container: Vec<u8>, task: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
@@ -51,7 +51,7 @@ fn identity_from_the_metadata_endpoint() {
         std::fs::read(format!("{REF}metadata-v4-container-fargate.json")),
         std::fs::read(format!("{REF}metadata-v4-task-fargate.json")),
     ) else {
-        panic!("../shared/reference/aws/ must be beside the checkout");
+        panic!("fixtures/aws/ in the repository");
     };
     let (port, server) = serve(c.clone(), t.clone(), 2);
     let dir = tempfile::tempdir().unwrap();

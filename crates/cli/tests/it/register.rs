@@ -1,5 +1,5 @@
 //! The asset register as an investigator uses it: history ingested from EventBridge events and
-//! CloudTrail logs (built from the AWS documentation samples in ../shared/reference/aws), then
+//! CloudTrail logs (built from the AWS documentation samples in fixtures/aws/ of the repository), then
 //! "who had this IP at that time?".
 
 use crate::common::*;
@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::process::Command;
 
-const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/aws/");
+const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/aws/");
 
 fn sample(name: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(format!("{REF}{name}")).expect("../shared/reference/aws")).unwrap()
+    serde_json::from_slice(&std::fs::read(format!("{REF}{name}")).expect("fixtures/aws/ in the repository")).unwrap()
 }
 
 /// The documented RUNNING event, made into task `id` holding `ip` from `start` (and a STOPPED
