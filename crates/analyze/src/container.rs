@@ -186,7 +186,7 @@ pub fn group(snap: &Snapshot, by_pid: &HashMap<u32, usize>) -> Vec<Container> {
             c.pids
                 .iter()
                 .filter_map(|&pid| proc_of(pid))
-                .filter(|p| !p.kernel_thread && !members.contains(&p.ppid))
+                .filter(|p| !p.kernel_thread && !p.ppid.is_some_and(|pp| members.contains(&pp)))
                 .min_by_key(|p| (p.starttime_ticks, p.pid))
         });
         c.init_pid = init.map(|p| p.pid);

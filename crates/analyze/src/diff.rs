@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct ProcessRef {
     pub pid: u32,
-    pub starttime_ticks: u64,
+    pub starttime_ticks: Option<u64>,
     pub started_at: Option<String>,
     pub comm: String,
     pub exe: Option<String>,
@@ -23,7 +23,7 @@ impl ProcessRef {
             pid: p.pid,
             starttime_ticks: p.starttime_ticks,
             started_at: p.started_at.clone(),
-            comm: p.comm.to_lossy().into_owned(),
+            comm: p.comm_lossy().into_owned(),
             exe: p.exe.as_ref().map(|e| e.path.to_lossy().into_owned()),
             cmdline: p
                 .cmdline
@@ -92,7 +92,7 @@ fn conn(ix: &Index, s: &Socket) -> ConnectionRef {
                     "{}/{} ({})",
                     o.pid,
                     o.fd,
-                    ix.process(o.pid).map(|p| p.comm.to_lossy().into_owned()).unwrap_or_default()
+                    ix.process(o.pid).map(|p| p.comm_lossy().into_owned()).unwrap_or_default()
                 )
             })
             .collect(),

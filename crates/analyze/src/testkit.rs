@@ -7,11 +7,11 @@ use curtain_model::*;
 pub fn process(pid: u32, ppid: u32, comm: &str, exe: &str) -> Process {
     Process {
         pid,
-        ppid,
-        starttime_ticks: 1000 + pid as u64,
+        ppid: Some(ppid),
+        starttime_ticks: Some(1000 + pid as u64),
         started_at: Some(format_rfc3339_ns(1_800_000_000_000_000_000 + pid as u64 * 1_000_000_000)),
-        comm: comm.into(),
-        state: "S".into(),
+        comm: Some(comm.into()),
+        state: Some("S".into()),
         uid: Some(0),
         euid: Some(0),
         cmdline: Some(vec![exe.into()]),
@@ -25,7 +25,7 @@ pub fn process(pid: u32, ppid: u32, comm: &str, exe: &str) -> Process {
 
 /// Starts `secs` seconds after the epoch of the kit's clock (ticks at 100 Hz).
 pub fn started(mut p: Process, secs: u64) -> Process {
-    p.starttime_ticks = secs * 100;
+    p.starttime_ticks = Some(secs * 100);
     p.started_at = Some(format_rfc3339_ns(1_800_000_000_000_000_000 + secs * 1_000_000_000));
     p
 }

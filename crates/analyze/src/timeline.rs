@@ -103,8 +103,8 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
         let container = ix.container_of(p.pid).map(|c| c.key.clone());
         let fill = |mut r: TimelineRow| {
             r.pid = Some(p.pid);
-            r.ppid = Some(p.ppid);
-            r.comm = Some(p.comm.to_lossy().into_owned());
+            r.ppid = p.ppid;
+            r.comm = Some(p.comm_lossy().into_owned());
             r.exe = p.exe.as_ref().map(|e| e.path.to_lossy().into_owned());
             r.cmdline = p.cmdline.as_deref().map(join);
             r.uid = p.uid;
@@ -115,7 +115,7 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
         out.push(fill(TimelineRow::new(
             ns,
             "Process Start",
-            format!("pid {} ({}) started: {exe}", p.pid, p.comm.to_lossy()),
+            format!("pid {} ({}) started: {exe}", p.pid, p.comm_lossy()),
             src,
             host,
         )));
@@ -123,13 +123,7 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
             out.push(fill(TimelineRow::new(
                 ns,
                 "Container Init Start",
-                format!(
-                    "container {} ({}) started with pid {} ({})",
-                    c.key,
-                    c.runtime.as_str(),
-                    p.pid,
-                    p.comm.to_lossy()
-                ),
+                format!("container {} ({}) started with pid {} ({})", c.key, c.runtime.as_str(), p.pid, p.comm_lossy()),
                 src,
                 host,
             )));

@@ -261,12 +261,53 @@ fn load(paths: &[String]) -> io::Result<Vec<Snapshot>> {
     paths.iter().map(|p| curtain_collect::load_snapshot(p)).collect()
 }
 
-/// Standard output, or a file created anew.
-fn output(path: &Option<String>) -> io::Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) if p != "-" => Box::new(io::BufWriter::new(std::fs::File::create(p)?)),
-        _ => Box::new(io::BufWriter::new(io::stdout().lock())),
-    })
+/// Standard output for text a person reads: control characters from the evidence are shown
+/// escaped, whichever field they came from (colours only our own, on a terminal).
+fn text_out() -> curtain_model::TermSafe<io::StdoutLock<'static>> {
+    curtain_model::TermSafe::new(io::stdout().lock(), style().color)
+}
+
+/// Where a command's output goes: standard output, or a new file that replaces nothing and
+/// appears under its name only when complete.
+enum Output {
+    Stdout(io::BufWriter<io::StdoutLock<'static>>),
+    File(io::BufWriter<curtain_collect::output::NewFile>),
+}
+
+impl Output {
+    /// `inputs`: the command's own input files, which the output may not name.
+    fn open(path: &Option<String>, inputs: &[String]) -> io::Result<Output> {
+        Ok(match path {
+            Some(p) if p != "-" => {
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                Output::File(io::BufWriter::new(curtain_collect::output::NewFile::create(p, &inputs)?))
+            }
+            _ => Output::Stdout(io::BufWriter::new(io::stdout().lock())),
+        })
+    }
+
+    /// Flushes, and gives a file its final name.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush(),
+            Output::File(w) => w.into_inner().map_err(|e| e.into_error())?.commit(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(w) => w.flush(),
+        }
+    }
 }
 
 fn exit_for(findings: &[&Finding]) -> i32 {
@@ -311,21 +352,26 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
     let snaps = load(std::slice::from_ref(&archive))?;
     let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
     let one = &analysed[0];
-    std::fs::write(format!("{dir}/report.html"), {
-        let mut b = Vec::new();
-        html::report(&mut b, &analysed)?;
-        b
-    })?;
+    let new = curtain_collect::output::write_new;
+    new(
+        &format!("{dir}/report.html"),
+        &{
+            let mut b = Vec::new();
+            html::report(&mut b, &analysed)?;
+            b
+        },
+        &[],
+    )?;
     let mut fj = Vec::new();
     json::findings(&mut fj, &one.findings.iter().collect::<Vec<_>>())?;
-    std::fs::write(format!("{dir}/findings.json"), fj)?;
+    new(&format!("{dir}/findings.json"), &fj, &[])?;
     let mut tl = Vec::new();
     curtain_report::timeline::jsonl(&mut tl, &timeline::merge(timeline::rows(&one.ix, &one.findings)))?;
-    std::fs::write(format!("{dir}/timeline.jsonl"), tl)?;
+    new(&format!("{dir}/timeline.jsonl"), &tl, &[])?;
     pb.finish_and_clear();
 
     let shown = at_least(&one.findings, a.threshold.min_severity.into());
-    let mut out = io::stdout().lock();
+    let mut out = text_out();
     let st = style();
     text::summary(&mut out, one, st)?;
     writeln!(out)?;
@@ -351,7 +397,7 @@ fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         let got =
             if cloudtrail { curtain_cloud::ingest::cloudtrail(&bytes) } else { curtain_cloud::ingest::events(&bytes) };
         for e in &got.errors {
-            eprintln!("curtain: {}: {}", f.display(), curtain_report::term(e));
+            eprintln!("curtain: {}: {}", curtain_report::term(&f.display().to_string()), curtain_report::term(e));
         }
         for t in &got.tasks {
             reg.add_task(t).map_err(|e| io::Error::other(e.to_string()))?;
@@ -480,13 +526,13 @@ fn whois(a: &WhoisArgs) -> io::Result<i32> {
         };
     let reg = register(&a.db)?;
     let holders = reg.whois(&a.ip, at).map_err(|e| io::Error::other(e.to_string()))?;
-    let mut out = io::stdout().lock();
     match a.format {
         FindingsFormat::Json => {
+            let mut out = io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "ip": a.ip, "at": a.at, "holders": holders }))?;
             writeln!(out)?;
         }
-        FindingsFormat::Text => text::holders(&mut out, &a.ip, a.at.as_deref(), &holders)?,
+        FindingsFormat::Text => text::holders(&mut text_out(), &a.ip, a.at.as_deref(), &holders)?,
     }
     Ok(if holders.is_empty() { 1 } else { 0 })
 }
@@ -494,13 +540,20 @@ fn whois(a: &WhoisArgs) -> io::Result<i32> {
 fn run(cli: &Cli) -> io::Result<i32> {
     match &cli.command {
         Command::Triage(a) => triage(a),
-        Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
+        // The archive on standard output is the evidence: a reader that went away is a failure.
+        Command::Collect(a) => run_collect(a).map(|(c, _, _)| c).map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                io::Error::other(format!("the output was closed before the archive was complete: {e}"))
+            } else {
+                e
+            }
+        }),
         Command::Verify(a) => run_verify(a),
         Command::Ingest(cmd) => ingest(cmd),
         Command::Whois(a) => whois(a),
         Command::Inventory(InventoryCommand::Sync(a)) => inventory_sync(a),
         Command::Detectors => {
-            let mut out = io::stdout().lock();
+            let mut out = text_out();
             text::detectors(&mut out)?;
             Ok(0)
         }
@@ -510,10 +563,9 @@ fn run(cli: &Cli) -> io::Result<i32> {
             let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
             let all: Vec<Finding> = analysed.iter().flat_map(|x| x.findings.iter().cloned()).collect();
             let shown = at_least(&all, a.threshold.min_severity.into());
-            let mut out = io::stdout().lock();
             match a.format {
-                FindingsFormat::Text => text::findings(&mut out, &shown, style())?,
-                FindingsFormat::Json => json::findings(&mut out, &shown)?,
+                FindingsFormat::Text => text::findings(&mut text_out(), &shown, style())?,
+                FindingsFormat::Json => json::findings(&mut io::stdout().lock(), &shown)?,
             }
             Ok(exit_for(&shown))
         }
@@ -526,20 +578,25 @@ fn run(cli: &Cli) -> io::Result<i32> {
                 Some(p) if p != "-" => ReportFormat::Html,
                 _ => ReportFormat::Text,
             });
-            let mut out = output(&a.output)?;
+            let mut out = Output::open(&a.output, &a.archives)?;
+            let to_terminal = matches!(out, Output::Stdout(_));
             match format {
                 ReportFormat::Html => html::report(&mut out, &analysed)?,
-                ReportFormat::Md => markdown::report(&mut out, &analysed)?,
                 ReportFormat::Json => json::report(&mut out, &analysed)?,
+                // Read as text, in a terminal or an editor: control characters shown escaped.
+                ReportFormat::Md => markdown::report(&mut curtain_model::TermSafe::new(&mut out, false), &analysed)?,
                 ReportFormat::Text => {
+                    let st = if to_terminal { style() } else { text::Style::plain() };
+                    let mut safe = curtain_model::TermSafe::new(&mut out, st.color);
                     for x in &analysed {
-                        text::summary(&mut out, x, style())?;
-                        writeln!(out)?;
-                        text::findings(&mut out, &x.findings.iter().collect::<Vec<_>>(), style())?;
+                        text::summary(&mut safe, x, st)?;
+                        writeln!(safe)?;
+                        text::findings(&mut safe, &x.findings.iter().collect::<Vec<_>>(), st)?;
                     }
+                    safe.flush()?;
                 }
             }
-            out.flush()?;
+            out.finish()?;
             Ok(0)
         }
         Command::Timeline(a) => {
@@ -550,34 +607,34 @@ fn run(cli: &Cli) -> io::Result<i32> {
                 rows.extend(timeline::rows(&x.ix, &x.findings));
             }
             let rows = timeline::merge(rows);
-            let mut out = output(&a.output)?;
+            let mut out = Output::open(&a.output, &a.archives)?;
             match a.format {
                 TimelineFormat::Jsonl => curtain_report::timeline::jsonl(&mut out, &rows)?,
                 TimelineFormat::Csv => curtain_report::timeline::csv(&mut out, &rows)?,
             }
-            out.flush()?;
+            out.finish()?;
             Ok(0)
         }
         Command::Tree(a) => {
             let s = curtain_collect::load_snapshot(&a.archive)?;
             let ix = curtain_analyze::Index::new(&s);
-            text::tree(&mut io::stdout().lock(), &ix)?;
+            text::tree(&mut text_out(), &ix)?;
             Ok(0)
         }
         Command::Sockets(a) => {
             let s = curtain_collect::load_snapshot(&a.archive)?;
             let ix = curtain_analyze::Index::new(&s);
-            text::sockets(&mut io::stdout().lock(), &ix)?;
+            text::sockets(&mut text_out(), &ix)?;
             Ok(0)
         }
         Command::Diff(a) => {
             let (old, new) = (curtain_collect::load_snapshot(&a.old)?, curtain_collect::load_snapshot(&a.new)?);
             let (o, n) = (Analysed::new(&old), Analysed::new(&new));
             let d = diff(&o.ix, &o.findings, &n.ix, &n.findings);
-            let mut out = io::stdout().lock();
             match a.format {
-                FindingsFormat::Text => text::diff(&mut out, &d, style())?,
+                FindingsFormat::Text => text::diff(&mut text_out(), &d, style())?,
                 FindingsFormat::Json => {
+                    let mut out = io::stdout().lock();
                     serde_json::to_writer_pretty(&mut out, &d)?;
                     writeln!(out)?;
                 }
@@ -593,7 +650,8 @@ fn main() {
         Ok(c) => std::process::exit(c),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
         Err(e) => {
-            eprintln!("curtain: {e}");
+            // Messages may quote an archive's or a register's content.
+            eprintln!("curtain: {}", curtain_report::term(&e.to_string()));
             std::process::exit(2);
         }
     }

@@ -11,9 +11,11 @@ use std::fmt;
 
 pub mod json;
 mod time;
-pub use time::{format_rfc3339_ns, parse_rfc3339_ns, write_rfc3339_ns};
+pub use time::{format_rfc3339_ns, format_rfc3339_signed_ns, parse_rfc3339_ns, write_rfc3339_ns, MAX_TIME_NS};
 
 pub mod register;
+pub mod term;
+pub use term::{term, TermSafe};
 
 /// Version of the archive layout described in docs/ARCHIVE.md: 2 since repeated raw files are
 /// tar hard links (a reader of version 1 refuses them).
@@ -281,19 +283,37 @@ pub enum Label {
     SsmAgent,
 }
 
+impl Process {
+    /// The command name's bytes; empty when `stat` could not be read.
+    pub fn comm_bytes(&self) -> &[u8] {
+        self.comm.as_ref().map_or(&[][..], |c| c.as_bytes())
+    }
+    /// The command name for display (lossy); empty when `stat` could not be read.
+    pub fn comm_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.comm_bytes())
+    }
+}
+
 /// One process (a row of `tables/processes.jsonl`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
-    pub ppid: u32,
+    /// The parent, `ppid`, `starttime_ticks`, `comm` and `state` come from `stat`: when it could
+    /// not be read they are absent (the reason is in `errors`), never zeros that a tree or a
+    /// detector would believe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
     /// Start time in clock ticks after boot (field 22 of stat): with `pid`, the identity.
-    pub starttime_ticks: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttime_ticks: Option<u64>,
     /// Wall-clock start, RFC 3339 UTC, derived from the clocks in the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// The command name, byte-exact (it may hold `)`, spaces, newlines, non-UTF-8).
-    pub comm: ByteString,
-    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<ByteString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -540,11 +560,14 @@ impl Clock {
     pub fn boot_wall_ns(&self) -> u64 {
         self.realtime_start_ns.saturating_sub(self.boottime_start_ns)
     }
-    /// Wall-clock ns of a process start given in ticks after boot.
-    pub fn ticks_to_wall_ns(&self, ticks: u64) -> u64 {
+    /// Wall-clock ns of a process start given in ticks after boot; `None` past the last instant
+    /// kept ([`MAX_TIME_NS`]: a hostile or corrupt tick count is refused, never wrapped or
+    /// clamped to a plausible time).
+    pub fn ticks_to_wall_ns(&self, ticks: u64) -> Option<u64> {
         let tck = self.clk_tck.max(1) as u128;
         let after_boot = (ticks as u128 * 1_000_000_000) / tck;
-        (self.boot_wall_ns() as u128 + after_boot).min(u64::MAX as u128) as u64
+        let ns = self.boot_wall_ns() as u128 + after_boot;
+        (ns <= MAX_TIME_NS as u128).then_some(ns as u64)
     }
 }
 

@@ -12,16 +12,26 @@ pub fn format_rfc3339_ns(ns: u64) -> String {
 /// [`format_rfc3339_ns`] appended to `out`, without an allocation (a row per process has one).
 pub fn write_rfc3339_ns(out: &mut Vec<u8>, ns: u64) {
     let secs = ns / 1_000_000_000;
-    let nanos = ns % 1_000_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+    write_parts(out, (secs / 86_400) as i64, secs % 86_400, ns % 1_000_000_000);
+}
+
+/// `ns` nanoseconds from the epoch, negative before 1970 (the register stores SQLite's signed
+/// integers): printed as the instant it is, never clamped to 1970.
+pub fn format_rfc3339_signed_ns(ns: i64) -> String {
+    let mut out = Vec::with_capacity(30);
+    let secs = ns.div_euclid(1_000_000_000);
+    write_parts(&mut out, secs.div_euclid(86_400), secs.rem_euclid(86_400) as u64, ns.rem_euclid(1_000_000_000) as u64);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// Every instant of i64 and u64 nanoseconds falls in the years 1677 to 2554: four digits.
+fn write_parts(out: &mut Vec<u8>, days: i64, rem: u64, nanos: u64) {
     let (y, m, d) = civil_from_days(days);
     let digits = |out: &mut Vec<u8>, v: u64, width: u32| {
         for i in (0..width).rev() {
             out.push(b'0' + ((v / 10u64.pow(i)) % 10) as u8);
         }
     };
-    // u64 nanoseconds end in 2554: four digits always.
     digits(out, y as u64, 4);
     out.push(b'-');
     digits(out, m as u64, 2);
@@ -38,8 +48,13 @@ pub fn write_rfc3339_ns(out: &mut Vec<u8>, ns: u64) {
     out.push(b'Z');
 }
 
+/// The latest instant every store of curtain keeps exactly: SQLite's signed 64-bit nanoseconds
+/// end on 2262-04-11. Later times are refused as input, never wrapped.
+pub const MAX_TIME_NS: u64 = i64::MAX as u64;
+
 /// Nanoseconds since the epoch of an RFC 3339 time (`Z` or a `±HH:MM` offset; fraction
-/// optional). `None` when it is not one, or is before 1970.
+/// optional). `None` when it is not one, or is outside 1970 to [`MAX_TIME_NS`] (2262): refused,
+/// never wrapped.
 pub fn parse_rfc3339_ns(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
@@ -90,10 +105,8 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<u64> {
         _ => return None,
     };
     let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se - offset;
-    if secs < 0 {
-        return None;
-    }
-    Some(secs as u64 * 1_000_000_000 + nanos as u64)
+    let ns = u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos as u64)?;
+    (ns <= MAX_TIME_NS).then_some(ns)
 }
 
 // Days since 1970-01-01 to a proleptic Gregorian date (the well-known era-based algorithm).
@@ -146,5 +159,20 @@ mod tests {
         assert_eq!(parse_rfc3339_ns("2026-13-29T12:00:00Z"), None);
         assert_eq!(parse_rfc3339_ns("yesterday"), None);
         assert_eq!(parse_rfc3339_ns("2026-11-29T12:00:00"), None);
+    }
+
+    #[test]
+    fn times_outside_the_range_are_refused_never_wrapped() {
+        // The last instant kept, and the first past it.
+        assert_eq!(parse_rfc3339_ns("2262-04-11T23:47:16.854775807Z"), Some(MAX_TIME_NS));
+        assert_eq!(parse_rfc3339_ns("2262-04-11T23:47:16.854775808Z"), None);
+        for t in ["2555-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "0000-01-01T00:00:00Z"] {
+            assert_eq!(parse_rfc3339_ns(t), None, "{t}");
+        }
+        // Before 1970 and past 2262, printed as the instants they are.
+        assert_eq!(format_rfc3339_signed_ns(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(format_rfc3339_signed_ns(i64::MIN), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(format_rfc3339_signed_ns(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+        assert_eq!(format_rfc3339_ns(MAX_TIME_NS + 1), "2262-04-11T23:47:16.854775808Z");
     }
 }

@@ -21,10 +21,10 @@ pub struct ExeRow<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct ProcRow<'a> {
     pub pid: u32,
-    pub ppid: u32,
-    pub starttime_ticks: u64,
+    pub ppid: Option<u32>,
+    pub starttime_ticks: Option<u64>,
     pub started_at_ns: Option<u64>,
-    pub comm: &'a [u8],
+    pub comm: Option<&'a [u8]>,
     pub state: Option<char>,
     pub threads: Option<u32>,
     pub pgrp: Option<i32>,
@@ -184,8 +184,8 @@ impl ProcRow<'_> {
             ppid: self.ppid,
             starttime_ticks: self.starttime_ticks,
             started_at: self.started_at_ns.map(curtain_model::format_rfc3339_ns),
-            comm: ByteString::from(self.comm),
-            state: self.state.map(String::from).unwrap_or_default(),
+            comm: self.comm.map(ByteString::from),
+            state: self.state.map(String::from),
             threads: self.threads,
             pgrp: self.pgrp,
             session: self.session,
@@ -235,17 +235,20 @@ impl ProcRow<'_> {
     pub fn write_json_with(&self, out: &mut Vec<u8>, repeats: &mut Repeats) {
         let mut o = json::Obj::new(out);
         o.int("pid", self.pid);
-        o.int("ppid", self.ppid);
-        o.int("starttime_ticks", self.starttime_ticks);
+        o.opt_int("ppid", self.ppid);
+        o.opt_int("starttime_ticks", self.starttime_ticks);
         if let Some(ns) = self.started_at_ns {
             let v = o.key("started_at");
             v.push(b'"');
             curtain_model::write_rfc3339_ns(v, ns);
             v.push(b'"');
         }
-        o.bytes("comm", self.comm);
-        let mut state = [0u8; 4];
-        o.str("state", self.state.map_or("", |c| c.encode_utf8(&mut state)));
+        if let Some(comm) = self.comm {
+            o.bytes("comm", comm);
+        }
+        if let Some(c) = self.state {
+            o.str("state", c.encode_utf8(&mut [0u8; 4]));
+        }
         o.opt_int("threads", self.threads);
         o.opt_int("pgrp", self.pgrp);
         o.opt_int("session", self.session);

@@ -316,10 +316,10 @@ impl<S: RowSink> Tables<S> {
         match raw.file("stat") {
             Some(Ok(b)) => match proc::parse_stat(b) {
                 Ok(st) => {
-                    p.ppid = st.ppid.max(0) as u32;
-                    p.starttime_ticks = st.starttime;
-                    p.started_at_ns = Some(ctx.clock.ticks_to_wall_ns(st.starttime));
-                    p.comm = st.comm;
+                    p.ppid = u32::try_from(st.ppid).ok();
+                    p.starttime_ticks = Some(st.starttime);
+                    p.started_at_ns = ctx.clock.ticks_to_wall_ns(st.starttime);
+                    p.comm = Some(st.comm);
                     p.state = Some(st.state as char);
                     p.pgrp = Some(st.pgrp);
                     p.session = Some(st.session);
@@ -522,13 +522,13 @@ impl<S: RowSink> Tables<S> {
             p.label = Some(Label::SsmAgent);
         }
         let l = &mut self.labels;
-        let parent = (p.ppid > 1).then_some(p.ppid);
+        let parent = p.ppid.filter(|&pp| pp > 1);
         if Some(p.pid) == l.self_pid {
             p.label = Some(Label::SelfCollector);
             l.session = p.session;
             l.next_ancestor = parent;
         } else if Some(p.pid) == l.next_ancestor {
-            let wrapper = WRAPPERS.contains(&p.comm);
+            let wrapper = p.comm.is_some_and(|c| WRAPPERS.contains(&c));
             if p.label.is_some() || !(wrapper || (p.session.is_some() && p.session == l.session)) {
                 // The SSM agent, or outside the session: the responder's plumbing ends here.
                 l.next_ancestor = None;
@@ -724,7 +724,34 @@ mod tests {
             p[0].started_at.as_deref(),
             Some(curtain_model::format_rfc3339_ns(1_799_999_905_000_000_000)).as_deref()
         );
-        assert_eq!(p[0].starttime_ticks, 500);
+        assert_eq!(p[0].starttime_ticks, Some(500));
+    }
+
+    #[test]
+    fn absent_is_absent_when_stat_is_unreadable() {
+        // No stat: no parent, start, name or state in the row (not 0 and ""), the reason beside.
+        let mut r = raw(12, "app", 1, 12);
+        r.files.insert("stat".into(), Err(ErrorKind::EACCES));
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&r.view(), &ctx());
+        let mut json = Vec::new();
+        t.sink.tables[Table::Processes.index()].clone_into(&mut json);
+        let row: serde_json::Value = serde_json::from_slice(json.split(|&b| b == b'\n').next().unwrap()).unwrap();
+        for key in ["ppid", "starttime_ticks", "started_at", "comm", "state"] {
+            assert!(row.get(key).is_none(), "{key} in {row}");
+        }
+        let p = &processes(&t)[0];
+        assert_eq!((p.ppid, p.starttime_ticks, p.comm.as_ref(), p.state.as_ref()), (None, None, None, None));
+        assert_eq!(p.errors.get("stat"), Some(&ErrorKind::EACCES));
+        // A stat that parses but names a negative parent (a copied tree): no parent either.
+        let mut r = raw(13, "app", 1, 13);
+        r.files.insert(
+            "stat".into(),
+            Ok(b"13 (app) S -5 13 13 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0 0\n".to_vec()),
+        );
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&r.view(), &ctx());
+        assert_eq!(processes(&t)[0].ppid, None);
     }
 
     #[test]

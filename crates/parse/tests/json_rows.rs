@@ -67,7 +67,7 @@ proptest! {
         let (pid, ppid, ticks, started, threads, pgrp, uid, seccomp) = nums;
         let exe_stat = stat;
         let mut p = ProcRow {
-            pid, ppid, starttime_ticks: ticks, started_at_ns: started, comm: &comm, state: state.map(|b| b as char),
+            pid, ppid: Some(ppid), starttime_ticks: Some(ticks), started_at_ns: started, comm: Some(&comm), state: state.map(|b| b as char),
             threads, pgrp, session: pgrp.map(|g| g.wrapping_add(1)), tty_nr: pgrp, uid, euid: uid, gid: uid.map(|u| u ^ 1), egid: None,
             cap_eff: cap.as_deref(), kernel_thread: kthread,
             exe: exe_path.as_deref().map(|path| ExeRow { path, stat: exe_stat.as_ref() }),

@@ -161,12 +161,7 @@ fn archive(h: &mut String, a: &Analysed) {
         let _ = write!(h, ", {kthreads} kernel threads not shown");
     }
     h.push_str(")</h3>");
-    let mut seen = std::collections::HashSet::new();
-    for root in a.ix.roots() {
-        if !root.kernel_thread {
-            tree(h, a, root, &mut seen, 0);
-        }
-    }
+    tree(h, a);
     h.push_str("</section>");
 
     // Connections.
@@ -262,29 +257,48 @@ fn flags(p: &Process) -> String {
     f
 }
 
-fn tree(h: &mut String, a: &Analysed, p: &Process, seen: &mut std::collections::HashSet<u32>, depth: usize) {
-    if !seen.insert(p.pid) || depth > 512 {
-        return;
+/// Levels of the tree nested as folding blocks; deeper rows are listed at that level with their
+/// depth shown, so that a chain of thousands of processes neither vanishes nor nests without end.
+const NESTED_DEPTH: usize = 64;
+
+/// Every process but kernel threads, as nested folding blocks in tree order.
+fn tree(h: &mut String, a: &Analysed) {
+    let rows = a.ix.tree_rows();
+    let mut open = 0usize;
+    for (i, row) in rows.iter().enumerate() {
+        let p = row.process;
+        let d = row.depth.min(NESTED_DEPTH);
+        while open > d {
+            h.push_str("</details>");
+            open -= 1;
+        }
+        let has_kids = rows.get(i + 1).is_some_and(|n| n.depth > row.depth) && row.depth < NESTED_DEPTH;
+        let exe = p.exe.as_ref().map(|e| lossy(&e.path)).unwrap_or_else(|| "-".into());
+        let mut note = String::new();
+        if row.depth > NESTED_DEPTH {
+            let _ = write!(note, "<span class=\"flag\">depth {}</span>", row.depth);
+        }
+        if row.unreachable {
+            note.push_str("<span class=\"flag\">parent chain loops</span>");
+        }
+        let line = format!(
+            "<span class=\"mono\"><b>{}</b> {}</span>{}{note} <span class=\"muted\">user {} · {} · {}</span> <span class=\"mono\">{}</span>",
+            p.pid,
+            esc(&p.comm_lossy()),
+            flags(p),
+            esc(&user(p)),
+            esc(p.started_at.as_deref().unwrap_or("?")),
+            esc(&exe),
+            esc(&cmdline(p))
+        );
+        if has_kids {
+            let _ = write!(h, "<details class=\"proc\" open><summary>{line}</summary>");
+            open += 1;
+        } else {
+            let _ = write!(h, "<div class=\"leaf\">{line}</div>");
+        }
     }
-    let kids: Vec<&Process> = a.ix.children(p.pid).filter(|c| !c.kernel_thread).collect();
-    let exe = p.exe.as_ref().map(|e| lossy(&e.path)).unwrap_or_else(|| "-".into());
-    let line = format!(
-        "<span class=\"mono\"><b>{}</b> {}</span>{} <span class=\"muted\">user {} · {} · {}</span> <span class=\"mono\">{}</span>",
-        p.pid,
-        esc(&lossy(&p.comm)),
-        flags(p),
-        esc(&user(p)),
-        esc(p.started_at.as_deref().unwrap_or("?")),
-        esc(&exe),
-        esc(&cmdline(p))
-    );
-    if kids.is_empty() {
-        let _ = write!(h, "<div class=\"leaf\">{line}</div>");
-        return;
+    for _ in 0..open {
+        h.push_str("</details>");
     }
-    let _ = write!(h, "<details class=\"proc\" open><summary>{line}</summary>");
-    for c in kids {
-        tree(h, a, c, seen, depth + 1);
-    }
-    h.push_str("</details>");
 }

@@ -27,24 +27,8 @@ impl<'a> Analysed<'a> {
     }
 }
 
-/// Text safe to print on a terminal: control characters (ESC, CR, BEL, newlines inside a
-/// value...) become visible escapes, so a process name cannot move the cursor or recolour the
-/// screen.
-pub fn term(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            // Bidirectional overrides can reorder what a reader sees.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text safe to print on a terminal (control characters and bidi overrides made visible).
+pub use curtain_model::term;
 
 /// HTML-escaped text (for element content and quoted attribute values).
 pub fn esc(s: &str) -> String {
@@ -67,6 +51,8 @@ pub fn esc(s: &str) -> String {
 /// as a formula (`=`, `+`, `-`, `@`, tab, CR).
 pub fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
+    // Control characters too: a viewer that shows the cell must not run them.
+    let s = term(&s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -121,7 +107,12 @@ pub(crate) fn socket_rows<'a>(ix: &'a Index) -> Vec<SocketRow<'a>> {
                     .owners
                     .iter()
                     .map(|o| {
-                        format!("{}/{} {}", o.pid, o.fd, ix.process(o.pid).map(|p| lossy(&p.comm)).unwrap_or_default())
+                        format!(
+                            "{}/{} {}",
+                            o.pid,
+                            o.fd,
+                            ix.process(o.pid).map(|p| p.comm_lossy().into_owned()).unwrap_or_default()
+                        )
                     })
                     .collect();
                 v.join(", ")
@@ -150,6 +141,68 @@ mod tests {
         assert_eq!(term("a\x1b[31mred\x07\nb"), "a\\x1b[31mred\\x07\\nb");
         assert_eq!(term("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
         assert_eq!(term("plain ünïcode"), "plain ünïcode");
+    }
+
+    fn proc(pid: u32, ppid: u32, comm: &[u8]) -> curtain_model::Process {
+        curtain_model::Process {
+            pid,
+            ppid: Some(ppid),
+            comm: Some(curtain_model::ByteString(comm.to_vec())),
+            ..Default::default()
+        }
+    }
+
+    fn snap(processes: Vec<curtain_model::Process>) -> curtain_model::Snapshot {
+        curtain_model::Snapshot { processes, ..Default::default() }
+    }
+
+    #[test]
+    fn trees_show_every_process_deep_chains_and_loops_included() {
+        let n = 20_000u32;
+        let mut procs: Vec<_> = (1..=n).map(|pid| proc(pid, pid - 1, b"link")).collect();
+        procs.push(proc(30_000, 30_000, b"selfish"));
+        procs.push(proc(30_001, 30_002, b"ping"));
+        procs.push(proc(30_002, 30_001, b"pong"));
+        let s = snap(procs);
+        let a = Analysed::new(&s);
+        let mut out = Vec::new();
+        text::tree(&mut out, &a.ix).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.lines().count(), n as usize + 3);
+        assert!(out.lines().all(|l| l.len() < 400), "deep rows say their depth instead of drawing it");
+        assert!(out.contains("[depth 19999] 20000 link"), "the deepest row names its depth");
+        assert!(out.lines().any(|l| l.starts_with("30000 selfish")));
+        assert!(out.lines().any(|l| l.starts_with("30001 ping") && l.contains("parent chain loops")));
+        assert!(out.lines().any(|l| l.contains("30002 pong")));
+        let mut html = Vec::new();
+        html::report(&mut html, std::slice::from_ref(&a)).unwrap();
+        let html = String::from_utf8(html).unwrap();
+        assert_eq!(
+            html.matches("<details class=\"proc\"").count(),
+            html.matches("</details>").count() - html.matches("<details><summary>manifest.json").count()
+        );
+        assert!(html.contains("<b>20000</b>") && html.contains("depth 19999") && html.contains("<b>30002</b>"));
+    }
+
+    #[test]
+    fn a_hostile_name_cannot_reach_the_terminal_from_any_view() {
+        let evil: &[u8] = b"x\x1b]0;pwned\x07\x1b[2J\r\x08\xc2\x9b\xe2\x80\xae";
+        let mut p = proc(1, 0, evil);
+        p.cmdline = Some(vec![curtain_model::ByteString(evil.to_vec())]);
+        let mut s = snap(vec![p]);
+        s.manifest.hostname = String::from_utf8_lossy(evil).into_owned();
+        s.manifest.started_at = String::from_utf8_lossy(evil).into_owned();
+        let a = Analysed::new(&s);
+        let mut out = Vec::new();
+        text::tree(&mut out, &a.ix).unwrap();
+        text::summary(&mut out, &a, text::Style::plain()).unwrap();
+        markdown::report(&mut out, std::slice::from_ref(&a)).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        for bad in ['\x1b', '\x07', '\r', '\x08', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{bad:?} reached the output: {out:?}");
+        }
+        let cell = csv_cell("a\x1b[2Jb\nc");
+        assert!(!cell.contains('\x1b') && !cell.contains('\n'), "{cell:?}");
     }
 
     #[test]

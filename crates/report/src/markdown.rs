@@ -14,7 +14,7 @@ pub fn report(w: &mut dyn Write, all: &[Analysed]) -> io::Result<()> {
     for a in all {
         let s = a.ix.snap;
         let m = &s.manifest;
-        writeln!(w, "## `{}` at {}\n", md(&m.hostname), m.started_at)?;
+        writeln!(w, "## `{}` at {}\n", md(&m.hostname), md(&m.started_at))?;
         writeln!(w, "- archive: `{}` sha256 `{}`", md(&s.source), s.archive_sha256.as_deref().unwrap_or("?"))?;
         writeln!(
             w,

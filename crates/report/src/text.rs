@@ -60,7 +60,7 @@ pub fn findings(w: &mut dyn Write, findings: &[&Finding], style: Style) -> io::R
 pub fn summary(w: &mut dyn Write, a: &Analysed, style: Style) -> io::Result<()> {
     let s = a.ix.snap;
     let m = &s.manifest;
-    writeln!(w, "{}", style.bold(&format!("curtain: {} at {}", term(&m.hostname), m.started_at)))?;
+    writeln!(w, "{}", style.bold(&format!("curtain: {} at {}", term(&m.hostname), term(&m.started_at))))?;
     writeln!(
         w,
         "  {} processes, {} sockets ({} with a visible owner) in {} network namespace(s), {} error(s) reading",
@@ -113,56 +113,47 @@ fn process_line(p: &Process) -> String {
     format!(
         "{} {}{} user {} started {} exe {}{} cmd {}",
         p.pid,
-        lossy(&p.comm),
+        p.comm_lossy(),
         label(p),
         user(p),
-        p.started_at.as_deref().unwrap_or("?"),
+        term(p.started_at.as_deref().unwrap_or("?")),
         exe,
         deleted,
         cmdline(p)
     )
 }
 
-/// The process tree, oldest first at each level; kernel threads folded into one line.
+/// Levels of the tree drawn as indentation; deeper rows say their depth instead, so that a
+/// chain of thousands of processes stays one short line each.
+const DRAWN_DEPTH: usize = 32;
+
+/// The process tree, oldest first at each level; kernel threads folded into one line. Every
+/// other process is shown, deep chains and parent cycles included.
 pub fn tree(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
     let kthreads = ix.snap.processes.iter().filter(|p| p.kernel_thread).count();
-    let mut seen = std::collections::HashSet::new();
-    for root in ix.roots() {
-        if root.kernel_thread {
-            continue;
+    // Per drawn level, whether a sibling still follows (a vertical line continues).
+    let mut open: Vec<bool> = Vec::new();
+    for row in ix.tree_rows() {
+        let d = row.depth.min(DRAWN_DEPTH);
+        open.truncate(d);
+        let mut prefix = String::new();
+        for &more in open.iter().skip(1) {
+            prefix.push_str(if more { "│  " } else { "   " });
         }
-        walk(w, ix, root, "", true, true, &mut seen)?;
+        if row.depth > 0 {
+            prefix.push_str(if row.last { "└─ " } else { "├─ " });
+        }
+        if row.depth > DRAWN_DEPTH {
+            prefix.push_str(&format!("[depth {}] ", row.depth));
+        }
+        let cycle = if row.unreachable { " [parent chain loops: not reachable from a root]" } else { "" };
+        writeln!(w, "{prefix}{}{cycle}", term(&process_line(row.process)))?;
+        if row.depth < DRAWN_DEPTH {
+            open.push(!row.last);
+        }
     }
     if kthreads > 0 {
         writeln!(w, "({kthreads} kernel threads not shown)")?;
-    }
-    Ok(())
-}
-
-fn walk(
-    w: &mut dyn Write,
-    ix: &Index,
-    p: &Process,
-    prefix: &str,
-    last: bool,
-    root: bool,
-    seen: &mut std::collections::HashSet<u32>,
-) -> io::Result<()> {
-    if !seen.insert(p.pid) {
-        return Ok(());
-    }
-    let branch = if root {
-        ""
-    } else if last {
-        "└─ "
-    } else {
-        "├─ "
-    };
-    writeln!(w, "{prefix}{branch}{}", term(&process_line(p)))?;
-    let kids: Vec<&Process> = ix.children(p.pid).filter(|c| !c.kernel_thread).collect();
-    let next = if root { String::new() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
-    for (i, c) in kids.iter().enumerate() {
-        walk(w, ix, c, &next, i + 1 == kids.len(), false, seen)?;
     }
     Ok(())
 }
@@ -200,7 +191,7 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
                     "  {} {} started {} exe {} cmd {}",
                     p.pid,
                     term(&p.comm),
-                    p.started_at.as_deref().unwrap_or("?"),
+                    term(p.started_at.as_deref().unwrap_or("?")),
                     term(p.exe.as_deref().unwrap_or("-")),
                     term(&p.cmdline)
                 )?;
@@ -215,7 +206,15 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
         if !list.is_empty() {
             writeln!(w, "{}", style.bold(&format!("{title} ({})", list.len())))?;
             for c in list {
-                writeln!(w, "  {} {} {} -> {} by {}", c.proto, c.state, c.local, c.remote, term(&c.owners.join(", ")))?;
+                writeln!(
+                    w,
+                    "  {} {} {} -> {} by {}",
+                    term(&c.proto),
+                    term(&c.state),
+                    term(&c.local),
+                    term(&c.remote),
+                    term(&c.owners.join(", "))
+                )?;
             }
         }
     }
@@ -263,10 +262,10 @@ pub fn holders(
     }
     writeln!(w, "{ip}{when}: {} holder(s)", holders.len())?;
     for h in holders {
-        let from = h.from.as_deref().unwrap_or("?");
+        let from = term(h.from.as_deref().unwrap_or("?"));
         let to = match &h.to {
-            Some(t) => t.clone(),
-            None => format!("still held as last seen at {}", h.last_seen.as_deref().unwrap_or("?")),
+            Some(t) => term(t),
+            None => format!("still held as last seen at {}", term(h.last_seen.as_deref().unwrap_or("?"))),
         };
         writeln!(
             w,
@@ -284,7 +283,7 @@ pub fn holders(
                 term(h.attachment_id.as_deref().unwrap_or("?"))
             )?,
         }
-        let mut where_ = vec![format!("account {}", h.account_id), format!("region {}", h.region)];
+        let mut where_ = vec![format!("account {}", term(&h.account_id)), format!("region {}", term(&h.region))];
         if let Some(c) = &h.cluster_arn {
             where_.push(format!("cluster {}", term(c.rsplit('/').next().unwrap_or(c))));
         }
@@ -292,7 +291,7 @@ pub fn holders(
             where_.push(format!("service {}", term(s)));
         }
         if let Some(l) = &h.launch_type {
-            where_.push(l.clone());
+            where_.push(term(l));
         }
         writeln!(w, "    {}", where_.join(", "))?;
         for c in &h.containers {
@@ -309,7 +308,7 @@ pub fn holders(
                 w,
                 "    task definition {}{}",
                 term(td),
-                h.network_mode.as_deref().map(|m| format!(" ({m} network mode)")).unwrap_or_default()
+                h.network_mode.as_deref().map(|m| format!(" ({} network mode)", term(m))).unwrap_or_default()
             )?;
         }
         for d in &h.definition {
@@ -334,11 +333,11 @@ pub fn holders(
             Some(eni) => writeln!(
                 w,
                 "    {} address on {}{}",
-                h.ip_kind,
+                term(&h.ip_kind),
                 term(eni),
                 h.attachment_id.as_deref().map(|a| format!(" (attachment {})", term(a))).unwrap_or_default()
             )?,
-            None => writeln!(w, "    {} address", h.ip_kind)?,
+            None => writeln!(w, "    {} address", term(&h.ip_kind))?,
         }
         let src: Vec<String> = h
             .sources

@@ -58,7 +58,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let summary = format!(
                 "pid {} ({}) maps code from {path} ({} such mapping(s))",
                 p.pid,
-                short(&p.comm.0, 32),
+                short(p.comm_bytes(), 32),
                 libs.len()
             );
             let mut e = ev_raw(p, "maps");
@@ -73,7 +73,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let summary = format!(
                 "pid {} ({}) has {} executable anonymous mapping(s){}{}",
                 p.pid,
-                short(&p.comm.0, 32),
+                short(p.comm_bytes(), 32),
                 anon.len(),
                 if wx { ", writable and executable" } else { "" },
                 if jit { " (a JIT runtime)" } else { "" }

@@ -38,7 +38,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let summary = format!(
                 "pid {} ({}) listens on {} {local}; command line: {}",
                 p.pid,
-                short(&p.comm.0, 32),
+                short(p.comm_bytes(), 32),
                 s.proto.table(),
                 cmdline(p)
             );

@@ -35,7 +35,7 @@ const FETCHERS: &[&str] = &["curl", "wget", "nc", "ncat", "socat", "telnet", "bu
 fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in candidates(ix) {
-        let comm = p.comm.to_lossy();
+        let comm = p.comm_lossy();
         if AGENTS.contains(&comm.as_ref()) {
             continue;
         }
@@ -52,7 +52,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let summary = format!(
                 "pid {} ({}) connects to {}:{} ({}); command line: {}",
                 p.pid,
-                short(&p.comm.0, 32),
+                short(p.comm_bytes(), 32),
                 r.ip,
                 r.port,
                 s.state,

@@ -23,7 +23,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
                 let summary = format!(
                     "pid {} ({}) runs {} which was deleted; sha256 {}",
                     p.pid,
-                    short(&p.comm.0, 32),
+                    short(p.comm_bytes(), 32),
                     short(&e.path.0, 120),
                     e.sha256.as_deref().unwrap_or("unknown")
                 );

@@ -41,14 +41,14 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         let Some(init) = ix.process(init_pid) else { continue };
         let parent = ix
             .parent(p)
-            .map(|pp| format!("pid {} ({})", pp.pid, short(&pp.comm.0, 32)))
+            .map(|pp| format!("pid {} ({})", pp.pid, short(pp.comm_bytes(), 32)))
             .unwrap_or_else(|| "not visible".into());
         let under_agent = ix.ancestors(p).iter().any(|a| a.label == Some(curtain_model::Label::SsmAgent));
         let severity = if under_agent || p.tty_nr.is_some_and(|t| t != 0) { Severity::Medium } else { Severity::High };
         let summary = format!(
             "pid {} ({}) started {} s after the container's init (pid {}); parent {parent}{}; command line: {}",
             p.pid,
-            short(&p.comm.0, 32),
+            short(p.comm_bytes(), 32),
             after,
             init.pid,
             if under_agent { "; under the ECS Exec agent, another exec session" } else { "" },

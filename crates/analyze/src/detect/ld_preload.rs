@@ -36,7 +36,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
                 let summary = format!(
                     "pid {} ({}) has {}={}",
                     p.pid,
-                    short(&p.comm.0, 32),
+                    short(p.comm_bytes(), 32),
                     String::from_utf8_lossy(key),
                     short(value, 160)
                 );

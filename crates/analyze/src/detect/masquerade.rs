@@ -60,7 +60,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         }
         let Some(exe) = p.exe.as_ref() else { continue };
         let exe_name = basename(&exe.path.0);
-        let comm = p.comm.to_lossy().into_owned();
+        let comm = p.comm_lossy().into_owned();
         let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).map(|a| a.to_lossy().into_owned()).unwrap_or_default();
         if looks_like_kthread(&comm) || looks_like_kthread(&argv0) {
             let summary = format!(

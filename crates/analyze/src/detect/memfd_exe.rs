@@ -31,7 +31,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let summary = format!(
                 "pid {} ({}) runs from {}; sha256 {}{}",
                 p.pid,
-                short(&p.comm.0, 32),
+                short(p.comm_bytes(), 32),
                 short(&e.path.0, 80),
                 e.sha256.as_deref().unwrap_or("unknown"),
                 if runtime { " (a container runtime's own re-exec)" } else { "" }

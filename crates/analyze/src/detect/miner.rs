@@ -77,7 +77,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             ev.push(ev_socket(s.inode));
             ev.push(ev_fd(p.pid, f.fd));
         }
-        let summary = format!("pid {} ({}): {}", p.pid, short(&p.comm.0, 32), why.join("; "));
+        let summary = format!("pid {} ({}): {}", p.pid, short(p.comm_bytes(), 32), why.join("; "));
         out.push(finding(d, p, d.severity, summary, ev));
     }
     out

@@ -80,9 +80,9 @@ pub(crate) fn finding(
         severity,
         attack: d.attack.iter().map(|s| s.to_string()).collect(),
         pid: Some(p.pid),
-        starttime_ticks: Some(p.starttime_ticks),
+        starttime_ticks: p.starttime_ticks,
         started_at: p.started_at.clone(),
-        comm: Some(p.comm.clone()),
+        comm: p.comm.clone(),
         summary,
         evidence,
         source: String::new(),
@@ -93,7 +93,10 @@ pub(crate) fn finding(
 pub(crate) fn ev_process(p: &Process) -> Evidence {
     Evidence {
         member: "tables/processes.jsonl".into(),
-        locator: format!("pid={} starttime={}", p.pid, p.starttime_ticks),
+        locator: match p.starttime_ticks {
+            Some(t) => format!("pid={} starttime={t}", p.pid),
+            None => format!("pid={} starttime=unknown", p.pid),
+        },
     }
 }
 
@@ -129,7 +132,7 @@ pub(crate) fn basename(path: &[u8]) -> String {
 
 /// The names a process goes by: comm, its executable's file name, argv[0]'s file name.
 pub(crate) fn names(p: &Process) -> Vec<String> {
-    let mut v = vec![p.comm.to_lossy().into_owned()];
+    let mut v = vec![p.comm_lossy().into_owned()];
     if let Some(e) = &p.exe {
         v.push(basename(&e.path.0));
     }

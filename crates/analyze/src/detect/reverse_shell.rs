@@ -30,7 +30,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         let summary = format!(
             "pid {} ({}) has fd {} on a {} socket to {remote} ({}); command line: {}",
             p.pid,
-            short(&p.comm.0, 32),
+            short(p.comm_bytes(), 32),
             fds.join(","),
             s.proto.table(),
             s.state,

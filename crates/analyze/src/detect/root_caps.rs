@@ -35,7 +35,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         let summary = format!(
             "pid {} ({}) runs as root with CapEff {} while the container's init (pid {}) runs as uid {}",
             p.pid,
-            short(&p.comm.0, 32),
+            short(p.comm_bytes(), 32),
             p.cap_eff.as_deref().unwrap_or(""),
             init.pid,
             init.euid.unwrap_or(0)

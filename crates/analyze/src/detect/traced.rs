@@ -23,8 +23,9 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             if tp.is_some_and(|t| t.label.is_some()) {
                 return None;
             }
-            let tracer_name = tp.map(|t| short(&t.comm.0, 32)).unwrap_or_else(|| "not visible".into());
-            let summary = format!("pid {} ({}) is traced by pid {tracer} ({tracer_name})", p.pid, short(&p.comm.0, 32));
+            let tracer_name = tp.map(|t| short(t.comm_bytes(), 32)).unwrap_or_else(|| "not visible".into());
+            let summary =
+                format!("pid {} ({}) is traced by pid {tracer} ({tracer_name})", p.pid, short(p.comm_bytes(), 32));
             let mut ev = vec![ev_process(p), ev_raw(p, "status")];
             if let Some(t) = tp {
                 ev.push(ev_process(t));

@@ -34,8 +34,12 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let path = e.path.to_lossy();
             let path = path.strip_suffix(" (deleted)").unwrap_or(&path);
             let why = suspicious_dir(path)?;
-            let summary =
-                format!("pid {} ({}) runs {} from {why}", p.pid, short(&p.comm.0, 32), short(path.as_bytes(), 120));
+            let summary = format!(
+                "pid {} ({}) runs {} from {why}",
+                p.pid,
+                short(p.comm_bytes(), 32),
+                short(path.as_bytes(), 120)
+            );
             Some(finding(d, p, d.severity, summary, vec![ev_process(p), ev_link(p, "exe")]))
         })
         .collect()

@@ -202,3 +202,95 @@ fn stdout_output_is_a_plain_tar() {
     assert!(a.manifest.counts.processes > 0);
     assert_eq!(a.order.last().map(String::as_str), Some("manifest.json"));
 }
+
+fn fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab.tar.zst")
+}
+
+/// The lab fixture as a plain tar with its manifest's `hostname` and `started_at` set to text an
+/// attacker chose.
+fn hostile_fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    let plain = zstd::decode_all(std::fs::File::open(fixture()).unwrap()).unwrap();
+    let evil = "lab\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{8}\u{9b}\u{202e}\nOK forged line";
+    let bytes = rewrite_tar(&plain, |path, data| {
+        if path != "manifest.json" {
+            return data;
+        }
+        let mut m: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        m["hostname"] = evil.into();
+        m["started_at"] = evil.into();
+        serde_json::to_vec_pretty(&m).unwrap()
+    });
+    let path = dir.join("hostile.tar");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn no_control_character_from_the_evidence_reaches_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = hostile_fixture(dir.path());
+    let views: [&[&str]; 5] =
+        [&["report", "--format", "text"], &["report", "--format", "md"], &["tree"], &["sockets"], &["findings"]];
+    for args in views {
+        let o = Command::new(curtain()).args(args).arg(&hostile).env("NO_COLOR", "1").output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        for bad in ['\u{1b}', '\u{7}', '\r', '\u{8}', '\u{9b}', '\u{202e}'] {
+            assert!(!out.contains(bad), "curtain {args:?} printed {bad:?}: {out:?}");
+        }
+        assert!(!out.lines().any(|l| l.starts_with("OK forged line")), "a value forged a line: {out}");
+    }
+    // The manifest lists every member but itself: what vouches for its own fields is the
+    // archive's digest (the .sha256 written beside it, or the custody record).
+    let o = Command::new(curtain()).arg("verify").arg(&hostile).output().unwrap();
+    assert!(!String::from_utf8_lossy(&o.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn outputs_never_replace_follow_or_name_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("report.html");
+    std::fs::write(&existing, b"earlier evidence").unwrap();
+    let secret = dir.path().join("secret");
+    let link = dir.path().join("link.html");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let input = dir.path().join("lab.tar.zst");
+    std::fs::copy(fixture(), &input).unwrap();
+    for (cmd, out) in
+        [("report", &existing), ("report", &link), ("timeline", &link), ("report", &input), ("timeline", &input)]
+    {
+        let o = Command::new(curtain()).arg(cmd).arg(&input).arg("-o").arg(out).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "curtain {cmd} -o {}", out.display());
+        assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"earlier evidence");
+    assert!(!secret.exists(), "nothing written through the link");
+    assert_eq!(sha256_file(&input), sha256_file(&fixture()));
+    // A new name: written whole, and nothing else left in the folder.
+    let new = dir.path().join("new.html");
+    let o = run(Command::new(curtain()).arg("report").arg(&input).arg("-o").arg(&new));
+    assert!(o.status.success());
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["lab.tar.zst", "link.html", "new.html", "report.html"]);
+}
+
+#[test]
+fn a_closed_output_stream_fails_the_collection() {
+    use std::process::Stdio;
+    let mut child = Command::new(curtain())
+        .args(["collect", "-o", "-", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    // The reader goes away, as `| head -c 100` does.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "a truncated archive must not look like success");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("closed") || err.contains("pipe"), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::require_root;
-use curtain_model::{ByteString, FdKind, Label};
+use curtain_model::{FdKind, Label};
 use std::path::Path;
 
 fn socket_inode_of(a: &Archive, pid: u32, fd: u32) -> u64 {
@@ -21,7 +21,7 @@ fn inside_the_sandbox() {
 
     // A binary deleted while running: flagged from the link count, hashed from memory's file.
     let parent = sb.pid("deleted");
-    let deleted = a.processes.iter().find(|p| p.ppid == parent).expect("the deleted binary's process");
+    let deleted = a.processes.iter().find(|p| p.ppid == Some(parent)).expect("the deleted binary's process");
     let exe = deleted.exe.as_ref().expect("exe");
     assert_eq!(exe.deleted, Some(true));
     assert!(!exe.memfd);
@@ -40,7 +40,7 @@ fn inside_the_sandbox() {
 
     // The reverse shell: fds 0, 1 and 2 are one TCP socket to the listener, joined to all three.
     let sh = a.process(sb.pid("revshell"));
-    assert_eq!(sh.comm, ByteString::from("sh"));
+    assert_eq!(sh.comm_bytes(), b"sh");
     let inode = socket_inode_of(&a, sh.pid, 0);
     assert_eq!(socket_inode_of(&a, sh.pid, 1), inode);
     assert_eq!(socket_inode_of(&a, sh.pid, 2), inode);
@@ -81,14 +81,14 @@ fn inside_the_sandbox() {
     assert!(a.sockets.iter().all(|s| s.netns == netns));
 
     // Hostile names, byte-exact.
-    assert_eq!(a.process(sb.pid("oddcomm")).comm, ByteString::from("x) Z 1 1 1 ("));
-    assert_eq!(a.process(sb.pid("newlinecomm")).comm, ByteString(b"a\nb\xff".to_vec()));
+    assert_eq!(a.process(sb.pid("oddcomm")).comm_bytes(), b"x) Z 1 1 1 (");
+    assert_eq!(a.process(sb.pid("newlinecomm")).comm_bytes(), b"a\nb\xff");
 
     // The collector labelled itself; the sandbox's init is PID 1 with no label.
     let me: Vec<_> = a.processes.iter().filter(|p| p.label == Some(Label::SelfCollector)).collect();
     assert_eq!(me.len(), 1);
     assert_eq!(a.process(1).label, None);
-    assert_eq!(a.process(1).ppid, 0);
+    assert_eq!(a.process(1).ppid, Some(0));
 }
 
 #[test]
@@ -126,6 +126,6 @@ fn from_the_host() {
     assert!(!a.order.iter().any(|m| m.ends_with("/environ")));
     // The deleted binary from the host too.
     let parent = host_pid(sb.pid("deleted"));
-    let d = a.processes.iter().find(|p| p.ppid == parent).expect("deleted child");
+    let d = a.processes.iter().find(|p| p.ppid == Some(parent)).expect("deleted child");
     assert_eq!(d.exe.as_ref().unwrap().deleted, Some(true));
 }

@@ -46,7 +46,7 @@ fn start_time_is_the_wall_clock_of_the_spawn() {
         started,
         diff / 1_000_000
     );
-    assert!(p.starttime_ticks > 0);
+    assert!(p.starttime_ticks.unwrap() > 0);
     assert_eq!(a.manifest.clock.clk_tck, 100);
 }
 
@@ -70,7 +70,7 @@ fn as_an_unprivileged_user() {
     assert_eq!(a.manifest.collector.euid, 65534);
     let p = a.process(root_proc.0.id());
     // A root process: its stat and cmdline are public, its environment and links are not.
-    assert!(!p.comm.0.is_empty());
+    assert!(!p.comm_bytes().is_empty());
     assert!(p.cmdline.is_some());
     assert_eq!(p.errors.get("environ"), Some(&curtain_model::ErrorKind::EACCES));
     assert_eq!(p.errors.get("exe"), Some(&curtain_model::ErrorKind::EACCES));
@@ -126,7 +126,7 @@ fn a_copied_proc_tree_with_missing_files() {
     assert_eq!(a.manifest.options.proc_root, root.to_str().unwrap());
     assert_eq!(a.manifest.clock.btime, Some(1764419640));
     assert_eq!(a.processes.len(), 2);
-    assert_eq!(a.process(66).comm, curtain_model::ByteString::from("x) Z 1 1 1 ("));
+    assert_eq!(a.process(66).comm_bytes(), b"x) Z 1 1 1 (");
     assert_eq!(a.process(66).errors.get("status"), Some(&curtain_model::ErrorKind::ENOENT));
     let s = a.socket(777);
     assert_eq!(s.owners, [curtain_model::Owner { pid: 1, fd: 3 }]);
