@@ -78,6 +78,13 @@ struct DbArg {
     db: String,
 }
 
+#[derive(Args)]
+struct InputLimit {
+    /// Largest input file, once decompressed (a gzip bomb stops here).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = curtain_collect::parse_size)]
+    max_input: u64,
+}
+
 #[derive(Subcommand)]
 enum IngestCommand {
     /// EventBridge "ECS Task State Change" events: JSON objects, JSON lines, arrays, or a
@@ -87,6 +94,8 @@ enum IngestCommand {
         files: Vec<std::path::PathBuf>,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        limit: InputLimit,
     },
     /// CloudTrail log files (.json or .json.gz): RunTask, StopTask, and the
     /// Create/DeleteNetworkInterface calls ECS makes for task ENIs.
@@ -95,6 +104,8 @@ enum IngestCommand {
         files: Vec<std::path::PathBuf>,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        limit: InputLimit,
     },
 }
 
@@ -385,14 +396,14 @@ fn register(db: &DbArg) -> io::Result<curtain_store::Register> {
 }
 
 fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
-    let (files, db, cloudtrail) = match cmd {
-        IngestCommand::Events { files, db } => (files, db, false),
-        IngestCommand::Cloudtrail { files, db } => (files, db, true),
+    let (files, db, limit, cloudtrail) = match cmd {
+        IngestCommand::Events { files, db, limit } => (files, db, limit, false),
+        IngestCommand::Cloudtrail { files, db, limit } => (files, db, limit, true),
     };
     let mut reg = register(db)?;
     let (mut tasks, mut enis, mut skipped, mut errors) = (0, 0, 0, 0);
     for f in files {
-        let bytes = curtain_cloud::ingest::read_input(f)
+        let bytes = curtain_cloud::ingest::read_input(f, limit.max_input)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
         let got =
             if cloudtrail { curtain_cloud::ingest::cloudtrail(&bytes) } else { curtain_cloud::ingest::events(&bytes) };

@@ -32,7 +32,8 @@ fn err(call: &str, e: impl std::error::Error) -> CloudError {
 fn nanos(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<u64> {
     let t = t?;
     let ns = t.secs() as i128 * 1_000_000_000 + t.subsec_nanos() as i128;
-    (ns > 0).then_some(ns as u64)
+    // Past 2262 (curtain_model::MAX_TIME_NS) is refused, not wrapped.
+    (ns > 0 && ns <= curtain_model::MAX_TIME_NS as i128).then_some(ns as u64)
 }
 
 /// One account and region through the SDK.

@@ -34,8 +34,11 @@ pub fn time_ns(v: Option<&Value>) -> Option<u64> {
     }
 }
 
+/// Epoch seconds to nanoseconds; a time outside 1970 to 2262 ([`curtain_model::MAX_TIME_NS`])
+/// is refused, never saturated to a plausible-looking one.
 fn epoch(secs: f64) -> Option<u64> {
-    (secs.is_finite() && secs > 0.0).then_some((secs * 1e9) as u64)
+    let ns = secs * 1e9;
+    (ns.is_finite() && ns > 0.0 && ns <= curtain_model::MAX_TIME_NS as f64).then_some(ns as u64)
 }
 
 /// `account` and `region` of an ARN (`arn:aws:ecs:REGION:ACCOUNT:...`).
@@ -210,7 +213,10 @@ pub fn events(input: &[u8]) -> Ingested {
             r.errors.push("event without detail".into());
             continue;
         };
-        let at = time_ns(ev.get("time")).unwrap_or(0);
+        let Some(at) = time_ns(ev.get("time")) else {
+            r.errors.push(format!("event {}: no time between 1970 and 2262", s(&ev, "id").unwrap_or_default()));
+            continue;
+        };
         let source = Provenance { kind: SourceKind::EventBridge, id: s(&ev, "id").unwrap_or_default(), at_ns: at };
         match task_fact(detail, s(&ev, "account").as_deref(), s(&ev, "region").as_deref(), source) {
             Some(t) => r.tasks.push(t),
@@ -226,14 +232,18 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
     let mut r = Ingested::default();
     for rec in documents(input, &mut r.errors) {
         let name = s(&rec, "eventName").unwrap_or_default();
-        let at = time_ns(rec.get("eventTime")).unwrap_or(0);
-        let source = Provenance { kind: SourceKind::CloudTrail, id: s(&rec, "eventID").unwrap_or_default(), at_ns: at };
-        let account = s(&rec, "recipientAccountId");
-        let region = s(&rec, "awsRegion");
         if rec.get("errorCode").is_some() {
             r.skipped += 1; // a call that failed changed nothing
             continue;
         }
+        let Some(at) = time_ns(rec.get("eventTime")) else {
+            r.errors
+                .push(format!("record {}: no eventTime between 1970 and 2262", s(&rec, "eventID").unwrap_or_default()));
+            continue;
+        };
+        let source = Provenance { kind: SourceKind::CloudTrail, id: s(&rec, "eventID").unwrap_or_default(), at_ns: at };
+        let account = s(&rec, "recipientAccountId");
+        let region = s(&rec, "awsRegion");
         let resp = rec.get("responseElements").unwrap_or(&Value::Null);
         let req = rec.get("requestParameters").unwrap_or(&Value::Null);
         match name.as_str() {
@@ -318,15 +328,33 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
 }
 
 /// Reads a file of events or CloudTrail records, gunzipping `.gz` (told by its magic number).
-pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out)?;
-        Ok(out)
+/// The default of [`read_input`]'s limit: a CloudTrail file is a few MB, a CloudWatch Logs export
+/// part tens; a gzip bomb of gigabytes stops here, in well under a second.
+pub const DEFAULT_MAX_INPUT: u64 = 256 << 20;
+
+/// A file's bytes, gunzipped when they are gzip, streamed and refused past `max` bytes once
+/// decompressed (the error names the limit and `--max-input`, the flag that raises it).
+pub fn read_input(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufRead, Read};
+    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let mut out = Vec::new();
+    if gzip {
+        flate2::bufread::MultiGzDecoder::new(file).take(max.saturating_add(1)).read_to_end(&mut out)?;
     } else {
-        Ok(bytes)
+        file.take(max.saturating_add(1)).read_to_end(&mut out)?;
     }
+    if out.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "more than {} MiB{} (the input limit; --max-input raises it)",
+                max >> 20,
+                if gzip { " once decompressed" } else { "" }
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -337,6 +365,61 @@ mod tests {
 
     fn sample(name: &str) -> Vec<u8> {
         std::fs::read(format!("{REF}{name}")).expect("fixtures/aws/ in the repository")
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        use std::io::Write;
+        // 4 GiB of zeros: one gzip member of 16 MiB, 256 times (gzip readers join members).
+        let dir = std::env::temp_dir().join(format!("curtain-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bomb.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 16 << 20]).unwrap();
+        let member = gz.finish().unwrap();
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for _ in 0..256 {
+            f.write_all(&member).unwrap();
+        }
+        f.flush().unwrap();
+        drop(f);
+        let started = std::time::Instant::now();
+        let e = read_input(&path, DEFAULT_MAX_INPUT).unwrap_err();
+        assert!(e.to_string().contains("--max-input"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+        // Under the limit, gzip or not: read whole.
+        let small = dir.join("small.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&small).unwrap(), flate2::Compression::fast());
+        gz.write_all(br#"{"Records":[]}"#).unwrap();
+        gz.finish().unwrap();
+        assert_eq!(read_input(&small, 14).unwrap(), br#"{"Records":[]}"#);
+        assert!(read_input(&small, 13).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn records_without_a_usable_time_are_errors_not_1970() {
+        let r = cloudtrail(br#"{"Records":[{"eventName":"RunTask","eventID":"e1","eventTime":"2600-01-01T00:00:00Z","responseElements":{"tasks":[{"taskArn":"arn:aws:ecs:us-east-1:111122223333:task/c/abc"}]}}]}"#);
+        assert!(r.tasks.is_empty());
+        assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+        assert!(r.errors[0].contains("e1"));
+    }
+
+    #[test]
+    fn times_outside_the_range_are_refused_never_wrapped() {
+        use serde_json::json;
+        assert_eq!(time_ns(Some(&json!("2021-03-01T10:00:00Z"))), parse_rfc3339_ns("2021-03-01T10:00:00Z"));
+        assert_eq!(time_ns(Some(&json!(1_614_592_800.5))), Some(1_614_592_800_500_000_000));
+        for t in [
+            json!("2600-01-01T00:00:00Z"),
+            json!("1969-12-31T23:59:59Z"),
+            json!(1e11),
+            json!("1e11"),
+            json!(-5),
+            json!(1e300),
+        ] {
+            assert_eq!(time_ns(Some(&t)), None, "{t}");
+        }
     }
 
     #[test]
@@ -439,7 +522,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(b"{\"Records\":[]}").unwrap();
         std::fs::write(&p, gz.finish().unwrap()).unwrap();
-        assert_eq!(read_input(&p).unwrap(), b"{\"Records\":[]}");
+        assert_eq!(read_input(&p, DEFAULT_MAX_INPUT).unwrap(), b"{\"Records\":[]}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

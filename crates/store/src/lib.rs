@@ -8,7 +8,7 @@
 //! change event give all three at once (observed); CloudTrail gives the ENI and its attachment id
 //! from CreateNetworkInterface, and the task and that attachment id from RunTask (inferred).
 
-use curtain_model::format_rfc3339_ns;
+use curtain_model::format_rfc3339_signed_ns;
 use curtain_model::register::{
     Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, Holder, IpFact, Provenance,
     ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
@@ -130,8 +130,14 @@ pub struct Register {
     conn: Connection,
 }
 
+/// A time as SQLite keeps it (signed nanoseconds). Every time the register is given was
+/// checked on input against `curtain_model::MAX_TIME_NS`, i64's last instant; none wraps here.
+fn sql_ns(x: u64) -> i64 {
+    i64::try_from(x).unwrap_or(i64::MAX)
+}
+
 fn ns(v: Option<u64>) -> Option<i64> {
-    v.map(|x| x.min(i64::MAX as u64) as i64)
+    v.map(sql_ns)
 }
 
 impl Register {
@@ -161,7 +167,7 @@ impl Register {
     fn source(&self, subject: &str, s: &Provenance) -> Result<(), Error> {
         self.conn.execute(
             "INSERT OR IGNORE INTO sources (subject, kind, id, at) VALUES (?1, ?2, ?3, ?4)",
-            params![subject, s.kind.as_str(), s.id, s.at_ns as i64],
+            params![subject, s.kind.as_str(), s.id, sql_ns(s.at_ns)],
         )?;
         Ok(())
     }
@@ -191,7 +197,7 @@ impl Register {
     /// Records what one source says about a task, its containers and its attachments.
     pub fn add_task(&mut self, t: &TaskFact) -> Result<(), Error> {
         let tx = self.conn.unchecked_transaction()?;
-        let at = t.source.at_ns as i64;
+        let at = sql_ns(t.source.at_ns);
         self.conn.execute(
             "INSERT INTO tasks (task_arn, account_id, region, cluster_arn, grp, task_definition_arn, launch_type,
                                 availability_zone, last_status, created_at, started_at, stopped_at,
@@ -262,7 +268,7 @@ impl Register {
     /// Records what one source says about a network interface.
     pub fn add_eni(&mut self, e: &EniFact) -> Result<(), Error> {
         let tx = self.conn.unchecked_transaction()?;
-        let at = e.source.at_ns as i64;
+        let at = sql_ns(e.source.at_ns);
         self.eni_row(&e.eni_id, e.attachment_id.as_deref(), &e.account_id, &e.region, at)?;
         self.conn.execute(
             "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
@@ -286,7 +292,7 @@ impl Register {
 
     /// Records a service as the API described it.
     pub fn add_service(&mut self, f: &ServiceFact) -> Result<(), Error> {
-        let at = f.source.at_ns as i64;
+        let at = sql_ns(f.source.at_ns);
         self.conn.execute(
             "INSERT INTO services (service_arn, name, cluster_arn, account_id, region, task_definition_arn, launch_type,
                                    desired_count, created_at, first_seen, last_seen)
@@ -329,7 +335,7 @@ impl Register {
                 containers,
                 f.account_id,
                 f.region,
-                f.source.at_ns as i64
+                sql_ns(f.source.at_ns)
             ],
         )?;
         Ok(())
@@ -338,7 +344,7 @@ impl Register {
     /// Records a container instance and its EC2 instance's addresses.
     pub fn add_container_instance(&mut self, f: &ContainerInstanceFact) -> Result<(), Error> {
         let tx = self.conn.unchecked_transaction()?;
-        let at = f.source.at_ns as i64;
+        let at = sql_ns(f.source.at_ns);
         self.conn.execute(
             "INSERT INTO container_instances (container_instance_arn, cluster_arn, ec2_instance_id, account_id, region, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
@@ -510,7 +516,7 @@ impl Register {
             // Seen at least from the start on (an event's time has whole seconds).
             let last_seen = last_seen.max(from).max(to.unwrap_or(0));
             if let Some(at) = at {
-                let at = at as i64;
+                let at = sql_ns(at);
                 if at < from || to.is_some_and(|to| at > to) {
                     continue;
                 }
@@ -540,9 +546,9 @@ impl Register {
                 ec2_instance_id: None,
                 eni_id: Some(row.eni),
                 attachment_id: row.attachment,
-                from: Some(format_rfc3339_ns(from.max(0) as u64)),
-                to: to.map(|t| format_rfc3339_ns(t.max(0) as u64)),
-                last_seen: Some(format_rfc3339_ns(last_seen.max(0) as u64)),
+                from: Some(format_rfc3339_signed_ns(from)),
+                to: to.map(format_rfc3339_signed_ns),
+                last_seen: Some(format_rfc3339_signed_ns(last_seen)),
                 certainty: if observed { Certainty::Observed } else { Certainty::Inferred },
                 sources,
             });
@@ -588,7 +594,7 @@ impl Register {
                 let from = started.or(created).unwrap_or(first);
                 let to = stopped;
                 if let Some(at) = at {
-                    let at = at as i64;
+                    let at = sql_ns(at);
                     if at < from || to.is_some_and(|to| at > to) {
                         continue;
                     }
@@ -617,9 +623,9 @@ impl Register {
                     ec2_instance_id: ec2_id.clone(),
                     eni_id: None,
                     attachment_id: None,
-                    from: Some(format_rfc3339_ns(from.max(0) as u64)),
-                    to: to.map(|t| format_rfc3339_ns(t.max(0) as u64)),
-                    last_seen: Some(format_rfc3339_ns(last.max(task_last).max(from).max(0) as u64)),
+                    from: Some(format_rfc3339_signed_ns(from)),
+                    to: to.map(format_rfc3339_signed_ns),
+                    last_seen: Some(format_rfc3339_signed_ns(last.max(task_last).max(from))),
                     certainty: Certainty::Observed,
                     sources,
                 });
