@@ -248,3 +248,24 @@ pub fn reparse_to(args: &ReparseArgs, out: &mut impl Write) -> io::Result<i32> {
     }
     Ok(if re.tables.iter().all(|(_, _, same)| *same) { 0 } else { 1 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Limited {
+        #[command(flatten)]
+        limits: LimitArgs,
+    }
+
+    #[test]
+    fn limit_flags_default_to_the_limits_and_take_sizes() {
+        assert_eq!(Limited::parse_from(["x"]).limits.limits(), crate::Limits::default());
+        assert!(Limited::try_parse_from(["x", "--max-expanded", "1T"]).is_err(), "no such suffix");
+        let l =
+            Limited::parse_from(["x", "--max-member-size", "16G", "--max-members", "20", "--max-line", "512k"]).limits;
+        assert_eq!((l.max_member_size, l.max_members, l.max_line), (16 << 30, 20, 512 << 10));
+    }
+}
