@@ -211,14 +211,15 @@ pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
 
 /// [`run_reparse`], printing to `out`.
 pub fn reparse_to(args: &ReparseArgs, out: &mut impl Write) -> io::Result<i32> {
-    let contents = archive::read_archive_file(&args.archive, &args.limits.limits(), archive::Keep::All)?;
-    let mut report = crate::verify(&contents);
-    crate::check_sidecar(&args.archive, &contents, &mut report);
-    // Refused before any work, nothing created: the output must not exist nor be the input.
+    // An output that exists or is the input is refused before any work; the file stays under a
+    // temporary name, removed on any failure, until it is whole.
     let target = match &args.output {
         Some(path) => Some((path, NewFile::create(path, &[args.archive.as_str()])?)),
         None => None,
     };
+    let contents = archive::read_archive_file(&args.archive, &args.limits.limits(), archive::Keep::All)?;
+    let mut report = crate::verify(&contents);
+    crate::check_sidecar(&args.archive, &contents, &mut report);
     if target.is_some() && !report.ok() {
         print_problems(out, &report)?;
         if !args.allow_unverified {
