@@ -1,12 +1,16 @@
 //! The evidence archive on disk: a tar stream (optionally zstd-compressed) whose members are
-//! listed with their SHA-256 (raw files that repeat a recent one are hard links to it), and a
-//! reader that never trusts the paths or links it finds.
+//! listed with their SHA-256 (raw files that repeat a recent one are hard links to it). Reading
+//! it back, as hostile input, is [`crate::reading`]'s; its names are here too.
 
 use curtain_model::{to_hex, Member};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::io::{self, Write};
+
+pub use crate::reading::{
+    is_safe_member_path, open_reader, read_archive, read_archive_file, read_archive_with, ArchiveContents, Keep,
+    Limits, MemberProblem, SeenMember,
+};
 
 /// Archive compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,140 +367,6 @@ impl<W: Write> ArchiveWriter<W> {
     }
 }
 
-/// Why an archive member was refused when reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberProblem {
-    /// Absolute, `..`, empty component, or not UTF-8: never used as a path.
-    UnsafePath(String),
-    /// Not a regular file or a hard link (symlink, device, directory...).
-    NotAFile(String),
-    /// The same path twice.
-    Duplicate(String),
-    /// A hard link whose target is not a member read before it (or not a safe path), or one
-    /// with a size or a pax `linkpath`.
-    BadLink(String),
-}
-
-/// Every regular member of an archive, read fully, in archive order. A hard link shares the
-/// bytes of the earlier member it names.
-pub struct ArchiveContents {
-    pub members: Vec<(String, Arc<Vec<u8>>)>,
-    pub problems: Vec<MemberProblem>,
-    by_path: std::collections::HashMap<String, usize>,
-}
-
-impl ArchiveContents {
-    pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.by_path.get(path).map(|&i| self.members[i].1.as_slice())
-    }
-
-    /// The parts of stream `base` (`tables/fds`, `raw/reads`...) joined in order; `None` when
-    /// the archive has no first part.
-    pub fn joined(&self, base: &str) -> Option<Vec<u8>> {
-        let mut parts: Vec<(u32, &[u8])> =
-            self.members.iter().filter_map(|(p, d)| Some((crate::parts::part_of(base, p)?, d.as_slice()))).collect();
-        parts.sort_by_key(|(n, _)| *n);
-        if parts.first().map(|(n, _)| *n) != Some(0) {
-            return None;
-        }
-        Some(parts.into_iter().flat_map(|(_, d)| d.iter().copied()).collect())
-    }
-}
-
-/// A member path is used only if it is relative, has no `..` or empty components, and is UTF-8.
-pub fn is_safe_member_path(p: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(p) else {
-        return false;
-    };
-    !s.is_empty()
-        && !s.starts_with('/')
-        && !s.contains('\0')
-        && !s.contains('\\')
-        && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-/// Opens a `.tar` or `.tar.zst` (told apart by the zstd magic number, not the name).
-pub fn open_reader(mut r: impl Read + 'static) -> io::Result<Box<dyn Read>> {
-    let mut magic = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        let n = r.read(&mut magic[got..])?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let head = io::Cursor::new(magic[..got].to_vec()).chain(r);
-    if got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Ok(Box::new(zstd::stream::read::Decoder::new(head)?))
-    } else {
-        Ok(Box::new(head))
-    }
-}
-
-/// Reads every member into memory, refusing unsafe paths, non-files and hard links to anything
-/// but an earlier member (recorded as problems).
-pub fn read_archive(r: impl Read + 'static) -> io::Result<ArchiveContents> {
-    let mut ar = tar::Archive::new(open_reader(r)?);
-    let mut members: Vec<(String, Arc<Vec<u8>>)> = Vec::new();
-    let mut by_path: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut problems = Vec::new();
-    for entry in ar.entries()? {
-        let mut entry = entry?;
-        let raw_path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        if !is_safe_member_path(&raw_path) {
-            problems.push(MemberProblem::UnsafePath(shown));
-            continue;
-        }
-        let data = match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut data = Vec::with_capacity(entry.size().min(1 << 26) as usize);
-                entry.read_to_end(&mut data)?;
-                Arc::new(data)
-            }
-            tar::EntryType::Link => {
-                // A link has no bytes of its own: a size would hide that many bytes of other
-                // members from this reader that `tar -x` extracts; a pax `linkpath` could name
-                // another target for `tar` than for the tar crate.
-                let sized = entry.size() != 0 || entry.header().size().map_or(true, |s| s != 0);
-                let pax_link = entry
-                    .pax_extensions()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|mut x| x.any(|e| e.is_ok_and(|e| e.key_bytes() == b"linkpath")));
-                if sized || pax_link {
-                    problems.push(MemberProblem::BadLink(shown));
-                    continue;
-                }
-                let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
-                let earlier = std::str::from_utf8(&target)
-                    .ok()
-                    .filter(|t| is_safe_member_path(t.as_bytes()))
-                    .and_then(|t| by_path.get(t));
-                match earlier {
-                    Some(&i) => Arc::clone(&members[i].1),
-                    None => {
-                        problems.push(MemberProblem::BadLink(shown));
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                problems.push(MemberProblem::NotAFile(shown));
-                continue;
-            }
-        };
-        if by_path.contains_key(&shown) {
-            problems.push(MemberProblem::Duplicate(shown));
-            continue;
-        }
-        by_path.insert(shown.clone(), members.len());
-        members.push((shown, data));
-    }
-    Ok(ArchiveContents { members, problems, by_path })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,6 +513,10 @@ mod tests {
         b.append_data(&mut tar_header(0, 3), "raw/proc/6/maps", &b"def"[..]).unwrap();
         link(&mut b, "raw/proc/8/maps", "raw/proc/8/maps");
         link(&mut b, "raw/proc/9/environ", "raw/proc/1/environ");
+        // A pax linkpath naming another target than the header.
+        b.append_pax_extensions([("linkpath", &b"raw/proc/6/maps"[..])]).unwrap();
+        link(&mut b, "raw/proc/11/maps", "raw/proc/1/maps");
+        link(&mut b, "raw/proc/7/maps", "raw/proc/1/maps");
         // A link with a size: what follows it would be members to tar and skipped bytes here.
         let hidden = {
             let mut inner = tar::Builder::new(Vec::new());
@@ -657,18 +531,18 @@ mod tests {
         h.set_path("raw/proc/10/maps").unwrap();
         h.set_cksum();
         b.append(&h, &hidden[..]).unwrap();
-        // A pax linkpath naming another target than the header.
-        b.append_pax_extensions([("linkpath", &b"raw/proc/6/maps"[..])]).unwrap();
-        link(&mut b, "raw/proc/11/maps", "raw/proc/1/maps");
-        link(&mut b, "raw/proc/7/maps", "raw/proc/1/maps");
+        // Where the next header starts is in question after it: nothing more is read.
+        b.append_data(&mut tar_header(0, 3), "raw/proc/12/maps", &b"ghi"[..]).unwrap();
         let got = read_archive(std::io::Cursor::new(b.into_inner().unwrap())).unwrap();
         let bad: Vec<_> = got.problems.iter().map(|p| format!("{p:?}")).collect();
         let mut want = vec![format!("NotAFile({:?})", "raw/proc/1/environ")];
         want.extend(
-            ["2/maps", "3/maps", "4/maps", "5/maps", "8/maps", "9/environ", "10/maps", "11/maps"]
+            ["2/maps", "3/maps", "4/maps", "5/maps", "8/maps", "9/environ", "11/maps", "10/maps"]
                 .map(|p| format!("BadLink(\"raw/proc/{p}\")")),
         );
+        want.push(format!("Ambiguous({:?})", "raw/proc/10/maps: a hard link with a size; reading stopped here"));
         assert_eq!(bad, want);
+        assert_eq!(got.get("raw/proc/12/maps"), None);
         assert_eq!(got.get("raw/proc/7/maps"), Some(&b"abc"[..]));
         assert_eq!(got.get("raw/proc/6/maps"), Some(&b"def"[..]), "the hidden member is not read");
         assert_eq!(got.get("raw/proc/2/maps"), None);

@@ -10,7 +10,10 @@ pub mod netlink;
 pub mod output;
 pub mod parts;
 pub mod pipeline;
+pub mod reading;
 pub mod walk;
+
+pub use archive::{Keep, Limits};
 
 use archive::{ArchiveWriter, Compression};
 use curtain_model::{
@@ -222,6 +225,7 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
         counts,
         errors_by_kind,
         members: archive.members().to_vec(),
+        rebuilt_from: None,
     };
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
     let members = archive.written() + 1;
@@ -243,9 +247,11 @@ impl VerifyReport {
 }
 
 /// Checks every member against the manifest: present, same size, same SHA-256; and nothing in
-/// the archive that the manifest does not list.
+/// the archive that the manifest does not list, nothing listed twice, no member refused.
+///
+/// `contents` must hold the digests of every member and the bytes of the manifest and the index
+/// parts: read with [`archive::Keep::Listings`] (or `All`).
 pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
-    use sha2::{Digest, Sha256};
     let mut r = VerifyReport::default();
     for p in &contents.problems {
         r.problems.push(format!("refused member: {p:?}"));
@@ -262,28 +268,35 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
         }
     };
     let mut listed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Each member once: a listing repeated is a problem, not another check.
     let mut check = |want: &curtain_model::Member, r: &mut VerifyReport| -> bool {
-        listed.insert(want.path.clone());
+        if !listed.insert(want.path.clone()) {
+            r.problems.push(format!("{}: listed twice", want.path));
+            return false;
+        }
         r.members_checked += 1;
-        match contents.get(&want.path) {
-            None => {
-                r.problems.push(format!("{}: missing", want.path));
-                false
+        let Some(seen) = contents.seen(&want.path) else {
+            r.problems.push(format!("{}: missing", want.path));
+            return false;
+        };
+        let mut ok = true;
+        if seen.size != want.size {
+            r.problems.push(format!("{}: size {} but the listing says {}", want.path, seen.size, want.size));
+            ok = false;
+        }
+        match seen.sha256 {
+            Some(d) if curtain_model::to_hex(&d) == want.sha256 => {}
+            Some(d) => {
+                let got = curtain_model::to_hex(&d);
+                r.problems.push(format!("{}: sha256 {got} but the listing says {}", want.path, want.sha256));
+                ok = false;
             }
-            Some(data) => {
-                let got = curtain_model::to_hex(&Sha256::digest(data));
-                let mut ok = true;
-                if data.len() as u64 != want.size {
-                    r.problems.push(format!("{}: size {} but the listing says {}", want.path, data.len(), want.size));
-                    ok = false;
-                }
-                if got != want.sha256 {
-                    r.problems.push(format!("{}: sha256 {got} but the listing says {}", want.path, want.sha256));
-                    ok = false;
-                }
-                ok
+            None => {
+                r.problems.push(format!("{}: not hashed when read", want.path));
+                ok = false;
             }
         }
+        ok
     };
     // The manifest lists the index parts, which list the raw files: a chain of digests.
     let mut index_parts = Vec::new();
@@ -293,7 +306,10 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
         }
     }
     for part in index_parts {
-        let body = contents.get(&part).unwrap_or_default();
+        let Some(body) = contents.get(&part) else {
+            r.problems.push(format!("{part}: not kept when read"));
+            continue;
+        };
         for (i, line) in body.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
             match serde_json::from_slice::<curtain_model::Member>(line) {
                 Ok(want) => {
@@ -303,12 +319,40 @@ pub fn verify(contents: &archive::ArchiveContents) -> VerifyReport {
             }
         }
     }
-    for (path, _) in &contents.members {
-        if path != MANIFEST && !listed.contains(path.as_str()) {
-            r.problems.push(format!("{path}: not listed in the manifest"));
+    for seen in &contents.seen {
+        if seen.path != MANIFEST && !listed.contains(seen.path.as_str()) {
+            r.problems.push(format!("{}: not listed in the manifest", seen.path));
         }
     }
     r
+}
+
+/// Adds a problem to `report` when `ARCHIVE.sha256`, written beside the archive at collection,
+/// is there and names another digest than the archive's.
+pub fn check_sidecar(archive: &str, contents: &archive::ArchiveContents, report: &mut VerifyReport) {
+    use std::io::Read;
+    let sidecar = format!("{archive}.sha256");
+    let Ok(f) = std::fs::File::open(&sidecar) else { return };
+    // One line of `sha256sum`: a sidecar of any other size is not one.
+    let mut text = Vec::new();
+    if f.take(4096).read_to_end(&mut text).is_err() {
+        report.problems.push(format!("{sidecar} cannot be read"));
+        return;
+    }
+    let want = String::from_utf8_lossy(&text).split_whitespace().next().unwrap_or("").to_string();
+    let got = contents.archive_sha256.as_deref().unwrap_or("");
+    if got != want {
+        report.problems.push(format!("archive sha256 {got} but {sidecar} says {want}"));
+    }
+}
+
+/// Verifies the archive file `path` in one streaming pass (members hashed and dropped, only the
+/// manifest and the index parts kept), its sidecar `.sha256` too when there is one.
+pub fn verify_file(path: &str, limits: &archive::Limits) -> io::Result<VerifyReport> {
+    let contents = archive::read_archive_file(path, limits, archive::Keep::Listings)?;
+    let mut report = verify(&contents);
+    check_sidecar(path, &contents, &mut report);
+    Ok(report)
 }
 
 /// The outcome of rebuilding an archive's tables from its raw part.
@@ -336,7 +380,11 @@ pub fn reparse(contents: &archive::ArchiveContents) -> Result<Reparsed, String> 
         .iter()
         .map(|table| {
             let body = std::mem::take(&mut t.sink.tables[table.index()]);
-            let same = contents.joined(table.base()).as_deref() == Some(body.as_slice());
+            // Part by part, without joining them.
+            let same = contents.parts(table.base()).is_some_and(|parts| {
+                let mut rest = body.as_slice();
+                parts.iter().all(|(_, d)| rest.strip_prefix(*d).map(|r| rest = r).is_some()) && rest.is_empty()
+            });
             (table.base(), body, same)
         })
         .collect();
@@ -344,10 +392,12 @@ pub fn reparse(contents: &archive::ArchiveContents) -> Result<Reparsed, String> 
 }
 
 /// Writes a new archive: the raw part of `contents` as it was, the rebuilt tables, and a manifest
-/// with the new members and counts.
+/// with the new members and counts, and in `rebuilt_from` the source archive's digest and what
+/// `source` (its [`verify`]) found, after the source's own `rebuilt_from`.
 pub fn write_reparsed<W: Write>(
     contents: &archive::ArchiveContents,
     re: &Reparsed,
+    source: &VerifyReport,
     out: W,
     compression: Compression,
 ) -> io::Result<(W, String)> {
@@ -384,6 +434,12 @@ pub fn write_reparsed<W: Write>(
     m.ecs =
         curtain_parse::ecs::parse_metadata(contents.get("raw/ecs/container.json"), contents.get("raw/ecs/task.json"));
     m.members = a.members().to_vec();
+    m.rebuilt_from = Some(curtain_model::Provenance {
+        sha256: contents.archive_sha256.clone().unwrap_or_default(),
+        verified: source.ok(),
+        problems: source.problems.clone(),
+        rebuilt_from: re.manifest.rebuilt_from.clone().map(Box::new),
+    });
     let body = serde_json::to_vec_pretty(&m).expect("serialise manifest");
     let (out, sha, _) = a.finish(&body)?;
     Ok((out, sha))
@@ -452,36 +508,48 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(feature = "cli")]
 pub mod cli;
 
-/// Loads an archive for analysis: manifest and tables, with the file's SHA-256. Unsafe member
-/// paths are never used; a table row that does not parse is an error naming the member and line.
+/// Loads an archive for analysis: manifest and tables, with the file's SHA-256, within the
+/// default [`archive::Limits`].
 pub fn load_snapshot(path: &str) -> io::Result<curtain_model::Snapshot> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-    let sha = curtain_model::to_hex(&Sha256::digest(&bytes));
-    let contents = archive::read_archive(io::Cursor::new(bytes))?;
+    load_snapshot_with(path, &archive::Limits::default())
+}
+
+/// Loads an archive for analysis within `limits`: only the manifest and the table parts are kept
+/// in memory, every other member streamed through. An archive with a refused member is an error
+/// (`curtain verify` lists them), as is a table row that does not parse (naming the part and the
+/// line).
+pub fn load_snapshot_with(path: &str, limits: &archive::Limits) -> io::Result<curtain_model::Snapshot> {
+    let contents = archive::read_archive_file(path, limits, archive::Keep::Tables)?;
     let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {what}"));
+    if let Some(first) = contents.problems.first() {
+        return Err(bad(format!(
+            "{} member(s) refused, the first {first:?} (curtain verify lists them)",
+            contents.problems.len()
+        )));
+    }
     let manifest: Manifest =
         serde_json::from_slice(contents.get(MANIFEST).ok_or_else(|| bad("no manifest.json".into()))?)
             .map_err(|e| bad(format!("manifest.json: {e}")))?;
     fn rows<T: serde::de::DeserializeOwned>(contents: &archive::ArchiveContents, base: &str) -> Result<Vec<T>, String> {
-        let name = format!("{base}.jsonl");
-        let Some(b) = contents.joined(base) else { return Ok(Vec::new()) };
-        b.split(|&c| c == b'\n')
-            .enumerate()
-            .filter(|(_, l)| !l.is_empty())
-            .map(|(i, l)| serde_json::from_slice(l).map_err(|e| format!("{name} line {}: {e}", i + 1)))
-            .collect()
+        let Some(parts) = contents.parts(base) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (name, body) in parts {
+            for (i, l) in body.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
+                out.push(serde_json::from_slice(l).map_err(|e| format!("{name} line {}: {e}", i + 1))?);
+            }
+        }
+        Ok(out)
     }
     Ok(curtain_model::Snapshot {
         source: path.to_string(),
-        archive_sha256: Some(sha),
-        manifest,
+        archive_sha256: contents.archive_sha256.clone(),
         processes: rows(&contents, "tables/processes").map_err(bad)?,
         fds: rows(&contents, "tables/fds").map_err(bad)?,
         sockets: rows(&contents, "tables/sockets").map_err(bad)?,
         maps: rows(&contents, "tables/maps").map_err(bad)?,
         mounts: rows(&contents, "tables/mounts").map_err(bad)?,
         errors: rows(&contents, "tables/errors").map_err(bad)?,
+        manifest,
     })
 }
 

@@ -670,6 +670,34 @@ pub struct Manifest {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Every other member of the archive, in archive order, with size and SHA-256.
     pub members: Vec<Member>,
+    /// Set by `reparse -o`: the archive these tables were rebuilt from and whether it verified.
+    /// A collection never writes it, so a collection's manifest keeps its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from: Option<Provenance>,
+}
+
+/// Where a rebuilt archive came from. Rebuilding writes a new manifest over the old raw bytes, so
+/// an archive that failed verification would otherwise come out verifying: this keeps the failure
+/// on record, through every later rebuild.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// SHA-256 of the source archive file.
+    pub sha256: String,
+    /// Whether the source passed `verify`.
+    pub verified: bool,
+    /// What `verify` found wrong with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The source's own `rebuilt_from`, when it was itself rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from: Option<Box<Provenance>>,
+}
+
+impl Provenance {
+    /// True when this archive and every archive it was rebuilt from verified.
+    pub fn all_verified(&self) -> bool {
+        self.verified && self.rebuilt_from.as_ref().is_none_or(|p| p.all_verified())
+    }
 }
 
 /// What one access to the proc tree gave: a row of `raw/reads.jsonl`.
