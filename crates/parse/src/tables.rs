@@ -318,7 +318,7 @@ impl<S: RowSink> Tables<S> {
                 Ok(st) => {
                     p.ppid = st.ppid.max(0) as u32;
                     p.starttime_ticks = st.starttime;
-                    p.started_at_ns = Some(ctx.clock.ticks_to_wall_ns(st.starttime));
+                    p.started_at_ns = ctx.clock.ticks_to_wall_ns(st.starttime);
                     p.comm = st.comm;
                     p.state = Some(st.state as char);
                     p.pgrp = Some(st.pgrp);
@@ -725,6 +725,25 @@ mod tests {
             Some(curtain_model::format_rfc3339_ns(1_799_999_905_000_000_000)).as_deref()
         );
         assert_eq!(p[0].starttime_ticks, 500);
+    }
+
+    #[test]
+    fn start_time_from_btime_for_a_copied_tree() {
+        // A copied tree's processes started after its own boot (btime), not the collecting
+        // machine's: the clocks read at collection are left out.
+        let mut c = ctx();
+        c.clock.btime = Some(1_700_000_000);
+        c.clock.start_basis = Some(curtain_model::StartBasis::Btime);
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&raw(10, "sh", 1, 10).view(), &c);
+        let want = curtain_model::format_rfc3339_ns(1_700_000_005_000_000_000);
+        assert_eq!(processes(&t)[0].started_at.as_deref(), Some(want.as_str()));
+        // No btime in the copy: no start time, rather than one counted from a guessed boot.
+        c.clock.btime = None;
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&raw(10, "sh", 1, 10).view(), &c);
+        assert_eq!(processes(&t)[0].started_at, None);
+        assert_eq!(processes(&t)[0].starttime_ticks, 500);
     }
 
     #[test]
