@@ -194,6 +194,10 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
             w.take(b)
         })?;
     }
+    if processes_read < pids.len() as u64 {
+        // The readers saw the stop before the writer was handed another process.
+        stopped = stopped.or_else(|| stop.reason());
+    }
 
     // ECS identity: our own environment, else the container's init's.
     let ecs_uri = opts.ecs_uri.clone().or_else(|| {

@@ -152,6 +152,27 @@ impl Drop for Handlers {
     }
 }
 
+/// Runs `f` with SIGINT and SIGTERM held back on this thread (delivered when it returns): so
+/// that no signal falls between creating a temporary file and naming it to
+/// [`remove_if_killed`]. Only for the collection's own thread, before its readers start.
+pub fn held<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: sigset_t values are initialised by sigemptyset before use; pthread_sigmask only
+    // changes this thread's mask, restored below to what it was.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0;
+        let r = f();
+        if blocked {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        r
+    }
+}
+
 /// Names the temporary file (`name` in `dir`) that a second signal removes before exiting.
 /// `dir` must stay open until [`forget_leftover`].
 pub fn remove_if_killed(dir: BorrowedFd<'_>, name: &OsStr) {
