@@ -980,6 +980,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn with_or_without_openat2_no_link_is_followed() {
+        let d = std::env::temp_dir().join(format!("curtain-beneath-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("net")).unwrap();
+        std::fs::write(d.join("net/tcp"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.join("net"), d.join("out")).unwrap();
+        std::os::unix::fs::symlink(d.join("net/tcp"), d.join("net/link")).unwrap();
+        let dir = rustix::fs::open(&d, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let kind = |r: Result<OwnedFd, Refusal>| match r {
+            Ok(fd) => Ok(FileType::from_raw_mode(rustix::fs::fstat(&fd).unwrap().st_mode)),
+            Err(r) => Err(r.failure.kind),
+        };
+        for open in [beneath, walk_beneath] {
+            assert_eq!(kind(open(dir.as_fd(), "net/tcp", OFlags::RDONLY)), Ok(FileType::RegularFile));
+            // A link on the way, or at the end of an open for reading: refused.
+            assert_eq!(kind(open(dir.as_fd(), "out/tcp", OFlags::RDONLY)), Err(ErrorKind::NotFollowed));
+            assert_eq!(kind(open(dir.as_fd(), "net/link", OFlags::RDONLY)), Err(ErrorKind::NotFollowed));
+            // As a path, the link itself, for its target to be read.
+            assert_eq!(kind(open(dir.as_fd(), "net/link", OFlags::PATH)), Ok(FileType::Symlink));
+            assert_eq!(kind(open(dir.as_fd(), "net/none", OFlags::PATH)), Err(ErrorKind::ENOENT));
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn repeated_files_take_the_digest_of_their_bytes() {
         let mut r = Repeats::default();
         let sha = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
