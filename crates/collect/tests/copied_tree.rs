@@ -57,6 +57,8 @@ fn collect_within_a_minute(root: &Path) -> Vec<u8> {
         compression: Compression::None,
         ecs_uri: None,
         jobs: Some(2),
+        // An executable followed out of the tree would be carved into files/.
+        carve_exe: Some(1 << 20),
         ..Options::default()
     };
     let (tx, rx) = mpsc::channel();
@@ -142,6 +144,7 @@ fn links_out_of_a_copied_tree_are_recorded_never_followed_and_a_fifo_is_refused(
     }
     assert_eq!(manifest.options.proc_root_kind, Some(ProcRootKind::Copied));
     assert!(c.members.iter().all(|(name, _)| !name.starts_with("raw/netlink/")), "netlink of this machine");
+    assert!(c.members.iter().all(|(name, _)| !name.starts_with("files/")), "an executable carved through a link");
 
     let error = |path: &str| errors.iter().find(|e| e.path == path).map(|e| e.kind);
     assert_eq!(error("1/environ"), Some(ErrorKind::NotRegular));
