@@ -356,6 +356,7 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
         no_environ: a.no_environ,
         compress: None,
         jobs: None,
+        time_budget: None,
         quiet: true,
     };
     run_collect(&args)?;

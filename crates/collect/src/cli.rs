@@ -2,12 +2,12 @@
 //! the arguments as typed, then running them.
 
 use crate::archive::{self, Compression};
-use crate::output::NewFile;
+use crate::output::{self, NewFile};
 use crate::{Options, DEFAULT_CARVE};
 use curtain_model::ByteString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// `collect`: snapshot the proc tree into one evidence archive.
 #[derive(Debug, Clone, clap::Args)]
@@ -16,7 +16,10 @@ pub struct CollectArgs {
     /// Default: curtain-HOSTNAME-UTCTIME.tar.zst in the current directory.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
-    /// Read this proc tree instead of /proc (a mounted or copied one).
+    /// Read this proc tree instead of /proc: a mounted procfs, or a copied tree (any other
+    /// filesystem), which is read as data: its links recorded and never followed, only its
+    /// regular files read, its `self` not taken as the collector, its start times counted from
+    /// its own btime.
     #[arg(long, value_name = "DIR", default_value = "/proc")]
     pub proc_root: String,
     /// Also keep the bytes of every executable (deleted and memfd ones too), each capped at
@@ -34,9 +37,23 @@ pub struct CollectArgs {
     /// process may use (affinity, cgroup quota), at most 4; 1 for the least load on the host.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
+    /// Stop reading processes after SECONDS (fractions allowed) and finish the archive with
+    /// what was read, marked partial in its manifest. SIGINT and SIGTERM end a collection the
+    /// same way (exit status 130 or 143); a second one exits at once, leaving no file.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub time_budget: Option<Duration>,
     /// Print no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// A duration in seconds, such as `30` or `0.5`.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .ok_or_else(|| format!("not a number of seconds: {s:?}"))
 }
 
 pub fn default_name() -> String {
@@ -73,8 +90,17 @@ fn frugal_malloc() {
     }
 }
 
-/// Runs a collection as the user asked. Returns the exit code.
+/// Runs a collection as the user asked. Returns the exit code: 0, or 128 + the signal that
+/// stopped it early (the archive is whole all the same).
 pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome>, String)> {
+    run_collect_to(args, io::stdout())
+}
+
+/// [`run_collect`], with `stdout` standing for standard output (`-o -`).
+pub fn run_collect_to<S: Write + Send>(
+    args: &CollectArgs,
+    stdout: S,
+) -> io::Result<(i32, Option<crate::Outcome>, String)> {
     frugal_malloc();
     let output = args.output.clone().unwrap_or_else(default_name);
     let to_stdout = output == "-";
@@ -87,34 +113,62 @@ pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome
         compression,
         argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
         jobs: args.jobs.map(usize::from),
+        time_budget: args.time_budget,
         ..Options::default()
     };
+    let sidecar = format!("{output}.sha256");
+    if !to_stdout {
+        // Both names free before anything is read: evidence already there is never replaced,
+        // and no collection is made only to be refused its sidecar at the end.
+        output::check_new(&output, &[&args.proc_root])?;
+        output::check_new(&sidecar, &[&args.proc_root, &output])?;
+    }
+    let handlers = crate::stop::Handlers::install()?;
     let started = Instant::now();
     let outcome = if to_stdout {
         // Not locked: the archive is written by whichever reader holds the writer's turn.
-        let stdout = io::stdout();
-        let (o, mut out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, stdout))?;
-        out.flush()?;
-        o
+        let written = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, stdout))
+            .and_then(|(o, mut out)| out.flush().map(|()| o));
+        written.map_err(stream_closed)?
     } else {
-        // create_new: never overwrite evidence already there.
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&output)
-            .map_err(|e| io::Error::new(e.kind(), format!("{output}: {e}")))?;
-        let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, f))?;
-        let f = out.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
+        // Under a temporary name until whole: a failure or a second signal leaves nothing
+        // under the name asked for.
+        let mut f = crate::stop::held(|| {
+            let f = NewFile::create(&output, &[&args.proc_root])?;
+            let (dir, tmp) = f.temporary();
+            crate::stop::remove_if_killed(dir, tmp);
+            io::Result::Ok(f)
+        })?;
+        let (o, out) = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, &mut f))?;
+        out.into_inner().map_err(|e| e.into_error())?;
+        // A second signal during the commit's fsync still removes the temporary file; once
+        // renamed, its name is gone and there is nothing to remove.
+        f.commit()?;
+        crate::stop::forget_leftover();
         let name =
             std::path::Path::new(&output).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        std::fs::write(format!("{output}.sha256"), format!("{}  {}\n", o.sha256, name))?;
+        output::write_new(&sidecar, format!("{}  {}\n", o.sha256, name).as_bytes(), &[&args.proc_root, &output])?;
         o
     };
+    drop(handlers);
     if !args.quiet {
         eprint!("{}", crate::summary(&outcome, &output, started.elapsed()));
     }
-    Ok((0, Some(outcome), output))
+    let code = outcome.stopped.map_or(0, crate::stop::Reason::exit_code);
+    Ok((code, Some(outcome), output))
+}
+
+/// A write to standard output that failed because its reader went away (`| head`) is a failed
+/// collection, not the quiet end of a listing: what the reader got is not a whole archive. Said
+/// as such, so that a caller that lets EPIPE end quietly (`curtain`'s own listings) does not
+/// take it for success.
+fn stream_closed(e: io::Error) -> io::Error {
+    if e.kind() != io::ErrorKind::BrokenPipe {
+        return e;
+    }
+    io::Error::other(format!(
+        "standard output was closed before the archive was whole ({e}); what was written is not an archive"
+    ))
 }
 
 /// What reading one archive may cost at most (see [`crate::Limits`]): flattened into every
@@ -156,15 +210,16 @@ pub struct VerifyArgs {
 }
 
 fn print_problems(out: &mut impl Write, report: &crate::VerifyReport) -> io::Result<()> {
+    // A problem quotes member names and manifest text from the archive: one line each, escaped.
     for p in &report.problems {
-        writeln!(out, "MISMATCH {p}")?;
+        writeln!(out, "MISMATCH {}", curtain_model::term(p))?;
     }
     Ok(())
 }
 
 /// Prints the verdict; exit code 0 only when every member matches.
 pub fn run_verify(args: &VerifyArgs) -> io::Result<i32> {
-    verify_to(args, &mut io::stdout().lock())
+    verify_to(args, &mut curtain_model::TermSafe::new(io::stdout().lock(), false))
 }
 
 /// [`run_verify`], printing to `out`.
@@ -206,7 +261,7 @@ pub struct ReparseArgs {
 /// Prints, per table, whether the rebuilt one is identical; exit 0 when all are (or when a new
 /// archive was written). With -o, the archive is verified first, in the same reading.
 pub fn run_reparse(args: &ReparseArgs) -> io::Result<i32> {
-    reparse_to(args, &mut io::stdout().lock())
+    reparse_to(args, &mut curtain_model::TermSafe::new(io::stdout().lock(), false))
 }
 
 /// [`run_reparse`], printing to `out`.
@@ -268,5 +323,30 @@ mod tests {
         let l =
             Limited::parse_from(["x", "--max-member-size", "16G", "--max-members", "20", "--max-line", "512k"]).limits;
         assert_eq!((l.max_member_size, l.max_members, l.max_line), (16 << 30, 20, 512 << 10));
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_a_failure_not_a_broken_pipe() {
+        // `curtain collect -o - | head -c 100`: `curtain` ends quietly on a broken pipe (its
+        // listings piped into `head`), so the collection must not fail as one.
+        let dir = std::env::temp_dir().join(format!("curtain-epipe-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("1")).unwrap();
+        std::fs::write(dir.join("1/environ"), "X=".repeat(200_000)).unwrap();
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        drop(reader);
+        let args = CollectArgs {
+            output: Some("-".into()),
+            proc_root: dir.to_string_lossy().into_owned(),
+            carve_exe: None,
+            no_environ: false,
+            compress: None,
+            jobs: Some(1),
+            time_budget: None,
+            quiet: true,
+        };
+        let e = run_collect_to(&args, std::fs::File::from(writer)).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_ne!(e.kind(), io::ErrorKind::BrokenPipe);
+        assert!(e.to_string().contains("standard output was closed"), "{e}");
     }
 }

@@ -3,6 +3,10 @@
 //! [`collect`] walks the tree ([`walk`]), streams every byte it read into the archive as
 //! `raw/proc/...`, builds the tables with the same pure code that `reparse` uses, and writes the
 //! manifest last. [`verify`] and [`reparse`] work on an archive anywhere, later.
+//!
+//! A proc root that is not a live procfs is a copy: read as data ([`walk`]), with nothing in it
+//! taken as the collector (`self`) or as this machine's boot (its start times count from its own
+//! `btime`). A collection stopped early ([`stop`]) still ends with a whole archive.
 
 pub mod archive;
 pub mod http;
@@ -11,13 +15,15 @@ pub mod output;
 pub mod parts;
 pub mod pipeline;
 pub mod reading;
+pub mod stop;
 pub mod walk;
 
 pub use archive::{Keep, Limits};
 
 use archive::{ArchiveWriter, Compression};
 use curtain_model::{
-    format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, RawOp, RawRecord,
+    format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, Partial, ProcRootKind, RawOp,
+    RawRecord, StartBasis,
 };
 use curtain_parse::Context;
 use rustix::fs::{Mode, OFlags};
@@ -43,6 +49,9 @@ pub struct Options {
     pub http_timeout: Duration,
     /// Threads reading processes; `None`: [`pipeline::default_jobs`].
     pub jobs: Option<usize>,
+    /// Stop reading processes once this much time has passed since the start, and finish the
+    /// archive with what was read (`partial` in the manifest).
+    pub time_budget: Option<Duration>,
 }
 
 impl Default for Options {
@@ -56,6 +65,7 @@ impl Default for Options {
             ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
             http_timeout: Duration::from_millis(1500),
             jobs: None,
+            time_budget: None,
         }
     }
 }
@@ -69,6 +79,8 @@ pub struct Outcome {
     pub bytes: u64,
     /// Members written, the manifest included.
     pub members: u64,
+    /// Why the collection stopped before its end, if it did.
+    pub stopped: Option<stop::Reason>,
 }
 
 fn now(id: rustix::time::ClockId) -> u64 {
@@ -83,8 +95,10 @@ fn cstr(c: &std::ffi::CStr) -> String {
 /// Collects the proc tree of `opts.proc_root` into an archive written to `out`.
 ///
 /// Fails only when the output cannot be written or the proc root cannot be opened; everything
-/// that cannot be read inside the tree is recorded as data.
+/// that cannot be read inside the tree is recorded as data. Stopped early (a signal caught by
+/// [`stop::Handlers`], `opts.time_budget` spent), it finishes the archive with what it read.
 pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, W)> {
+    let started = std::time::Instant::now();
     // The two clocks back to back: realtime - boottime is the wall time of boot.
     let boottime_start_ns = now(rustix::time::ClockId::Boottime);
     let realtime_start_ns = now(rustix::time::ClockId::Realtime);
@@ -104,18 +118,31 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
     let root_fd = rustix::fs::openat(&root, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(io::Error::from)?;
     let root_dir = rustix::fd::AsFd::as_fd(&root_fd);
+    let kind = walk::root_kind(root_dir);
     // Who the collector is in this tree, before any process: it labels itself and its session.
-    let self_link = walk::read_link(root_dir, "self", "self".into());
-    let self_pid: Option<u32> =
-        self_link.rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+    // In a copy, `self` names the collector of the machine it was copied from (or whatever the
+    // copier chose): recorded with its target, not taken.
+    let mut self_link = walk::read_link(root_dir, "self", "self".into());
+    if kind == ProcRootKind::Copied && self_link.rec.error.is_none() {
+        self_link.rec.error = Some(ErrorKind::NotFollowed);
+        self_link.rec.detail = Some("copied tree: not taken as the collector".into());
+    }
+    let self_pid: Option<u32> = self_link
+        .rec
+        .target
+        .as_ref()
+        .filter(|_| self_link.rec.error.is_none())
+        .and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
     // Socket tables through netlink when this is the live proc tree of our own pid namespace.
-    let home_netns = (self_pid == Some(std::process::id()))
+    let home_netns = (kind == ProcRootKind::Procfs && self_pid == Some(std::process::id()))
         .then(|| {
             rustix::fs::openat(root_dir, "thread-self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
         })
         .flatten();
     let walk_opts = walk::WalkOptions { no_environ: opts.no_environ, carve_exe: opts.carve_exe };
-    let shared = walk::Shared::new(root, walk_opts, home_netns);
+    let stop = stop::Stop::new(opts.time_budget.and_then(|b| started.checked_add(b)));
+    let shared = walk::Shared::new(root, kind, walk_opts, home_netns, stop);
+    let stop = &shared.stop;
     let mut reader = walk::Reader::new(&shared);
     let mut w = pipeline::Writer::new(&mut archive, Context { clock: clock.clone() });
 
@@ -125,22 +152,55 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
     let stat = reader.read_file(root_dir, "stat", "stat".into());
     w.global(&stat)?;
     clock.btime = stat.result().ok().and_then(|b| curtain_parse::parse_btime(b, clock.clk_tck, clock.page_size));
+    if kind == ProcRootKind::Copied {
+        // A copy was booted elsewhere: its processes started after its own btime.
+        clock.start_basis = Some(StartBasis::Btime);
+        w.ctx.clock.btime = clock.btime;
+        w.ctx.clock.start_basis = clock.start_basis;
+    }
     let (listing, pids) = reader.list_numeric(root_dir, ".", ".".into());
     w.global(&listing)?;
+    // Why it stopped, once seen: from then on nothing more is written, so that the archive
+    // holds the processes of the list up to that point.
+    let mut stopped: Option<stop::Reason> = None;
+    let go_on = |stopped: &mut Option<stop::Reason>| {
+        if stopped.is_none() {
+            *stopped = stop.reason();
+        }
+        stopped.is_none()
+    };
     // Itself first, then its ancestors as long as they are the responder's session, then the rest.
     if let Some(me) = self_pid.filter(|p| pids.binary_search(p).is_ok()) {
-        w.done.insert(me);
-        w.take(reader.process(me))?;
+        if go_on(&mut stopped) {
+            w.done.insert(me);
+            w.take(reader.process(me))?;
+        }
         while let Some(next) = w.tables.next_ancestor().filter(|p| pids.binary_search(p).is_ok() && !w.done.contains(p))
         {
+            if !go_on(&mut stopped) {
+                break;
+            }
             w.done.insert(next);
             w.take(reader.process(next))?;
         }
     }
     drop(reader);
-    let rest: Vec<u32> = pids.into_iter().filter(|p| !w.done.contains(p)).collect();
+    let rest: Vec<u32> = pids.iter().copied().filter(|p| !w.done.contains(p)).collect();
     let jobs = opts.jobs.unwrap_or_else(pipeline::default_jobs);
-    pipeline::walk(&shared, &rest, jobs, |b| w.take(b))?;
+    let mut processes_read = w.done.len() as u64;
+    if stopped.is_none() {
+        pipeline::walk(&shared, &rest, jobs, |b| {
+            if !go_on(&mut stopped) {
+                return Ok(());
+            }
+            processes_read += 1;
+            w.take(b)
+        })?;
+    }
+    if processes_read < pids.len() as u64 {
+        // The readers saw the stop before the writer was handed another process.
+        stopped = stopped.or_else(|| stop.reason());
+    }
 
     // ECS identity: our own environment, else the container's init's.
     let ecs_uri = opts.ecs_uri.clone().or_else(|| {
@@ -151,7 +211,8 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
         })
     });
     let mut ecs_docs: [Option<Vec<u8>>; 2] = [None, None];
-    if let Some(uri) = ecs_uri {
+    // Not asked once stopped: a signal or a spent budget wants the archive now.
+    if let Some(uri) = ecs_uri.filter(|_| go_on(&mut stopped)) {
         let base = uri.trim_end_matches('/');
         for (i, (name, url)) in
             [("container", base.to_string()), ("task", format!("{base}/task"))].into_iter().enumerate()
@@ -221,7 +282,14 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
             proc_root: opts.proc_root.clone(),
             carve_exe: opts.carve_exe,
             no_environ: opts.no_environ,
+            proc_root_kind: Some(kind),
+            time_budget_ms: opts.time_budget.map(|b| b.as_millis().min(u64::MAX as u128) as u64),
         },
+        partial: stopped.map(|r| Partial {
+            reason: r.as_str().into(),
+            processes_read,
+            processes_listed: pids.len() as u64,
+        }),
         counts,
         errors_by_kind,
         members: archive.members().to_vec(),
@@ -230,7 +298,7 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
     let members = archive.written() + 1;
     let (out, sha256, bytes) = archive.finish(&body)?;
-    Ok((Outcome { manifest, sha256, bytes, members }, out))
+    Ok((Outcome { manifest, sha256, bytes, members, stopped }, out))
 }
 
 /// One line per problem `verify` found.
@@ -480,6 +548,13 @@ pub fn summary(o: &Outcome, output: &str, elapsed: Duration) -> String {
     } else {
         let list: Vec<String> = m.errors_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(s, "  errors: {} (see tables/errors.jsonl)", list.join(", "));
+    }
+    if let Some(p) = &m.partial {
+        let _ = writeln!(
+            s,
+            "  PARTIAL: stopped ({}) after {} of {} processes; the archive is whole and verifies",
+            p.reason, p.processes_read, p.processes_listed
+        );
     }
     let _ = writeln!(s, "  archive {output}: {} members, {} bytes, {:.2} s", o.members, o.bytes, elapsed.as_secs_f64());
     let _ = writeln!(s, "  sha256 {}", o.sha256);

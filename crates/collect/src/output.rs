@@ -105,6 +105,12 @@ impl NewFile {
         Err(named(path, io::Error::from(last), io::ErrorKind::AlreadyExists))
     }
 
+    /// Where the file is being written until [`Self::commit`]: the destination's folder and the
+    /// temporary name in it (for a signal handler to remove, see [`crate::stop`]).
+    pub fn temporary(&self) -> (rustix::fd::BorrowedFd<'_>, &std::ffi::OsStr) {
+        (rustix::fd::AsFd::as_fd(&self.dir), &self.tmp)
+    }
+
     /// The file being written.
     pub fn file(&self) -> &File {
         self.file.as_ref().expect("not yet committed")

@@ -8,6 +8,10 @@
 //! namespace read its socket tables: bundles are written in the order of the pid list, and
 //! readers may run at most [`WINDOW`] chunks of [`CHUNK`] processes (and [`BUDGET`] bytes) ahead
 //! of the writing, so memory stays bounded.
+//!
+//! When the collection must stop early ([`crate::stop`]), readers stop reading between two
+//! processes and take no more chunks; the caller's `take` drops whatever reaches it after it has
+//! seen the stop itself, so that the archive holds a prefix of the pid list.
 
 use crate::archive::ArchiveWriter;
 use crate::parts::{Parts, READS};
@@ -132,7 +136,8 @@ impl<'a, W: Write> Writer<'a, W> {
 }
 
 /// Walks `pids` with `jobs` reader threads and hands each bundle to `take` in the order of
-/// `pids`. With one job, no thread is started and all of it happens on this thread.
+/// `pids`. With one job, no thread is started and all of it happens on this thread. Once
+/// `shared.stop` says stop, no more processes are read and the walk ends without error.
 ///
 /// There is no writer thread: a reader that hands over a chunk while no other is writing
 /// becomes the writer and writes every chunk that is next in order, then goes back to reading.
@@ -146,9 +151,10 @@ pub fn walk(
     mut take: impl FnMut(Bundle) -> io::Result<()> + Send,
 ) -> io::Result<()> {
     // On this thread, one process after the other.
+    let stopped = || shared.stop.reason().is_some();
     let here = |take: &mut dyn FnMut(Bundle) -> io::Result<()>| -> io::Result<()> {
         let mut r = Reader::new(shared);
-        pids.iter().try_for_each(|&pid| take(r.process(pid)))
+        pids.iter().take_while(|_| !stopped()).try_for_each(|&pid| take(r.process(pid)))
     };
     if jobs <= 1 || pids.len() < 2 {
         return here(&mut take);
@@ -161,7 +167,7 @@ pub fn walk(
     let started = std::thread::scope(|s| {
         let mut started = 0;
         for _ in 0..jobs {
-            let (next, line, chunks, writer) = (&next, &line, &chunks, &writer);
+            let (next, line, chunks, writer, stopped) = (&next, &line, &chunks, &writer, &stopped);
             let reader = std::thread::Builder::new().name("curtain-reader".into()).spawn_scoped(s, move || {
                 let _halt = HaltOnPanic(line);
                 // Its own descriptor table: a shared one makes every fd syscall take a reference
@@ -172,7 +178,9 @@ pub fn walk(
                 // hands none on: bundles are bytes, and writing opens no descriptor.
                 let _ = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) };
                 let mut r = Reader::new(shared);
-                line.take_turns(next, chunks, writer, |pids| pids.iter().map(|&pid| r.process(pid)).collect());
+                line.take_turns(next, chunks, writer, stopped, |pids| {
+                    pids.iter().take_while(|_| !stopped()).map(|&pid| r.process(pid)).collect()
+                });
             });
             match reader {
                 Ok(_) => started += 1,
@@ -187,7 +195,7 @@ pub fn walk(
     }
     let st = line.state.into_inner().unwrap_or_else(|e| e.into_inner());
     st.result?;
-    if st.written < chunks.len() {
+    if st.written < chunks.len() && !stopped() {
         return Err(io::Error::other(format!(
             "{} of {} chunks of processes not read",
             chunks.len() - st.written,
@@ -246,15 +254,22 @@ impl Line {
     }
 
     /// One reader's part: claims the chunks in turn, reads each with `read` once it may, and
-    /// hands it over (writing when it is next in order), until none is left or the walk stops.
+    /// hands it over (writing when it is next in order), until none is left or the walk stops
+    /// (the output failed, or `stopped` says so: then it stops every reader, so that none waits
+    /// for a chunk that no one will read).
     fn take_turns<F: FnMut(Bundle) -> io::Result<()>>(
         &self,
         next: &AtomicUsize,
         chunks: &[&[u32]],
         writer: &Mutex<&mut F>,
+        stopped: &dyn Fn() -> bool,
         mut read: impl FnMut(&[u32]) -> Vec<Bundle>,
     ) {
         loop {
+            if stopped() {
+                self.halt();
+                break;
+            }
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= chunks.len() || !self.wait_turn(i) {
                 break;
@@ -354,7 +369,18 @@ mod tests {
 
     /// `threads` readers over `chunks` chunks of CHUNK pids, each chunk read after a pause that
     /// varies with its number, through `take`; returns what the line ends with.
-    fn run(threads: usize, chunks: usize, mut take: impl FnMut(Bundle) -> io::Result<()> + Send) -> LineState {
+    fn run(threads: usize, chunks: usize, take: impl FnMut(Bundle) -> io::Result<()> + Send) -> LineState {
+        run_until(threads, chunks, &|| false, &|_| {}, take)
+    }
+
+    /// [`run`], with readers that look at `stopped` and call `reading` with each chunk's number.
+    fn run_until(
+        threads: usize,
+        chunks: usize,
+        stopped: &(dyn Fn() -> bool + Sync),
+        reading: &(dyn Fn(usize) + Sync),
+        mut take: impl FnMut(Bundle) -> io::Result<()> + Send,
+    ) -> LineState {
         let line = Line::default();
         let next = AtomicUsize::new(0);
         let writer = Mutex::new(&mut take);
@@ -363,8 +389,9 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
-                    line.take_turns(&next, &chunks, &writer, |pids| {
+                    line.take_turns(&next, &chunks, &writer, stopped, |pids| {
                         let i = pids[0] as usize / CHUNK;
+                        reading(i);
                         assert!(i < line.lock().written + WINDOW, "chunk {i} read more than WINDOW ahead");
                         // Chunks finish out of order: every third one takes longer.
                         std::thread::sleep(std::time::Duration::from_micros(if i.is_multiple_of(3) {
@@ -372,7 +399,7 @@ mod tests {
                         } else {
                             50
                         }));
-                        pids.iter().map(|&pid| bundle(pid)).collect()
+                        pids.iter().take_while(|_| !stopped()).map(|&pid| bundle(pid)).collect()
                     })
                 });
             }
@@ -412,5 +439,35 @@ mod tests {
         assert_eq!(got, (0..=37).collect::<Vec<_>>());
         // The readers stopped within a window of chunks of it instead of reading all 40.
         assert!(st.written < 37 / CHUNK + 1 + 2 * WINDOW, "{} chunks went by", st.written);
+    }
+
+    #[test]
+    fn a_stop_ends_the_walk_and_what_is_taken_after_it_is_dropped() {
+        // The stop comes while chunk 12 is being read (as a signal would, between two reads):
+        // readers stop, none is left waiting, and a writer that drops what reaches it once it
+        // has seen the stop has written a prefix of the pids.
+        let stop = AtomicBool::new(false);
+        let stopped = || stop.load(Ordering::SeqCst);
+        let mut got = Vec::new();
+        let st = run_until(
+            3,
+            40,
+            &stopped,
+            &|i| {
+                if i == 12 {
+                    stop.store(true, Ordering::SeqCst)
+                }
+            },
+            |b| {
+                if !stopped() {
+                    got.push(b.pid);
+                }
+                Ok(())
+            },
+        );
+        assert!(st.result.is_ok() && st.halt);
+        assert!(st.written < 12 + 2 * WINDOW, "{} chunks went by", st.written);
+        assert!(!got.is_empty() && got.len() < 12 * CHUNK + CHUNK, "{}", got.len());
+        assert_eq!(got, (0..got.len() as u32).collect::<Vec<_>>());
     }
 }

@@ -13,13 +13,20 @@
 //! Readers share only a [`Shared`] (the proc root, the hashes of executables seen, the
 //! namespaces whose tables are taken), so several can walk at once, each on its own thread,
 //! while one writer puts their bundles in the archive in pid order ([`crate::pipeline`]).
+//!
+//! A proc root that is not a live procfs ([`ProcRootKind::Copied`]: another tool's collection,
+//! an upload) is data that anyone may have shaped, read without trusting it: no symbolic link is
+//! followed (a link where a file or a directory was expected is recorded with its target, as a
+//! `readlink` record), only regular files are opened for reading (a FIFO planted as `environ`
+//! would block the walk, a device could act), and no executable is hashed through `exe` (in a
+//! copy, the file it names is on the examiner's machine). See [`open_copied`].
 
-use curtain_model::{to_hex, ErrorKind, ExeStat, Proto, RawOp, RawRecord};
+use curtain_model::{to_hex, ErrorKind, ExeStat, ProcRootKind, Proto, RawOp, RawRecord};
 use curtain_parse::record::{Failure, LinkName, LinkRef, RecordRef};
 use curtain_parse::row::REPEAT_MAX;
 use curtain_parse::tables::{LINK_NAMES, PROCESS_FILES};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -50,6 +57,111 @@ fn failed(rec: &mut RawRecord, e: Errno) {
 
 fn failure(e: Errno) -> Failure {
     Failure::new(errno_kind(e), e.raw_os_error())
+}
+
+/// What a proc root is: a live procfs (by the magic number of its filesystem), or a copy.
+pub fn root_kind(root: BorrowedFd<'_>) -> ProcRootKind {
+    match rustix::fs::fstatfs(root) {
+        Ok(st) if st.f_type == rustix::fs::PROC_SUPER_MAGIC => ProcRootKind::Procfs,
+        _ => ProcRootKind::Copied,
+    }
+}
+
+/// Why a path of a copied tree was not opened.
+pub struct Refusal {
+    pub failure: Failure,
+    /// The symbolic link found where the path was expected, as an `O_PATH` descriptor of the
+    /// link itself: its target is read through it, never what it names.
+    pub link: Option<OwnedFd>,
+}
+
+impl From<Errno> for Refusal {
+    fn from(e: Errno) -> Self {
+        Refusal { failure: failure(e), link: None }
+    }
+}
+
+fn not_followed(errno: Option<Errno>) -> Refusal {
+    Refusal { failure: Failure { kind: ErrorKind::NotFollowed, errno: errno.map(|e| e.raw_os_error()) }, link: None }
+}
+
+fn not_regular() -> Refusal {
+    Refusal { failure: Failure { kind: ErrorKind::NotRegular, errno: None }, link: None }
+}
+
+/// Set when `openat2` is not served (a kernel before 5.6, a seccomp filter that refuses it):
+/// [`walk_beneath`] from then on.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Opens `name` (one of the collector's own relative paths: `stat`, `fd`, `net/tcp`) under `dir`
+/// without following a symbolic link on the way or at the end, and without leaving `dir`.
+fn beneath(dir: BorrowedFd<'_>, name: &str, flags: OFlags) -> Result<OwnedFd, Refusal> {
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH;
+        match rustix::fs::openat2(dir, name, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), resolve) {
+            Ok(fd) => return Ok(fd),
+            // A link on the way (or at the end, for an open that is not O_PATH).
+            Err(e @ (Errno::LOOP | Errno::XDEV)) => return Err(not_followed(Some(e))),
+            Err(Errno::NOSYS | Errno::PERM) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    walk_beneath(dir, name, flags)
+}
+
+/// [`beneath`] without `openat2`: each directory on the way opened as a path with O_NOFOLLOW
+/// and checked to be a directory before the next name is looked up in it.
+fn walk_beneath(dir: BorrowedFd<'_>, name: &str, flags: OFlags) -> Result<OwnedFd, Refusal> {
+    let mut parts = name.split('/');
+    let last = parts.next_back().unwrap_or_default();
+    let mut held: Option<OwnedFd> = None;
+    for part in parts {
+        if matches!(part, "" | "." | "..") {
+            return Err(not_followed(None));
+        }
+        let at = held.as_ref().map_or(dir, |f| f.as_fd());
+        let fd = rustix::fs::openat(at, part, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+        match FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) {
+            FileType::Directory => held = Some(fd),
+            FileType::Symlink => return Err(not_followed(Some(Errno::LOOP))),
+            _ => return Err(Errno::NOTDIR.into()),
+        }
+    }
+    if matches!(last, "" | "..") {
+        return Err(not_followed(None));
+    }
+    let at = held.as_ref().map_or(dir, |f| f.as_fd());
+    match rustix::fs::openat(at, last, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::LOOP) => Err(not_followed(Some(Errno::LOOP))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens `name` under `dir` of a copied tree: a regular file for reading, or (`want_dir`) a
+/// directory as a path to look names up in. The path is first opened as itself (`O_PATH`, which
+/// opens nothing: no FIFO waits, no device acts) and its type checked; a file is then opened
+/// for reading (non-blocking) and checked again to be that same regular file, so that one
+/// swapped in between is refused too.
+pub fn open_copied(dir: BorrowedFd<'_>, name: &str, want_dir: bool) -> Result<OwnedFd, Refusal> {
+    let path = beneath(dir, name, OFlags::PATH)?;
+    let st = rustix::fs::fstat(&path)?;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Symlink => Err(Refusal { link: Some(path), ..not_followed(None) }),
+        FileType::Directory if want_dir => Ok(path),
+        FileType::RegularFile if !want_dir => {
+            let fd = beneath(dir, name, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
+            let again = rustix::fs::fstat(&fd)?;
+            if FileType::from_raw_mode(again.st_mode) == FileType::RegularFile
+                && (again.st_dev, again.st_ino) == (st.st_dev, st.st_ino)
+            {
+                Ok(fd)
+            } else {
+                Err(not_regular())
+            }
+        }
+        _ => Err(not_regular()),
+    }
 }
 
 /// Options of the walk.
@@ -110,6 +222,12 @@ pub enum Read {
     Fds(Result<Range<usize>, Failure>),
     /// The file behind exe: the bundle's `exe`.
     Exe(Result<(), Failure>),
+    /// A symbolic link of a copied tree where `name` (empty: the process directory) was
+    /// expected: its target.
+    Readlink {
+        name: &'static str,
+        got: Result<Span, Failure>,
+    },
 }
 
 /// One link read, its target in the arena.
@@ -171,6 +289,7 @@ impl Bundle {
                 }),
                 None,
             ),
+            Read::Readlink { name, got } => (RecordRef::Readlink { name, got: bytes(got) }, None),
         }
     }
 }
@@ -194,16 +313,27 @@ pub struct Shared {
     /// Cleared on the first EPERM entering a namespace: /proc tables from then on.
     may_enter: AtomicBool,
     seq: AtomicU32,
-    /// The root is a procfs (not a copied tree), whose `fd/` directories tell their size.
-    procfs: bool,
+    /// A live procfs (whose `fd/` directories tell their size, and whose links the kernel
+    /// resolves), or a copy read as data.
+    pub kind: ProcRootKind,
+    /// When to stop handing out pids.
+    pub stop: crate::stop::Stop,
 }
 
 impl Shared {
-    pub fn new(root: OwnedFd, opts: WalkOptions, home_netns: Option<OwnedFd>) -> Self {
+    /// `home_netns` is taken only on a live procfs.
+    pub fn new(
+        root: OwnedFd,
+        kind: ProcRootKind,
+        opts: WalkOptions,
+        home_netns: Option<OwnedFd>,
+        stop: crate::stop::Stop,
+    ) -> Self {
+        let home_netns = home_netns.filter(|_| kind == ProcRootKind::Procfs);
         let home_ino = home_netns.as_ref().and_then(|f| rustix::fs::fstat(f).ok()).map(|st| st.st_ino);
-        let procfs = rustix::fs::fstatfs(&root).is_ok_and(|st| st.f_type == rustix::fs::PROC_SUPER_MAGIC);
         Shared {
-            procfs,
+            kind,
+            stop,
             home_ino,
             root,
             opts,
@@ -214,6 +344,20 @@ impl Shared {
             may_enter: AtomicBool::new(true),
             seq: AtomicU32::new(0),
         }
+    }
+
+    /// The root is a copy: nothing in it is followed or trusted.
+    pub fn copied(&self) -> bool {
+        self.kind == ProcRootKind::Copied
+    }
+
+    /// Opens the file `name` under `dir` for reading: straight on a live procfs, through
+    /// [`open_copied`] in a copy.
+    fn open_file(&self, dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, Refusal> {
+        if self.copied() {
+            return open_copied(dir, name, false);
+        }
+        Ok(rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?)
     }
 }
 
@@ -320,8 +464,10 @@ fn net_name(proto: Option<Proto>) -> &'static str {
     }
 }
 
-/// Reads `name` under `dir` whole onto the end of the bundle's arena: a [`Read::File`].
+/// Reads `name` under `dir` whole onto the end of the bundle's arena: a [`Read::File`] (and,
+/// when a copy holds a link in its place, the link's [`Read::Readlink`]).
 fn file(
+    shared: &Shared,
     b: &mut Bundle,
     repeats: &mut Repeats,
     dir: BorrowedFd<'_>,
@@ -330,17 +476,26 @@ fn file(
     mntns: Option<u64>,
 ) {
     let start = b.arena.len();
-    let read = match read_whole(dir, name, &mut b.arena, whole_at_once(name)) {
+    let got = shared.open_file(dir, name).and_then(|fd| Ok(read_whole(&fd, &mut b.arena, whole_at_once(name))?));
+    match got {
         Ok(truncated) => {
             let sha256 = repeats.digest(name, &b.arena[start..]);
-            Read::File { name, got: Ok(start..b.arena.len()), truncated, sha256, netns, mntns }
+            b.reads.push(Read::File { name, got: Ok(start..b.arena.len()), truncated, sha256, netns, mntns });
         }
-        Err(e) => {
+        Err(r) => {
             b.arena.truncate(start);
-            Read::File { name, got: Err(failure(e)), truncated: false, sha256: [0; 32], netns, mntns }
+            b.reads.push(Read::File { name, got: Err(r.failure), truncated: false, sha256: [0; 32], netns, mntns });
+            refused_link(b, name, r.link);
         }
-    };
-    b.reads.push(read);
+    }
+}
+
+/// The target of a link that a copied tree holds where `name` was expected, as its own read.
+fn refused_link(b: &mut Bundle, name: &'static str, link_fd: Option<OwnedFd>) {
+    if let Some(fd) = link_fd {
+        let got = link(&mut b.arena, fd.as_fd(), "");
+        b.reads.push(Read::Readlink { name, got });
+    }
 }
 
 /// One readlinkat onto the end of `arena`; a target longer than PATH_MAX (which /proc does not
@@ -377,7 +532,9 @@ impl<'s> Reader<'s> {
     pub fn read_file(&mut self, dir: BorrowedFd<'_>, name: &str, path: String) -> Item {
         let mut rec = RawRecord::new(RawOp::Read, path);
         self.buf.clear();
-        match read_whole(dir, name, &mut self.buf, whole_at_once(name)) {
+        let got =
+            self.shared.open_file(dir, name).and_then(|fd| Ok(read_whole(&fd, &mut self.buf, whole_at_once(name))?));
+        match got {
             Ok(truncated) => {
                 rec.size = Some(self.buf.len() as u64);
                 rec.truncated = truncated;
@@ -385,8 +542,14 @@ impl<'s> Reader<'s> {
                 let sha = Sha256::digest(&bytes).into();
                 Item { rec, bytes: Some(bytes), sha256: Some(sha) }
             }
-            Err(e) => {
-                failed(&mut rec, e);
+            Err(r) => {
+                rec.error = Some(r.failure.kind);
+                rec.errno = r.failure.errno;
+                // A link in a copy's place of the file: its target is the record's.
+                rec.target = r
+                    .link
+                    .and_then(|fd| rustix::fs::readlinkat(&fd, "", Vec::new()).ok())
+                    .map(|t| t.into_bytes().into());
                 Item::bare(rec)
             }
         }
@@ -434,38 +597,61 @@ impl<'s> Reader<'s> {
             exe: None,
             carved: None,
         };
+        let shared = self.shared;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let dirfd = match rustix::fs::openat(&self.shared.root, itoa::Buffer::new().format(pid), flags, Mode::empty()) {
+        let mut pid_buf = itoa::Buffer::new();
+        let pid_name = pid_buf.format(pid);
+        let opened = if shared.copied() {
+            open_copied(shared.root.as_fd(), pid_name, true)
+        } else {
+            rustix::fs::openat(&shared.root, pid_name, flags, Mode::empty()).map_err(Refusal::from)
+        };
+        let dirfd = match opened {
             Ok(fd) => fd,
-            Err(e) => {
-                b.reads.push(Read::Opendir(Some(Failure::new(ErrorKind::Vanished, e.raw_os_error()))));
+            Err(r) => {
+                let f = match r.failure.kind {
+                    ErrorKind::NotFollowed | ErrorKind::NotRegular => r.failure,
+                    _ => Failure { kind: ErrorKind::Vanished, ..r.failure },
+                };
+                b.reads.push(Read::Opendir(Some(f)));
+                refused_link(&mut b, "", r.link);
                 return b;
             }
         };
         b.reads.push(Read::Opendir(None));
         let dir = dirfd.as_fd();
         for name in PROCESS_FILES {
-            if name == "environ" && self.shared.opts.no_environ {
+            if name == "environ" && shared.opts.no_environ {
                 continue;
             }
-            file(&mut b, &mut self.repeats, dir, name, None, None);
+            file(shared, &mut b, &mut self.repeats, dir, name, None, None);
         }
 
         // exe, cwd, root and the namespaces: one record. The ns/ links are read relative to
         // ns/ opened as a path (no permission asked of that open): a lookup of one name in place
         // of two for each, which costs more than the open and close (docs/BENCHMARKS.md).
         let first = b.links.len();
-        let ns = rustix::fs::openat(dir, "ns", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let ns = if shared.copied() {
+            open_copied(dir, "ns", true)
+        } else {
+            rustix::fs::openat(dir, "ns", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(Refusal::from)
+        };
         for name in LINK_NAMES {
             let got = match (name.strip_prefix("ns/"), &ns) {
                 (Some(short), Ok(ns)) => link(&mut b.arena, ns.as_fd(), short),
+                // In a copy, never looked up through an `ns` that could not be opened as a
+                // directory of its own (a link to anywhere): the reason is each link's.
+                (Some(_), Err(r)) if shared.copied() => Err(r.failure),
                 // No ns/ to open: each link says why on its own, as read from the process.
                 _ => link(&mut b.arena, dir, name),
             };
             b.links.push(Link { name: LinkName::Named(name), got });
         }
-        drop(ns);
         b.reads.push(Read::Links(first..b.links.len()));
+        if let Err(r) = ns {
+            refused_link(&mut b, "ns", r.link);
+        }
         let ns_of = |b: &Bundle, name: &str| -> Option<u64> {
             let i = LINK_NAMES.iter().position(|n| *n == name)?;
             let span = b.links[first + i].got.clone().ok()?;
@@ -473,7 +659,12 @@ impl<'s> Reader<'s> {
         };
         let (netns, mntns) = (ns_of(&b, "ns/net"), ns_of(&b, "ns/mnt"));
         if b.links[first].got.is_ok() {
-            let r = self.exe(dir, &mut b);
+            // In a copy, `exe` is a link to a path of the examiner's machine: never opened.
+            let r = if shared.copied() {
+                Err(Failure { kind: ErrorKind::NotFollowed, errno: None })
+            } else {
+                self.exe(dir, &mut b)
+            };
             b.reads.push(Read::Exe(r));
         }
         self.fds(dir, &mut b);
@@ -483,7 +674,7 @@ impl<'s> Reader<'s> {
             let from = b.reads.len();
             let dumped = self.netlink_tables(dir, netns, &mut b);
             for proto in Proto::ALL.into_iter().filter(|t| !dumped.contains(t)) {
-                file(&mut b, &mut self.repeats, dir, net_name(Some(proto)), Some(netns), None);
+                file(shared, &mut b, &mut self.repeats, dir, net_name(Some(proto)), Some(netns), None);
             }
             // Given back only when no table came, so that none is in the archive twice; the
             // failed reads stay in the log.
@@ -493,7 +684,7 @@ impl<'s> Reader<'s> {
             self.shared.settle(NsKind::Net, netns, read);
         }
         if let Some(mntns) = mntns.filter(|n| self.shared.claim(NsKind::Mnt, *n)) {
-            file(&mut b, &mut self.repeats, dir, "mountinfo", None, Some(mntns));
+            file(shared, &mut b, &mut self.repeats, dir, "mountinfo", None, Some(mntns));
             let read = matches!(b.reads.last(), Some(Read::File { got: Ok(_), .. }));
             self.shared.settle(NsKind::Mnt, mntns, read);
         }
@@ -580,17 +771,23 @@ impl<'s> Reader<'s> {
     /// read relative to it: one name looked up per descriptor instead of two.
     fn fds(&mut self, dir: BorrowedFd<'_>, b: &mut Bundle) {
         let first = b.links.len();
-        let fd_dir =
-            match rustix::fs::openat(dir, "fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    b.reads.push(Read::Fds(Err(failure(e))));
-                    return;
-                }
-            };
+        let opened = if self.shared.copied() {
+            open_copied(dir, "fd", true)
+        } else {
+            rustix::fs::openat(dir, "fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(Refusal::from)
+        };
+        let fd_dir = match opened {
+            Ok(fd) => fd,
+            Err(r) => {
+                b.reads.push(Read::Fds(Err(r.failure)));
+                refused_link(b, "fd", r.link);
+                return;
+            }
+        };
         let dir = fd_dir.as_fd();
         let mut listed_after = None;
-        let count = if self.shared.procfs {
+        let count = if !self.shared.copied() {
             rustix::fs::statx(dir, "", AtFlags::EMPTY_PATH, StatxFlags::SIZE).map_or(0, |st| st.stx_size)
         } else {
             0
@@ -742,16 +939,16 @@ pub fn read_link(dir: BorrowedFd<'_>, name: &str, path: String) -> Item {
     Item::bare(rec)
 }
 
-/// Reads a whole file onto the end of `buf`, at most [`MAX_FILE`] bytes of it. With `at_once`
-/// (see [`whole_at_once`]) a read that fills less than asked ends it. Returns whether it was cut.
-pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: bool) -> Result<bool, Errno> {
+/// Reads an open file whole onto the end of `buf`, at most [`MAX_FILE`] bytes of it. With
+/// `at_once` (see [`whole_at_once`]) a read that fills less than asked ends it. Returns whether
+/// it was cut.
+pub fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>, at_once: bool) -> Result<bool, Errno> {
     let start = buf.len();
-    let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
     loop {
         let got = buf.len() - start;
         if got >= MAX_FILE {
             let mut probe = [0u8; 1];
-            return match rustix::io::read(&fd, &mut probe[..]) {
+            return match rustix::io::read(fd, &mut probe[..]) {
                 Ok(0) => Ok(false),
                 _ => Ok(true),
             };
@@ -762,7 +959,7 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: b
         let room = MAX_FILE - got;
         let spare = buf.spare_capacity_mut();
         let want = spare.len().min(room);
-        match rustix::io::read(&fd, &mut spare[..want]) {
+        match rustix::io::read(fd, &mut spare[..want]) {
             Ok(([], _)) => return Ok(false),
             Ok((filled, _)) => {
                 let n = filled.len();
@@ -781,6 +978,30 @@ pub fn read_whole(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>, at_once: b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_or_without_openat2_no_link_is_followed() {
+        let d = std::env::temp_dir().join(format!("curtain-beneath-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("net")).unwrap();
+        std::fs::write(d.join("net/tcp"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.join("net"), d.join("out")).unwrap();
+        std::os::unix::fs::symlink(d.join("net/tcp"), d.join("net/link")).unwrap();
+        let dir = rustix::fs::open(&d, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let kind = |r: Result<OwnedFd, Refusal>| match r {
+            Ok(fd) => Ok(FileType::from_raw_mode(rustix::fs::fstat(&fd).unwrap().st_mode)),
+            Err(r) => Err(r.failure.kind),
+        };
+        for open in [beneath, walk_beneath] {
+            assert_eq!(kind(open(dir.as_fd(), "net/tcp", OFlags::RDONLY)), Ok(FileType::RegularFile));
+            // A link on the way, or at the end of an open for reading: refused.
+            assert_eq!(kind(open(dir.as_fd(), "out/tcp", OFlags::RDONLY)), Err(ErrorKind::NotFollowed));
+            assert_eq!(kind(open(dir.as_fd(), "net/link", OFlags::RDONLY)), Err(ErrorKind::NotFollowed));
+            // As a path, the link itself, for its target to be read.
+            assert_eq!(kind(open(dir.as_fd(), "net/link", OFlags::PATH)), Ok(FileType::Symlink));
+            assert_eq!(kind(open(dir.as_fd(), "net/none", OFlags::PATH)), Err(ErrorKind::ENOENT));
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn repeated_files_take_the_digest_of_their_bytes() {

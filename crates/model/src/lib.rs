@@ -154,6 +154,14 @@ pub enum ErrorKind {
     /// Any other errno, named in the error's detail.
     #[serde(rename = "other")]
     Other,
+    /// A symbolic link of a copied proc tree where a file or a directory was expected: its
+    /// target is recorded, never followed (what it names is on the examiner's machine).
+    #[serde(rename = "not_followed")]
+    NotFollowed,
+    /// A file of a copied proc tree that is not a regular file (a FIFO, a device, a socket):
+    /// refused before any read, which could block or act on a device.
+    #[serde(rename = "not_regular")]
+    NotRegular,
 }
 
 impl ErrorKind {
@@ -167,6 +175,8 @@ impl ErrorKind {
             ErrorKind::Parse => "parse",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Other => "other",
+            ErrorKind::NotFollowed => "not_followed",
+            ErrorKind::NotRegular => "not_regular",
         }
     }
 }
@@ -549,24 +559,49 @@ pub struct Clock {
     /// Byte order of the collecting host: /proc/net addresses are printed as host-order words.
     #[serde(default = "yes")]
     pub little_endian: bool,
+    /// What process start times count from; absent: [`StartBasis::Clocks`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_basis: Option<StartBasis>,
 }
 
 fn yes() -> bool {
     true
 }
 
+/// The boot time that process start times (ticks after boot) are added to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StartBasis {
+    /// The collecting machine's clocks read back to back (realtime - boottime): exact to the
+    /// nanosecond, and right only when the tree read is that machine's own live procfs.
+    #[default]
+    #[serde(rename = "clocks")]
+    Clocks,
+    /// The `btime` of the tree's own `stat` (whole seconds): a copied tree was booted on another
+    /// machine, at another time, and the collecting machine's clocks say nothing of it.
+    #[serde(rename = "btime")]
+    Btime,
+}
+
 impl Clock {
-    /// Wall-clock ns since the epoch at boot, from the two clocks read together at start.
+    /// Wall-clock ns since the epoch at boot, by [`Self::start_basis`]; with `btime` as the basis
+    /// and none read, 0 (unknown).
     pub fn boot_wall_ns(&self) -> u64 {
-        self.realtime_start_ns.saturating_sub(self.boottime_start_ns)
+        self.boot_ns().unwrap_or(0)
     }
-    /// Wall-clock ns of a process start given in ticks after boot; `None` past the last instant
-    /// kept ([`MAX_TIME_NS`]: a hostile or corrupt tick count is refused, never wrapped or
-    /// clamped to a plausible time).
+    fn boot_ns(&self) -> Option<u64> {
+        match self.start_basis.unwrap_or_default() {
+            StartBasis::Clocks => Some(self.realtime_start_ns.saturating_sub(self.boottime_start_ns)),
+            StartBasis::Btime => self.btime.and_then(|b| b.checked_mul(1_000_000_000)),
+        }
+    }
+    /// Wall-clock ns of a process start given in ticks after boot; `None` when the boot time
+    /// it counts from is unknown (a copied tree without `btime`), rather than a guess, and past
+    /// the last instant kept ([`MAX_TIME_NS`]: a hostile or corrupt tick count or btime is
+    /// refused, never wrapped or clamped to a plausible time).
     pub fn ticks_to_wall_ns(&self, ticks: u64) -> Option<u64> {
         let tck = self.clk_tck.max(1) as u128;
         let after_boot = (ticks as u128 * 1_000_000_000) / tck;
-        let ns = self.boot_wall_ns() as u128 + after_boot;
+        let ns = self.boot_ns()? as u128 + after_boot;
         (ns <= MAX_TIME_NS as u128).then_some(ns as u64)
     }
 }
@@ -621,6 +656,38 @@ pub struct CollectOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carve_exe: Option<u64>,
     pub no_environ: bool,
+    /// What the proc root was found to be when opened; absent in archives written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_root_kind: Option<ProcRootKind>,
+    /// `--time-budget`, in milliseconds, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_budget_ms: Option<u64>,
+}
+
+/// What a proc root is: a tree to read through the kernel, or a copy to read as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcRootKind {
+    /// A live procfs mount (its filesystem magic is PROC_SUPER_MAGIC): read as the kernel
+    /// renders it, links followed where the kernel resolves them.
+    #[serde(rename = "procfs")]
+    Procfs,
+    /// Anything else (another tool's collection, an upload): plain files and symbolic links
+    /// that anyone may have made. Links are recorded and never followed, only regular files are
+    /// read, and nothing in it is taken as the collector or its clocks.
+    #[serde(rename = "copied")]
+    Copied,
+}
+
+/// A collection stopped before it read every process: what was read, and why it stopped. The
+/// archive is complete and verifies; it holds the first `processes_read` of the processes
+/// listed, in the order of collection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partial {
+    /// `SIGTERM`, `SIGINT` or `time_budget`.
+    pub reason: String,
+    pub processes_read: u64,
+    pub processes_listed: u64,
 }
 
 /// One member of the archive with its digest.
@@ -663,6 +730,9 @@ pub struct Manifest {
     pub clock: Clock,
     pub started_at: String,
     pub ended_at: String,
+    /// Present when the collection was stopped early (a signal, `--time-budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecs: Option<EcsIdentity>,
     pub options: CollectOptions,

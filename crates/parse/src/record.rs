@@ -51,14 +51,19 @@ pub enum RecordRef<'a> {
     Fds(Result<&'a [LinkRef<'a>], Failure>),
     /// The file behind `/proc/PID/exe`.
     Exe(Result<&'a ExeStat, Failure>),
+    /// A path of a copied tree that is a symbolic link where a file or a directory was
+    /// expected: its target, read in place of following it (`name` empty: `PID` itself).
+    Readlink { name: &'a str, got: Got<'a> },
 }
 
 impl RecordRef<'_> {
     /// The record's path, as `raw/reads.jsonl` names it.
     pub fn path(&self, pid: u32) -> String {
         match self {
-            RecordRef::Opendir(_) | RecordRef::Links(_) => pid.to_string(),
-            RecordRef::Read { name, .. } | RecordRef::Netlink { name, .. } => format!("{pid}/{name}"),
+            RecordRef::Opendir(_) | RecordRef::Links(_) | RecordRef::Readlink { name: "", .. } => pid.to_string(),
+            RecordRef::Read { name, .. } | RecordRef::Netlink { name, .. } | RecordRef::Readlink { name, .. } => {
+                format!("{pid}/{name}")
+            }
             RecordRef::Fds(_) => format!("{pid}/fd"),
             RecordRef::Exe(_) => format!("{pid}/exe"),
         }
@@ -97,14 +102,15 @@ impl RecordRef<'_> {
             RecordRef::Links(_) => "links",
             RecordRef::Fds(_) => "fds",
             RecordRef::Exe(_) => "exe",
+            RecordRef::Readlink { .. } => "readlink",
         };
         o.raw("op", &[b"\"", op.as_bytes(), b"\""].concat());
         let path = o.key("path");
         path.push(b'"');
         json::int(path, pid);
         match self {
-            RecordRef::Opendir(_) | RecordRef::Links(_) => {}
-            RecordRef::Read { name, .. } | RecordRef::Netlink { name, .. } => {
+            RecordRef::Opendir(_) | RecordRef::Links(_) | RecordRef::Readlink { name: "", .. } => {}
+            RecordRef::Read { name, .. } | RecordRef::Netlink { name, .. } | RecordRef::Readlink { name, .. } => {
                 path.push(b'/');
                 json::escaped(path, name);
             }
@@ -140,6 +146,8 @@ impl RecordRef<'_> {
             RecordRef::Fds(Err(f)) => failure = Some(f),
             RecordRef::Exe(Ok(st)) => exe_json(o.key("exe"), st),
             RecordRef::Exe(Err(f)) => failure = Some(f),
+            RecordRef::Readlink { got: Ok(t), .. } => o.bytes("target", t),
+            RecordRef::Readlink { got: Err(f), .. } => failure = Some(f),
         }
         if let Some(f) = failure {
             failure_json(&mut o, f);
@@ -184,6 +192,14 @@ impl<'a> RecordRef<'a> {
                 (None, Some(e)) => Ok(e),
                 (None, None) => return Err(format!("exe record {} without result", rec.path)),
             }),
+            RawOp::Readlink => RecordRef::Readlink {
+                name,
+                got: match (failure, rec.target.as_ref()) {
+                    (Some(f), _) => Err(f),
+                    (None, Some(t)) => Ok(t.0.as_slice()),
+                    (None, None) => return Err(format!("readlink record {} without target", rec.path)),
+                },
+            },
             op => return Err(format!("unexpected {:?} of {}", op, rec.path)),
         })
     }
@@ -199,6 +215,7 @@ impl RecordRef<'_> {
             RecordRef::Links(_) => RawOp::Links,
             RecordRef::Fds(_) => RawOp::Fds,
             RecordRef::Exe(_) => RawOp::Exe,
+            RecordRef::Readlink { .. } => RawOp::Readlink,
         };
         let mut r = RawRecord::new(op, self.path(pid));
         let fail = |r: &mut RawRecord, f: Failure| {
@@ -248,6 +265,8 @@ impl RecordRef<'_> {
             RecordRef::Fds(Err(f)) => fail(&mut r, f),
             RecordRef::Exe(Ok(st)) => r.exe = Some(st.clone()),
             RecordRef::Exe(Err(f)) => fail(&mut r, f),
+            RecordRef::Readlink { got: Ok(t), .. } => r.target = Some(t.into()),
+            RecordRef::Readlink { got: Err(f), .. } => fail(&mut r, f),
         }
         r
     }

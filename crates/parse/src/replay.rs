@@ -42,8 +42,14 @@ impl<'a> Pending<'a> {
     /// The process whose directory was opened, or none and the error row of a process gone
     /// before any read.
     pub fn open<S: RowSink>(t: &mut Tables<S>, pid: u32, failed: Option<Failure>) -> Option<Pending<'a>> {
-        if failed.is_some() {
-            t.add_error(Some(pid), pid.to_string(), ErrorKind::Vanished, None);
+        if let Some(f) = failed {
+            // A directory of a copied tree refused as such (a link, not a directory) says so;
+            // on a live procfs a failed open can only mean the process is gone.
+            let kind = match f.kind {
+                ErrorKind::NotFollowed | ErrorKind::NotRegular => f.kind,
+                _ => ErrorKind::Vanished,
+            };
+            t.add_error(Some(pid), pid.to_string(), kind, None);
             return None;
         }
         Some(Pending { raw: ProcessRead { pid, ..Default::default() }, ..Default::default() })
@@ -102,6 +108,9 @@ impl<'a> Pending<'a> {
                 self.raw.fds = Some(Ok(v));
             }
             RecordRef::Exe(r) => self.raw.exe = Some(r.map_err(|f| f.kind)),
+            // Evidence of what a copied tree held in place of a file; the file's own record says
+            // that it was not read.
+            RecordRef::Readlink { .. } => {}
         }
         Ok(())
     }
@@ -169,7 +178,8 @@ fn replay_process<'a, S: RowSink>(
     let (pid, _) = split_pid(&first.path).ok_or(format!("bad path {}", first.path))?;
     let failed = first.error.map(|kind| Failure { kind, errno: first.errno });
     let Some(mut p) = Pending::open(t, pid, failed) else {
-        return match rest.first() {
+        // Only the target of a directory that was a link may follow a failed opendir.
+        return match rest.iter().find(|r| !(r.op == RawOp::Readlink && r.path == first.path)) {
             Some(rec) => Err(format!("{:?} of {} outside its process", rec.op, rec.path)),
             None => Ok(()),
         };
@@ -222,7 +232,13 @@ pub fn rebuild<'a, S: RowSink>(
             (RawOp::Readlink, None) if rec.path == "self" => {
                 replay_process(&mut t, &group, &member, ctx)?;
                 group.clear();
-                let pid = rec.target.as_ref().and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+                // A `self` with an error names no collector (in a copied tree it was recorded
+                // with its target, and not taken).
+                let pid = rec
+                    .target
+                    .as_ref()
+                    .filter(|_| rec.error.is_none())
+                    .and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
                 t.set_self_pid(pid);
             }
             _ => {
@@ -235,4 +251,40 @@ pub fn rebuild<'a, S: RowSink>(
     replay_process(&mut t, &group, &member, ctx)?;
     t.finish();
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemorySink, Table};
+    use curtain_model::{CollectError, Label, Process};
+
+    const STAT: &[u8] = b"1 (init) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0\n";
+
+    fn replay(self_line: &str) -> (Vec<Process>, Vec<CollectError>) {
+        let reads = format!(
+            "{self_line}\n{{\"op\":\"opendir\",\"path\":\"1\"}}\n{{\"op\":\"read\",\"path\":\"1/stat\",\"size\":{}}}\n\
+             {{\"op\":\"readlink\",\"path\":\"1/environ\",\"target\":\"/etc/shadow\"}}\n\
+             {{\"op\":\"opendir\",\"path\":\"7\",\"error\":\"not_followed\",\"errno\":40}}\n\
+             {{\"op\":\"readlink\",\"path\":\"7\",\"target\":\"/etc\"}}\n",
+            STAT.len()
+        );
+        let member = |name: &str| (name == "raw/proc/1/stat").then_some(STAT);
+        let t =
+            rebuild(reads.as_bytes(), member, &Context { clock: Default::default() }, MemorySink::default()).unwrap();
+        (t.sink.rows(Table::Processes), t.sink.rows(Table::Errors))
+    }
+
+    #[test]
+    fn a_self_with_an_error_names_no_collector_and_link_targets_replay() {
+        let (p, errors) = replay(r#"{"op":"readlink","path":"self","target":"1"}"#);
+        assert_eq!(p[0].label, Some(Label::SelfCollector));
+        // A process directory that was a link: its own error kind, not a vanished process.
+        let e: Vec<_> = errors.iter().map(|e| (e.path.as_str(), e.kind)).collect();
+        assert_eq!(e, [("7", ErrorKind::NotFollowed)]);
+        // Recorded with an error (a copied tree's `self`): nobody is the collector.
+        let (p, _) = replay(r#"{"op":"readlink","path":"self","target":"1","error":"not_followed"}"#);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].label, None);
+    }
 }

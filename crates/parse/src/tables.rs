@@ -755,6 +755,25 @@ mod tests {
     }
 
     #[test]
+    fn start_time_from_btime_for_a_copied_tree() {
+        // A copied tree's processes started after its own boot (btime), not the collecting
+        // machine's: the clocks read at collection are left out.
+        let mut c = ctx();
+        c.clock.btime = Some(1_700_000_000);
+        c.clock.start_basis = Some(curtain_model::StartBasis::Btime);
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&raw(10, "sh", 1, 10).view(), &c);
+        let want = curtain_model::format_rfc3339_ns(1_700_000_005_000_000_000);
+        assert_eq!(processes(&t)[0].started_at.as_deref(), Some(want.as_str()));
+        // No btime in the copy: no start time, rather than one counted from a guessed boot.
+        c.clock.btime = None;
+        let mut t = Tables::new(MemorySink::default(), None);
+        t.add_process(&raw(10, "sh", 1, 10).view(), &c);
+        assert_eq!(processes(&t)[0].started_at, None);
+        assert_eq!(processes(&t)[0].starttime_ticks, Some(500));
+    }
+
+    #[test]
     fn errors_are_rows_and_fields() {
         let mut r = raw(11, "app", 1, 11);
         r.files.insert("environ".into(), Err(ErrorKind::EACCES));

@@ -25,6 +25,8 @@ fn kind() -> impl Strategy<Value = ErrorKind> {
         Just(ErrorKind::Parse),
         Just(ErrorKind::Truncated),
         Just(ErrorKind::Other),
+        Just(ErrorKind::NotFollowed),
+        Just(ErrorKind::NotRegular),
     ]
 }
 
@@ -110,7 +112,7 @@ proptest! {
     }
 
     #[test]
-    fn read_log_lines(pid in any::<u32>(), which in 0usize..6, bytes in nasty(50), fail in prop::option::of(failure()),
+    fn read_log_lines(pid in any::<u32>(), which in 0usize..8, bytes in nasty(50), fail in prop::option::of(failure()),
                       truncated in any::<bool>(), netns in prop::option::of(any::<u64>()), mntns in prop::option::of(any::<u64>()),
                       targets in prop::collection::vec((prop::option::of(nasty(30)), failure(), any::<u32>(), any::<bool>()), 0..5),
                       exe in exe_stat()) {
@@ -125,7 +127,9 @@ proptest! {
             2 => RecordRef::Netlink { name: "net/tcp46", netns: netns.unwrap_or(1), got },
             3 => RecordRef::Links(&links),
             4 => RecordRef::Fds(match fail { Some(f) => Err(f), None => Ok(&links) }),
-            _ => RecordRef::Exe(match fail { Some(f) => Err(f), None => Ok(&exe) }),
+            5 => RecordRef::Exe(match fail { Some(f) => Err(f), None => Ok(&exe) }),
+            6 => RecordRef::Readlink { name: "", got },
+            _ => RecordRef::Readlink { name: "net", got },
         };
         let mut out = Vec::new();
         rec.write_json(pid, &mut out);
