@@ -18,6 +18,9 @@ pub mod reading;
 pub mod stop;
 pub mod walk;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use archive::{Keep, Limits};
 
 use archive::{ArchiveWriter, Compression};

@@ -16,6 +16,9 @@ pub mod replay;
 pub mod row;
 pub mod tables;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use proc::ParseError;
 pub use tables::{Bytes, Context, MemorySink, ProcessRead, RawProcess, RawResult, RowSink, Table, Tables};
 
