@@ -7,7 +7,7 @@
 //! limits allow. Not part of the crate's API.
 
 use crate::archive::{read_archive_with, ArchiveContents, Keep, Limits};
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 /// Limits small enough that a fuzzed input reaches each of them, large enough for the seeds.
 pub const LIMITS: Limits =
@@ -32,10 +32,72 @@ pub fn archive_reader(data: &[u8]) {
         assert_eq!(paths(all), paths(tables));
     }
     let Ok(all) = all else { return };
+    if all.problems.is_empty() {
+        as_tar_extracts(data, &all);
+    }
     let report = crate::verify(&all);
     assert!(report.members_checked <= all.seen.len() + report.problems.len());
-    if let Ok(re) = crate::reparse(&all) {
-        assert_eq!(re.tables.len(), curtain_parse::Table::ALL.len());
+    let Ok(re) = crate::reparse(&all) else { return };
+    assert_eq!(re.tables.len(), curtain_parse::Table::ALL.len());
+    if report.ok() {
+        reparsed_archive_verifies(&all, &re, &report);
+    }
+}
+
+/// An archive read without a problem holds what the tar crate's own reader (long names and pax
+/// paths applied, as `tar -x` applies them) extracts: the same members in the same order, with
+/// the same bytes (a hard link: its target's). What `verify` checked is what is extracted.
+fn as_tar_extracts(data: &[u8], c: &ArchiveContents) {
+    let mut plain = Vec::new();
+    let Ok(r) = crate::archive::open_reader(Cursor::new(data)) else { return };
+    // The stream was read within the limits up to its end blocks; what follows them is not tar.
+    if r.take(LIMITS.max_expanded + 4096).read_to_end(&mut plain).is_err() {
+        return;
+    }
+    let mut ar = tar::Archive::new(&plain[..]);
+    let mut extracted: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for e in ar.entries().expect("a tar stream") {
+        let mut e = match e {
+            Ok(e) => e,
+            // Cut short by `take` past the end blocks' neighbourhood: nothing accepted is there.
+            Err(_) if extracted.len() == c.members.len() => break,
+            Err(err) => panic!("the tar crate fails where curtain read without a problem: {err}"),
+        };
+        let path = e.path_bytes().into_owned();
+        let bytes = match e.header().entry_type() {
+            tar::EntryType::Link => {
+                let target = e.link_name_bytes().expect("a link names its target").into_owned();
+                let (_, b) = extracted.iter().find(|(p, _)| *p == target).expect("a link to an earlier member");
+                b.clone()
+            }
+            t => {
+                assert!(t.is_file(), "{}: extracted as {t:?}", String::from_utf8_lossy(&path));
+                let mut b = Vec::new();
+                e.read_to_end(&mut b).expect("the member's bytes");
+                b
+            }
+        };
+        extracted.push((path, bytes));
+    }
+    let read: Vec<(&[u8], &[u8])> = c.members.iter().map(|(p, d)| (p.as_bytes(), d.as_slice())).collect();
+    let extracted: Vec<(&[u8], &[u8])> = extracted.iter().map(|(p, d)| (p.as_slice(), d.as_slice())).collect();
+    assert_eq!(read, extracted, "curtain read other members than tar extracts");
+}
+
+/// `curtain reparse -o` of an archive that verifies writes one that verifies too and rebuilds
+/// to the same tables.
+fn reparsed_archive_verifies(c: &ArchiveContents, re: &crate::Reparsed, report: &crate::VerifyReport) {
+    let (out, _) = crate::write_reparsed(c, re, report, Vec::new(), crate::archive::Compression::None)
+        .expect("writing to memory fails only on a bad path");
+    let big = Limits { max_expanded: 64 << 20, max_members: 1 << 20, ..LIMITS };
+    let again = read_archive_with(Cursor::new(&out), &big, Keep::All).expect("the reparsed archive reads");
+    assert!(again.problems.is_empty(), "{:?}", again.problems);
+    let v = crate::verify(&again);
+    assert!(v.ok(), "the reparsed archive does not verify: {:?}", v.problems);
+    let re2 = crate::reparse(&again).expect("the reparsed archive reparses");
+    for ((name, body, _), (_, body2, same)) in re.tables.iter().zip(&re2.tables) {
+        assert_eq!(body, body2, "{name} rebuilt otherwise");
+        assert!(same, "{name} stored otherwise than rebuilt");
     }
 }
 
