@@ -273,10 +273,16 @@ pub fn holders(
             match h.certainty {
                 curtain_model::register::Certainty::Observed => "observed",
                 curtain_model::register::Certainty::Inferred => "inferred",
+                curtain_model::register::Certainty::Claimed => "claimed",
             }
         )?;
         match &h.task_arn {
             Some(t) => writeln!(w, "    task {}", term(t))?,
+            None if h.certainty == curtain_model::register::Certainty::Claimed => writeln!(
+                w,
+                "    task unknown: only the interface's description claims ECS attachment {} (ECS's own records do not confirm it)",
+                term(h.attachment_id.as_deref().unwrap_or("?"))
+            )?,
             None => writeln!(
                 w,
                 "    task unknown (ENI of ECS attachment {})",

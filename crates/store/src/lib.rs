@@ -124,6 +124,11 @@ CREATE TABLE instance_ips (
 );
 CREATE INDEX instance_ips_by_ip ON instance_ips (ip);
 "#,
+    r#"
+-- What says ECS made an interface (see EniFact::ecs_proof); NULL: only its description claims an
+-- ECS attachment. Registers written before keep NULL and their attachment links as they were.
+ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
+"#,
 ];
 
 pub struct Register {
@@ -272,11 +277,13 @@ impl Register {
         self.eni_row(&e.eni_id, e.attachment_id.as_deref(), &e.account_id, &e.region, at)?;
         self.conn.execute(
             "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
-                             deleted_at = coalesce(deleted_at, ?4)
+                             deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5)
              WHERE eni_id = ?1",
-            params![e.eni_id, e.description, ns(e.created_at), ns(e.deleted_at)],
+            params![e.eni_id, e.description, ns(e.created_at), ns(e.deleted_at), e.ecs_proof],
         )?;
-        if let Some(a) = &e.attachment_id {
+        // Only an interface ECS made names the attachment's interface; a description alone must
+        // not take the place of the task's real one.
+        if let (Some(a), Some(_)) = (&e.attachment_id, &e.ecs_proof) {
             self.conn.execute(
                 "INSERT INTO attachments (attachment_id, eni_id) VALUES (?1, ?2)
                  ON CONFLICT (attachment_id) DO UPDATE SET eni_id = coalesce(attachments.eni_id, excluded.eni_id)",
@@ -428,12 +435,16 @@ impl Register {
             eni_deleted: Option<i64>,
             attachment: Option<String>,
             task: Option<String>,
+            /// The attachment row matched: ECS's records name this interface for it.
+            linked: bool,
+            ecs_proof: Option<String>,
         }
         let mut st = self.conn.prepare(
             "SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region, e.created_at, e.deleted_at,
-                    e.attachment_id, a.task_arn
+                    e.attachment_id, a.task_arn, a.attachment_id IS NOT NULL, e.ecs_proof
              FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
              LEFT JOIN attachments a ON a.attachment_id = e.attachment_id
+                  AND (a.eni_id = e.eni_id OR (a.eni_id IS NULL AND e.ecs_proof IS NOT NULL))
              WHERE i.ip = ?1",
         )?;
         let rows: Vec<Row> = st
@@ -450,6 +461,8 @@ impl Register {
                     eni_deleted: r.get(8)?,
                     attachment: r.get(9)?,
                     task: r.get(10)?,
+                    linked: r.get(11)?,
+                    ecs_proof: r.get(12)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -505,6 +518,8 @@ impl Register {
             // Observed when a sync or a task event saw the address with its task.
             let eni_sources = self.sources_of(&row.eni)?;
             let observed = task.is_some() && eni_sources.iter().any(|s| s.kind != SourceKind::CloudTrail);
+            // Named an attachment by its description alone: nothing from ECS backs it.
+            let claimed = row.attachment.is_some() && !row.linked && row.ecs_proof.is_none();
             let (from, to, last_seen) = match &task {
                 Some(t) => (
                     t.5.or(t.4).or(row.eni_created).unwrap_or(row.ip_first),
@@ -549,7 +564,13 @@ impl Register {
                 from: Some(format_rfc3339_signed_ns(from)),
                 to: to.map(format_rfc3339_signed_ns),
                 last_seen: Some(format_rfc3339_signed_ns(last_seen)),
-                certainty: if observed { Certainty::Observed } else { Certainty::Inferred },
+                certainty: if observed {
+                    Certainty::Observed
+                } else if row.task.is_none() && claimed {
+                    Certainty::Claimed
+                } else {
+                    Certainty::Inferred
+                },
                 sources,
             });
         }
@@ -773,6 +794,7 @@ mod tests {
         r.add_eni(&EniFact {
             eni_id: "eni-c".into(),
             attachment_id: Some("att-c".into()),
+            ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
             account_id: "111122223333".into(),
             region: "us-west-2".into(),
             ips: vec![IpFact { ip: "10.0.3.3".into(), kind: "private".into() }],
@@ -785,6 +807,7 @@ mod tests {
         r.add_eni(&EniFact {
             eni_id: "eni-c".into(),
             attachment_id: None,
+            ecs_proof: None,
             account_id: "111122223333".into(),
             region: "us-west-2".into(),
             ips: vec![],
@@ -801,6 +824,66 @@ mod tests {
         assert_eq!(h[0].to.as_deref(), Some("2026-02-01T10:00:00.000000000Z"));
         assert_eq!(h[0].sources.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["r1", "c1", "d1"]);
         assert!(r.whois("10.0.3.3", Some(t("2026-02-01T10:30:00Z"))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_description_alone_cannot_attribute_an_address_to_a_task() {
+        let mut r = Register::in_memory().unwrap();
+        let ct = |id: &str, at: &str| Provenance { kind: SourceKind::CloudTrail, id: id.into(), at_ns: t(at) };
+        // A task whose attachment has no interface yet (RunTask's PRECREATED), and one whose
+        // attachment names its interface (ECS's own record).
+        let mut pre = task(
+            "arn:aws:ecs:us-west-2:111122223333:task/prod/pre",
+            "att-pre",
+            "eni-unused",
+            "10.0.9.1",
+            "2026-02-01T09:00:10Z",
+            None,
+            ct("r1", "2026-02-01T09:00:00Z"),
+        );
+        pre.attachments[0].eni_id = None;
+        pre.attachments[0].ips.clear();
+        r.add_task(&pre).unwrap();
+        r.add_task(&task(
+            "arn:aws:ecs:us-west-2:111122223333:task/prod/real",
+            "att-real",
+            "eni-real",
+            "10.0.9.2",
+            "2026-02-01T09:00:10Z",
+            None,
+            ct("r2", "2026-02-01T09:00:00Z"),
+        ))
+        .unwrap();
+        let forged = |eni: &str, att: &str, ip: &str, proof: Option<&str>| EniFact {
+            eni_id: eni.into(),
+            attachment_id: Some(att.into()),
+            ecs_proof: proof.map(str::to_string),
+            account_id: "111122223333".into(),
+            region: "us-west-2".into(),
+            ips: vec![IpFact { ip: ip.into(), kind: "private".into() }],
+            created_at: Some(t("2026-02-01T09:00:05Z")),
+            deleted_at: None,
+            description: Some(format!("arn:aws:ecs:us-west-2:111122223333:attachment/{att}")),
+            source: ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
+        };
+        // Made by someone else, claiming either task's attachment.
+        r.add_eni(&forged("eni-evil1", "att-pre", "10.0.9.66", None)).unwrap();
+        r.add_eni(&forged("eni-evil2", "att-real", "10.0.9.67", None)).unwrap();
+        for ip in ["10.0.9.66", "10.0.9.67"] {
+            let h = r.whois(ip, None).unwrap();
+            assert_eq!(h.len(), 1, "{ip}");
+            assert_eq!(h[0].task_arn, None, "{ip} must not be attributed to a task");
+            assert_eq!(h[0].certainty, Certainty::Claimed, "{ip}");
+        }
+        // The real interface still names its task, and the forged one took nothing from it.
+        let h = r.whois("10.0.9.2", None).unwrap();
+        assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/real"));
+        // ECS's own CreateNetworkInterface for the PRECREATED attachment: that one is the task's.
+        r.add_eni(&forged("eni-pre", "att-pre", "10.0.9.3", Some("cloudtrail:ecs.amazonaws.com"))).unwrap();
+        let h = r.whois("10.0.9.3", None).unwrap();
+        assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/pre"));
+        assert_eq!(h[0].certainty, Certainty::Inferred);
+        assert_eq!(r.whois("10.0.9.66", None).unwrap()[0].task_arn, None, "still not the forger's");
     }
 
     #[test]
