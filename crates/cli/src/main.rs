@@ -5,7 +5,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use curtain_analyze::{at_least, diff::diff, timeline};
-use curtain_collect::cli::{run_collect, run_reparse, run_verify, CollectArgs, ReparseArgs, VerifyArgs};
+use curtain_collect::cli::{run_collect, run_reparse, run_verify, CollectArgs, LimitArgs, ReparseArgs, VerifyArgs};
 use curtain_model::{Finding, Severity, Snapshot};
 use curtain_report::{html, json, markdown, text, Analysed};
 use std::io::{self, IsTerminal, Write};
@@ -209,6 +209,8 @@ enum FindingsFormat {
 struct FindingsArgs {
     #[arg(required = true)]
     archives: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[arg(long, value_enum, default_value = "text")]
     format: FindingsFormat,
     #[command(flatten)]
@@ -227,6 +229,8 @@ enum ReportFormat {
 struct ReportArgs {
     #[arg(required = true)]
     archives: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Default: html when writing to a file, text on a terminal.
     #[arg(long, value_enum)]
     format: Option<ReportFormat>,
@@ -245,6 +249,8 @@ enum TimelineFormat {
 struct TimelineArgs {
     #[arg(required = true)]
     archives: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[arg(long, value_enum, default_value = "jsonl")]
     format: TimelineFormat,
     #[arg(short, long)]
@@ -254,12 +260,16 @@ struct TimelineArgs {
 #[derive(Args)]
 struct OneArchive {
     archive: String,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args)]
 struct DiffArgs {
     old: String,
     new: String,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[arg(long, value_enum, default_value = "text")]
     format: FindingsFormat,
 }
@@ -268,8 +278,9 @@ fn style() -> text::Style {
     text::Style { color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
 }
 
-fn load(paths: &[String]) -> io::Result<Vec<Snapshot>> {
-    paths.iter().map(|p| curtain_collect::load_snapshot(p)).collect()
+fn load(paths: &[String], limits: &LimitArgs) -> io::Result<Vec<Snapshot>> {
+    let limits = limits.limits();
+    paths.iter().map(|p| curtain_collect::load_snapshot_with(p, &limits)).collect()
 }
 
 /// Standard output for text a person reads: control characters from the evidence are shown
@@ -361,7 +372,8 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
     };
     run_collect(&args)?;
     pb.set_message("analysing");
-    let snaps = load(std::slice::from_ref(&archive))?;
+    // Its own fresh archive: the default limits.
+    let snaps = vec![curtain_collect::load_snapshot(&archive)?];
     let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
     let one = &analysed[0];
     let new = curtain_collect::output::write_new;
@@ -571,7 +583,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         }
         Command::Reparse(a) => run_reparse(a),
         Command::Findings(a) => {
-            let snaps = load(&a.archives)?;
+            let snaps = load(&a.archives, &a.limits)?;
             let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
             let all: Vec<Finding> = analysed.iter().flat_map(|x| x.findings.iter().cloned()).collect();
             let shown = at_least(&all, a.threshold.min_severity.into());
@@ -582,7 +594,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
             Ok(exit_for(&shown))
         }
         Command::Report(a) => {
-            let snaps = load(&a.archives)?;
+            let snaps = load(&a.archives, &a.limits)?;
             let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
             let format = a.format.unwrap_or(match &a.output {
                 Some(p) if p.ends_with(".md") => ReportFormat::Md,
@@ -612,7 +624,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
             Ok(0)
         }
         Command::Timeline(a) => {
-            let snaps = load(&a.archives)?;
+            let snaps = load(&a.archives, &a.limits)?;
             let mut rows = Vec::new();
             for s in &snaps {
                 let x = Analysed::new(s);
@@ -628,19 +640,20 @@ fn run(cli: &Cli) -> io::Result<i32> {
             Ok(0)
         }
         Command::Tree(a) => {
-            let s = curtain_collect::load_snapshot(&a.archive)?;
+            let s = load(std::slice::from_ref(&a.archive), &a.limits)?.remove(0);
             let ix = curtain_analyze::Index::new(&s);
             text::tree(&mut text_out(), &ix)?;
             Ok(0)
         }
         Command::Sockets(a) => {
-            let s = curtain_collect::load_snapshot(&a.archive)?;
+            let s = load(std::slice::from_ref(&a.archive), &a.limits)?.remove(0);
             let ix = curtain_analyze::Index::new(&s);
             text::sockets(&mut text_out(), &ix)?;
             Ok(0)
         }
         Command::Diff(a) => {
-            let (old, new) = (curtain_collect::load_snapshot(&a.old)?, curtain_collect::load_snapshot(&a.new)?);
+            let mut both = load(&[a.old.clone(), a.new.clone()], &a.limits)?;
+            let (old, new) = (both.remove(0), both.remove(0));
             let (o, n) = (Analysed::new(&old), Analysed::new(&new));
             let d = diff(&o.ix, &o.findings, &n.ix, &n.findings);
             match a.format {
