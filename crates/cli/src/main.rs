@@ -5,7 +5,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use curtain_analyze::{at_least, diff::diff, timeline};
-use curtain_collect::cli::{run_collect, run_reparse, run_verify, CollectArgs, LimitArgs, ReparseArgs, VerifyArgs};
+use curtain_archive::cli::{run_reparse, run_verify, LimitArgs, ReparseArgs, VerifyArgs};
+use curtain_collect::cli::{run_collect, CollectArgs};
 use curtain_model::{Finding, Severity, Snapshot};
 use curtain_report::{html, json, markdown, text, Analysed};
 use std::io::{self, IsTerminal, Write};
@@ -81,7 +82,7 @@ struct DbArg {
 #[derive(Args)]
 struct InputLimit {
     /// Largest input file, once decompressed (a gzip bomb stops here).
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = curtain_collect::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = curtain_archive::parse_size)]
     max_input: u64,
 }
 
@@ -190,7 +191,7 @@ struct TriageArgs {
     proc_root: String,
     /// Also keep each executable's bytes, capped at MAX_BYTES (default 64M).
     #[arg(long, value_name = "MAX_BYTES", num_args = 0..=1, require_equals = true,
-          default_missing_value = "64M", value_parser = curtain_collect::parse_size)]
+          default_missing_value = "64M", value_parser = curtain_archive::parse_size)]
     carve_exe: Option<u64>,
     /// Leave process environments out of the archive (then LD_PRELOAD cannot be checked).
     #[arg(long)]
@@ -280,7 +281,7 @@ fn style() -> text::Style {
 
 fn load(paths: &[String], limits: &LimitArgs) -> io::Result<Vec<Snapshot>> {
     let limits = limits.limits();
-    paths.iter().map(|p| curtain_collect::load_snapshot_with(p, &limits)).collect()
+    paths.iter().map(|p| curtain_archive::load_snapshot_with(p, &limits)).collect()
 }
 
 /// Standard output for text a person reads: control characters from the evidence are shown
@@ -293,7 +294,7 @@ fn text_out() -> curtain_model::TermSafe<io::StdoutLock<'static>> {
 /// appears under its name only when complete.
 enum Output {
     Stdout(io::BufWriter<io::StdoutLock<'static>>),
-    File(io::BufWriter<curtain_collect::output::NewFile>),
+    File(io::BufWriter<curtain_archive::output::NewFile>),
 }
 
 impl Output {
@@ -302,7 +303,7 @@ impl Output {
         Ok(match path {
             Some(p) if p != "-" => {
                 let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                Output::File(io::BufWriter::new(curtain_collect::output::NewFile::create(p, &inputs)?))
+                Output::File(io::BufWriter::new(curtain_archive::output::NewFile::create(p, &inputs)?))
             }
             _ => Output::Stdout(io::BufWriter::new(io::stdout().lock())),
         })
@@ -373,10 +374,10 @@ fn triage(a: &TriageArgs) -> io::Result<i32> {
     run_collect(&args)?;
     pb.set_message("analysing");
     // Its own fresh archive: the default limits.
-    let snaps = vec![curtain_collect::load_snapshot(&archive)?];
+    let snaps = vec![curtain_archive::load_snapshot(&archive)?];
     let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
     let one = &analysed[0];
-    let new = curtain_collect::output::write_new;
+    let new = curtain_archive::output::write_new;
     new(
         &format!("{dir}/report.html"),
         &{

@@ -13,9 +13,9 @@
 //! processes and take no more chunks; the caller's `take` drops whatever reaches it after it has
 //! seen the stop itself, so that the archive holds a prefix of the pid list.
 
-use crate::archive::ArchiveWriter;
-use crate::parts::{Parts, READS};
 use crate::walk::{Bundle, Item, Reader, Shared};
+use curtain_archive::parts::{Parts, READS};
+use curtain_archive::ArchiveWriter;
 use curtain_model::RawRecord;
 use curtain_parse::record::RecordRef;
 use curtain_parse::replay::{member_of, Pending};

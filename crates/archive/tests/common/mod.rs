@@ -2,7 +2,7 @@
 //! /proc to start from.
 #![allow(dead_code)]
 
-use curtain_collect::archive::Compression;
+use curtain_archive::Compression;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

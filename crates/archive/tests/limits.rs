@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use curtain_collect::archive::{read_archive, read_archive_file, read_archive_with, Keep, Limits};
+use curtain_archive::{read_archive, read_archive_file, read_archive_with, Keep, Limits};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -55,14 +55,14 @@ fn a_zstd_bomb_is_refused_before_it_is_read() {
     let on_disk = std::fs::metadata(&bomb).unwrap().len();
     assert!(on_disk < 4 << 20, "{on_disk} bytes on disk");
     let started = Instant::now();
-    let e = curtain_collect::verify_file(&bomb, &Limits::default()).unwrap_err().to_string();
+    let e = curtain_archive::verify_file(&bomb, &Limits::default()).unwrap_err().to_string();
     assert!(e.contains("raw/proc/1/maps: a member of 10737418240 bytes"), "{e}");
     assert!(e.contains("over the limit of 4G (raise it with --max-member-size)"), "{e}");
-    let e = curtain_collect::load_snapshot(&bomb).unwrap_err().to_string();
+    let e = curtain_archive::load_snapshot(&bomb).unwrap_err().to_string();
     assert!(e.contains("--max-member-size"), "{e}");
     // Allowed one member that big, the whole stream is still bounded, before anything is read.
     let limits = Limits { max_member_size: 16 << 30, max_expanded: 1 << 30, ..Limits::default() };
-    let e = curtain_collect::verify_file(&bomb, &limits).unwrap_err().to_string();
+    let e = curtain_archive::verify_file(&bomb, &limits).unwrap_err().to_string();
     assert!(e.contains("over the limit of 1G (raise it with --max-expanded)"), "{e}");
     quick(started);
 }
@@ -76,7 +76,7 @@ fn expanding_past_the_limit_is_refused_as_it_streams() {
     expanding(&path, &members, 0);
     let started = Instant::now();
     let limits = Limits { max_expanded: 64 << 20, ..Limits::default() };
-    let e = curtain_collect::verify_file(&path, &limits).unwrap_err().to_string();
+    let e = curtain_archive::verify_file(&path, &limits).unwrap_err().to_string();
     assert!(e.contains("raw/proc/8/maps: the archive expands to more than 67108864 bytes"), "{e}");
     assert!(e.contains("--max-expanded"), "{e}");
     quick(started);
@@ -94,11 +94,11 @@ fn a_huge_table_line_is_refused_naming_member_and_line() {
     let path = d.path("line.tar");
     std::fs::write(&path, b.into_inner().unwrap()).unwrap();
     let limits = Limits { max_line: 1 << 20, ..Limits::default() };
-    let e = curtain_collect::load_snapshot_with(&path, &limits).unwrap_err().to_string();
+    let e = curtain_archive::load_snapshot_with(&path, &limits).unwrap_err().to_string();
     assert!(e.contains("tables/processes.jsonl line 3: more than 1048576 bytes"), "{e}");
     assert!(e.contains("over the limit of 1M (raise it with --max-line)"), "{e}");
     // Within the limit, the line is read (and then is no JSON).
-    let e = curtain_collect::load_snapshot_with(&path, &Limits::default()).unwrap_err().to_string();
+    let e = curtain_archive::load_snapshot_with(&path, &Limits::default()).unwrap_err().to_string();
     assert!(e.contains("tables/processes.jsonl line 3: expected value"), "{e}");
 }
 
@@ -108,7 +108,7 @@ fn a_500_mb_table_line_is_refused_at_the_default_limit() {
     let path = d.path("line.tar.zst");
     expanding(&path, &[("tables/processes.jsonl", 500_000_000)], b'a');
     let started = Instant::now();
-    let e = curtain_collect::load_snapshot(&path).unwrap_err().to_string();
+    let e = curtain_archive::load_snapshot(&path).unwrap_err().to_string();
     assert!(e.contains("tables/processes.jsonl line 1: more than 67108864 bytes"), "{e}");
     assert!(e.contains("(raise it with --max-line)"), "{e}");
     quick(started);
@@ -138,7 +138,7 @@ fn thousands_of_hard_links_to_a_table_part_are_refused() {
     link(&mut b, "raw/proc/4/maps", "raw/proc/1/maps");
     let got = read_archive(std::io::Cursor::new(b.into_inner().unwrap())).unwrap();
     assert_eq!(got.problems.len(), 5003, "{:?}", &got.problems[..3]);
-    assert!(got.problems.iter().all(|p| matches!(p, curtain_collect::archive::MemberProblem::BadLink(_))));
+    assert!(got.problems.iter().all(|p| matches!(p, curtain_archive::MemberProblem::BadLink(_))));
     assert_eq!(got.joined("tables/processes").unwrap().len(), part.len());
     assert_eq!(got.get("raw/proc/4/maps"), Some(&b"m"[..]), "links between raw files are the writer's");
 }
@@ -146,7 +146,7 @@ fn thousands_of_hard_links_to_a_table_part_are_refused() {
 /// An archive whose manifest lists `tables/x.jsonl` twice and whose index lists
 /// `raw/proc/1/stat` twice.
 fn listed_twice() -> Vec<u8> {
-    use curtain_collect::archive::{ArchiveWriter, Compression};
+    use curtain_archive::{ArchiveWriter, Compression};
     use curtain_model::Member;
     let member = |path: &str, data: &[u8]| {
         use sha2::Digest;
@@ -177,7 +177,7 @@ fn listed_twice() -> Vec<u8> {
 #[test]
 fn duplicate_listings_are_problems_and_each_member_is_counted_once() {
     let got = read_archive(std::io::Cursor::new(listed_twice())).unwrap();
-    let r = curtain_collect::verify(&got);
+    let r = curtain_archive::verify(&got);
     assert_eq!(r.problems, ["tables/x.jsonl: listed twice", "raw/proc/1/stat: listed twice"]);
     // The distinct members listed: the index part, the table part, two raw files.
     assert_eq!(r.members_checked, 4);
@@ -199,7 +199,7 @@ fn too_many_members_are_refused() {
 fn each_reader_keeps_only_what_it_needs_and_hashes_the_whole_file() {
     let d = Dir::new("keep");
     let a = d.path("a.tar.zst");
-    collect(&a, curtain_collect::archive::Compression::Zstd);
+    collect(&a, curtain_archive::Compression::Zstd);
     // Bytes after the end of the archive are part of the file, and of its digest.
     std::fs::OpenOptions::new().append(true).open(&a).unwrap().write_all(b"trailing").unwrap();
     let sha = sha256(&a);
@@ -217,5 +217,5 @@ fn each_reader_keeps_only_what_it_needs_and_hashes_the_whole_file() {
     assert!(names.len() >= 7 && c.seen.len() > names.len() * 10, "{names:?}");
     let (c, names) = kept(Keep::All);
     assert_eq!(names.len(), c.seen.len());
-    assert_eq!(curtain_collect::load_snapshot(&a).unwrap().archive_sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(curtain_archive::load_snapshot(&a).unwrap().archive_sha256.as_deref(), Some(sha.as_str()));
 }

@@ -14,7 +14,7 @@
 //!   checks every size against [`Limits`] before reading it: a small file that expands to
 //!   terabytes costs nothing but the error.
 
-use crate::archive::{is_indexed, INDEX};
+use crate::writer::{is_indexed, INDEX};
 use crate::MANIFEST;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -853,7 +853,7 @@ mod tests {
     #[test]
     fn the_writers_long_names_and_links_read_back() {
         // Names and targets of 99, 100 and 150 bytes: in the header, filling it, through the crate.
-        let mut w = crate::archive::ArchiveWriter::new(Vec::new(), crate::archive::Compression::None, 0).unwrap();
+        let mut w = crate::writer::ArchiveWriter::new(Vec::new(), crate::writer::Compression::None, 0).unwrap();
         let mut want = Vec::new();
         for n in [99, 100, 150] {
             let first = format!("raw/proc/1/{}", "f".repeat(n - 11));

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use curtain_collect::archive::{read_archive_file, Compression, Keep};
-use curtain_collect::cli::{reparse_to, verify_to, LimitArgs, ReparseArgs, VerifyArgs};
+use curtain_archive::cli::{reparse_to, verify_to, LimitArgs, ReparseArgs, VerifyArgs};
+use curtain_archive::{read_archive_file, Compression, Keep};
 
 fn limits() -> LimitArgs {
     use clap::Parser;
@@ -68,7 +68,7 @@ fn reparse_output_of_a_tampered_archive_when_allowed_is_marked() {
     assert!(text.contains(&format!("marked {new}")), "{text}");
     // The new archive is whole and self-consistent, so it verifies: its manifest is the record.
     assert_eq!(verify(&new).0, 0);
-    let s = curtain_collect::load_snapshot(&new).unwrap();
+    let s = curtain_archive::load_snapshot(&new).unwrap();
     let from = s.manifest.rebuilt_from.clone().expect("rebuilt_from");
     assert!(!from.verified);
     assert_eq!(from.sha256, sha256(&bad));
@@ -77,7 +77,7 @@ fn reparse_output_of_a_tampered_archive_when_allowed_is_marked() {
     // Rebuilt again from the marked one (which verifies): the mark stays, one step back.
     let newer = d.path("newer.tar");
     assert_eq!(reparse(&new, Some(&newer), false).0, 0);
-    let again = curtain_collect::load_snapshot(&newer).unwrap().manifest.rebuilt_from.unwrap();
+    let again = curtain_archive::load_snapshot(&newer).unwrap().manifest.rebuilt_from.unwrap();
     assert!(again.verified);
     assert_eq!(again.sha256, sha256(&new));
     assert_eq!(again.rebuilt_from.as_deref(), Some(&from));
@@ -117,7 +117,7 @@ fn reparse_output_is_the_raw_part_byte_for_byte_and_names_its_source() {
         let got = read_archive_file(&new, &Default::default(), Keep::All).unwrap();
         assert!(got.problems.is_empty(), "{:?}", got.problems);
         // The same members (the rebuilt tables come after the raw part, wherever they were).
-        let names = |c: &curtain_collect::archive::ArchiveContents| -> Vec<String> {
+        let names = |c: &curtain_archive::ArchiveContents| -> Vec<String> {
             let mut v: Vec<String> =
                 c.members.iter().map(|(p, _)| p.clone()).filter(|p| p != "manifest.json").collect();
             v.sort();
@@ -129,13 +129,13 @@ fn reparse_output_is_the_raw_part_byte_for_byte_and_names_its_source() {
                 assert_eq!(got.get(path), Some(data.as_slice()), "{path}");
             }
         }
-        let m = curtain_collect::load_snapshot(&new).unwrap().manifest;
+        let m = curtain_archive::load_snapshot(&new).unwrap().manifest;
         let from = m.rebuilt_from.unwrap();
         assert!(from.verified && from.problems.is_empty());
         assert_eq!(from.sha256, sha256(&a));
         assert_eq!(verify(&new).0, 0);
         // A collection's manifest has no such field.
-        assert!(curtain_collect::load_snapshot(&a).unwrap().manifest.rebuilt_from.is_none());
+        assert!(curtain_archive::load_snapshot(&a).unwrap().manifest.rebuilt_from.is_none());
         let raw = read_archive_file(&a, &Default::default(), Keep::All).unwrap();
         assert!(!String::from_utf8_lossy(raw.get("manifest.json").unwrap()).contains("rebuilt_from"));
     }
@@ -178,7 +178,7 @@ fn an_archive_that_tar_implementations_read_differently_fails_everywhere() {
     let (code, text) = verify(&bad);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("a GNU long name and a pax path"), "{text}");
-    let e = curtain_collect::load_snapshot(&bad).unwrap_err();
+    let e = curtain_archive::load_snapshot(&bad).unwrap_err();
     assert!(e.to_string().contains("refused"), "{e}");
     assert_eq!(reparse(&bad, Some(&d.path("new.tar")), false).0, 1);
 }

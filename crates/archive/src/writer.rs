@@ -1,16 +1,13 @@
-//! The evidence archive on disk: a tar stream (optionally zstd-compressed) whose members are
+//! Writing the evidence archive: a tar stream (optionally zstd-compressed) whose members are
 //! listed with their SHA-256 (raw files that repeat a recent one are hard links to it). Reading
-//! it back, as hostile input, is [`crate::reading`]'s; its names are here too.
+//! it back, as hostile input, is [`crate::reader`]'s.
 
 use curtain_model::{to_hex, Member};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 
-pub use crate::reading::{
-    is_safe_member_path, open_reader, read_archive, read_archive_file, read_archive_with, ArchiveContents, Keep,
-    Limits, MemberProblem, SeenMember,
-};
+use crate::reader::is_safe_member_path;
 
 /// Archive compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,6 +367,7 @@ impl<W: Write> ArchiveWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::read_archive;
 
     #[test]
     fn member_paths_are_checked() {
