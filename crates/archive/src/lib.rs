@@ -8,6 +8,8 @@
 //! [`load_snapshot`] gives the analysis its typed tables, and [`output`] writes files that never
 //! replace or follow anything.
 
+#![forbid(unsafe_code)]
+
 pub mod output;
 pub mod parts;
 pub mod reader;

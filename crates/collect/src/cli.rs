@@ -114,6 +114,8 @@ pub fn run_collect_to<S: Write + Send>(
         argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
         jobs: args.jobs.map(usize::from),
         time_budget: args.time_budget,
+        // The endpoint ECS gives the collector's own environment (PID 1's is looked at otherwise).
+        ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
         ..Options::default()
     };
     let sidecar = format!("{output}.sha256");

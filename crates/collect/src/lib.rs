@@ -57,7 +57,7 @@ impl Default for Options {
             no_environ: false,
             compression: Compression::Zstd,
             argv: Vec::new(),
-            ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
+            ecs_uri: None,
             http_timeout: Duration::from_millis(1500),
             jobs: None,
             time_budget: None,

@@ -7,6 +7,8 @@
 //! parsers of their own because procfs-core's read them as UTF-8 `String`s and fail a whole file
 //! on one byte it does not expect (see `net`).
 
+#![forbid(unsafe_code)]
+
 pub mod diag;
 pub mod ecs;
 pub mod net;

@@ -5,6 +5,8 @@
 //! way: control characters (terminal escape sequences) are made visible in text, HTML is escaped,
 //! CSV cells that a spreadsheet would run as a formula are neutralised.
 
+#![forbid(unsafe_code)]
+
 use curtain_analyze::Index;
 use curtain_model::Finding;
 

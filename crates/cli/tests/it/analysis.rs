@@ -153,6 +153,7 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
 }
 
 #[test]
+#[ignore = "needs Chromium (scripts/test installs it)"]
 fn html_report_as_a_browser_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("report.html");
@@ -195,6 +196,7 @@ fn html_report_as_a_browser_shows_it() {
 }
 
 #[test]
+#[ignore = "needs root: namespaces, setpriv, chroot (scripts/test runs it as root)"]
 fn diff_around_a_process_start_and_a_connection() {
     require_root!();
     let sb = Sandbox::start();
