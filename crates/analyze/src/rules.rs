@@ -107,13 +107,14 @@ pub struct Rule {
     /// The files that added to its lists, after the one that defined it.
     pub extended_by: Vec<String>,
     pub(crate) engine: &'static Engine,
+    builtin: bool,
     lists: BTreeMap<&'static str, Entries>,
 }
 
 impl Rule {
     /// Whether the rule is one of the embedded ones.
     pub fn is_builtin(&self) -> bool {
-        self.source.starts_with("builtin:")
+        self.builtin
     }
 
     /// Its lists in the order its engine declares them (absent ones left out), with their spec.
@@ -178,11 +179,17 @@ impl Rules {
     }
 
     /// These rules with more rule files (name, text) merged over them, as `load_dir` does.
-    pub fn merged(mut self, files: &[(String, String)]) -> Result<Rules, RuleError> {
+    pub fn merged(self, files: &[(String, String)]) -> Result<Rules, RuleError> {
+        self.merge(files, false)
+    }
+
+    /// Merges rule files: the embedded ones (`builtin`) bind their ids to the built-in logic, a
+    /// responder's name a list-only kind.
+    fn merge(mut self, files: &[(String, String)], builtin: bool) -> Result<Rules, RuleError> {
         let mut problems = Vec::new();
         let mut parsed = Vec::new();
         for (name, text) in files {
-            match parse(name, text) {
+            match parse(name, text, builtin) {
                 Ok(f) => parsed.push(f),
                 Err(p) => problems.extend(p),
             }
@@ -209,19 +216,16 @@ impl Rules {
                     None => f.problem(&mut problems, span, format!("extends {id:?}, which no rule defines")),
                     Some(r) => {
                         let specs = r.engine.lists;
-                        match f.check_lists(&mut problems, lists, specs, &format!("rule {id:?}")) {
-                            Some(lists) => {
-                                for (k, v) in lists {
-                                    match r.lists.get_mut(k) {
-                                        Some(e) => e.extend(v),
-                                        None => {
-                                            r.lists.insert(k, v);
-                                        }
+                        if let Some(lists) = f.check_lists(&mut problems, lists, specs, &format!("rule {id:?}")) {
+                            for (k, v) in lists {
+                                match r.lists.get_mut(k) {
+                                    Some(e) => e.extend(v),
+                                    None => {
+                                        r.lists.insert(k, v);
                                     }
                                 }
-                                r.extended_by.push(f.name.clone());
                             }
-                            None => continue,
+                            r.extended_by.push(f.name.clone());
                         }
                     }
                 }
@@ -238,6 +242,9 @@ impl Rules {
         if problems.is_empty() {
             Ok(self)
         } else {
+            // In the order of the files, then of the lines.
+            let at = |p: &Problem| files.iter().position(|(n, _)| *n == p.file);
+            problems.sort_by_key(|p| (at(p), p.line));
             Err(RuleError { problems })
         }
     }
@@ -283,7 +290,7 @@ pub(crate) fn builtin() -> &'static Rules {
         let files: Vec<(String, String)> =
             BUILTIN.iter().map(|(n, t)| (format!("builtin:{n}"), t.to_string())).collect();
         let empty = Rules { rules: Vec::new(), families: BTreeMap::new(), family_sources: Vec::new() };
-        let mut r = empty.merged(&files).unwrap_or_else(|e| panic!("embedded rules: {e}"));
+        let mut r = empty.merge(&files, true).unwrap_or_else(|e| panic!("embedded rules: {e}"));
         r.family_sources.clear();
         r
     })
@@ -445,14 +452,13 @@ fn severity(s: &str) -> Option<Severity> {
 }
 
 /// Checks one file on its own.
-fn parse(name: &str, text: &str) -> Result<Parsed, Vec<Problem>> {
+fn parse(name: &str, text: &str, builtin_file: bool) -> Result<Parsed, Vec<Problem>> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start));
         vec![Problem { file: name.to_string(), line, message: e.message().trim().to_string() }]
     })?;
     let mut out = Vec::new();
     let mut p = Parsed { name: name.to_string(), text: text.to_string(), define: None, extend: None, families: None };
-    let builtin_file = name.starts_with("builtin:");
     if let Some(f) = raw.families {
         p.families = p.check_lists(&mut out, f, FAMILIES, "[families]");
     }
@@ -617,6 +623,7 @@ fn parse(name: &str, text: &str) -> Result<Parsed, Vec<Problem>> {
                     source: name.to_string(),
                     extended_by: Vec::new(),
                     engine,
+                    builtin: builtin_file,
                     lists,
                 };
                 p.define = Some(Define { rule, id_span });
@@ -752,8 +759,8 @@ names = ["acmeminer"]
         // Every problem at once, and a duplicate between two of the responder's files.
         let got = problems(&[("a.toml", NEW), ("b.toml", NEW), ("c.toml", "[families]\nshells = [1]\n")]);
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].starts_with("c.toml:2: \"shells\": entries are non-empty strings, not 1"), "{got:?}");
-        assert_eq!(got[1], "b.toml:1: duplicate id \"acme-miner\": already defined by a.toml (use `extends = \"acme-miner\"` to add to its lists)");
+        assert!(got[1].starts_with("c.toml:2: \"shells\": entries are non-empty strings, not 1"), "{got:?}");
+        assert_eq!(got[0], "b.toml:1: duplicate id \"acme-miner\": already defined by a.toml (use `extends = \"acme-miner\"` to add to its lists)");
         let e = rules_with(&[("a.toml", NEW), ("b.toml", NEW)]).unwrap_err();
         assert_eq!(e.to_string().lines().count(), 1);
     }
