@@ -773,4 +773,20 @@ names = ["acmeminer"]
             ["x.toml:1: rule \"acme-miner\" matches nothing: give it [lists] (names, not_names, cmdline, exe)"]
         );
     }
+
+    /// The examples in docs/RULES.md load as they are written.
+    #[test]
+    fn the_documented_examples_load() {
+        let doc = include_str!("../../../docs/RULES.md");
+        let blocks: Vec<(String, String)> = doc
+            .split("```toml\n")
+            .skip(1)
+            .enumerate()
+            .map(|(i, b)| (format!("RULES.md example {}", i + 1), b.split("```").next().unwrap().to_string()))
+            .collect();
+        assert_eq!(blocks.len(), 3);
+        let r = Rules::builtin().merged(&blocks).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.get("acme-backdoor").is_some() && r.family("shells").contains(&"yash".to_string()));
+        assert!(r.get("miner").unwrap().text("names").contains(&"mysteryminer".to_string()));
+    }
 }
