@@ -5,6 +5,7 @@ pub mod container;
 pub mod detect;
 pub mod diff;
 pub mod index;
+pub mod rules;
 pub mod timeline;
 
 #[cfg(test)]
@@ -14,10 +15,16 @@ pub use index::Index;
 
 use curtain_model::{Finding, Severity, Snapshot};
 
-/// Indexes a snapshot and runs every detector.
+/// Indexes a snapshot and runs every built-in detector.
 pub fn analyze(snap: &Snapshot) -> (Index<'_>, Vec<Finding>) {
+    analyze_with(snap, rules::builtin())
+}
+
+/// Indexes a snapshot and runs every detector of `rules` (the built-in ones with a responder's
+/// own, from [`rules::Rules::load_dir`]).
+pub fn analyze_with<'a>(snap: &'a Snapshot, rules: &rules::Rules) -> (Index<'a>, Vec<Finding>) {
     let ix = Index::new(snap);
-    let findings = detect::run_all(&ix);
+    let findings = detect::run_all(&ix, rules);
     (ix, findings)
 }
 

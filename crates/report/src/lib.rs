@@ -23,8 +23,15 @@ pub struct Analysed<'a> {
 }
 
 impl<'a> Analysed<'a> {
+    /// Analysed with the built-in rules.
     pub fn new(snap: &'a curtain_model::Snapshot) -> Self {
         let (ix, findings) = curtain_analyze::analyze(snap);
+        Analysed { ix, findings }
+    }
+
+    /// Analysed with `rules` (the built-in ones with a responder's own).
+    pub fn with_rules(snap: &'a curtain_model::Snapshot, rules: &curtain_analyze::rules::Rules) -> Self {
+        let (ix, findings) = curtain_analyze::analyze_with(snap, rules);
         Analysed { ix, findings }
     }
 }
