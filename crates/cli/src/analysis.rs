@@ -2,7 +2,8 @@
 //! difference between two snapshots, all read from archives.
 
 use crate::args::{
-    DiffArgs, FindingsArgs, FindingsFormat, OneArchive, ReportArgs, ReportFormat, TimelineArgs, TimelineFormat,
+    DiffArgs, FindingsArgs, FindingsFormat, OneArchive, ReportArgs, ReportFormat, RulesArg, TimelineArgs,
+    TimelineFormat,
 };
 use crate::output::{exit_for, load, style, text_out, Output};
 use curtain_analyze::{at_least, timeline};
@@ -11,8 +12,9 @@ use curtain_report::{html, json, markdown, text, Analysed};
 use std::io::{self, Write};
 
 pub(crate) fn findings(a: &FindingsArgs) -> io::Result<i32> {
+    let rules = a.rules.load()?;
     let snaps = load(&a.archives, &a.limits)?;
-    let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+    let analysed: Vec<Analysed> = snaps.iter().map(|s| Analysed::with_rules(s, &rules)).collect();
     let all: Vec<Finding> = analysed.iter().flat_map(|x| x.findings.iter().cloned()).collect();
     let shown = at_least(&all, a.threshold.min_severity);
     match a.format {
@@ -23,8 +25,9 @@ pub(crate) fn findings(a: &FindingsArgs) -> io::Result<i32> {
 }
 
 pub(crate) fn report(a: &ReportArgs) -> io::Result<i32> {
+    let rules = a.rules.load()?;
     let snaps = load(&a.archives, &a.limits)?;
-    let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+    let analysed: Vec<Analysed> = snaps.iter().map(|s| Analysed::with_rules(s, &rules)).collect();
     let format = a.format.unwrap_or(match &a.output {
         Some(p) if p.ends_with(".md") => ReportFormat::Md,
         Some(p) if p.ends_with(".json") => ReportFormat::Json,
@@ -54,10 +57,11 @@ pub(crate) fn report(a: &ReportArgs) -> io::Result<i32> {
 }
 
 pub(crate) fn timeline(a: &TimelineArgs) -> io::Result<i32> {
+    let rules = a.rules.load()?;
     let snaps = load(&a.archives, &a.limits)?;
     let mut rows = Vec::new();
     for s in &snaps {
-        let x = Analysed::new(s);
+        let x = Analysed::with_rules(s, &rules);
         rows.extend(timeline::rows(&x.ix, &x.findings));
     }
     let rows = timeline::merge(rows);
@@ -87,7 +91,8 @@ pub(crate) fn sockets(a: &OneArchive) -> io::Result<i32> {
 pub(crate) fn diff(a: &DiffArgs) -> io::Result<i32> {
     let mut both = load(&[a.old.clone(), a.new.clone()], &a.limits)?;
     let (old, new) = (both.remove(0), both.remove(0));
-    let (o, n) = (Analysed::new(&old), Analysed::new(&new));
+    let rules = a.rules.load()?;
+    let (o, n) = (Analysed::with_rules(&old, &rules), Analysed::with_rules(&new, &rules));
     let d = curtain_analyze::diff::diff(&o.ix, &o.findings, &n.ix, &n.findings);
     match a.format {
         FindingsFormat::Text => text::diff(&mut text_out(), &d, style())?,
@@ -101,7 +106,7 @@ pub(crate) fn diff(a: &DiffArgs) -> io::Result<i32> {
 }
 
 /// What each finding means: the registry, as docs/DETECTORS.md has it.
-pub(crate) fn detectors() -> io::Result<i32> {
-    text::detectors(&mut text_out())?;
+pub(crate) fn detectors(a: &RulesArg) -> io::Result<i32> {
+    text::detectors_with(&mut text_out(), &a.load()?)?;
     Ok(0)
 }

@@ -46,7 +46,7 @@ pub(crate) enum Command {
     /// What changed between two snapshots: processes, connections, listeners, executables, findings.
     Diff(DiffArgs),
     /// List the detectors: id, severity, ATT&CK techniques and what each finding means.
-    Detectors,
+    Detectors(RulesArg),
     /// Feed the asset register with history: EventBridge task state changes or CloudTrail logs.
     #[command(
         subcommand,
@@ -65,6 +65,27 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Rebuild an archive's tables from its raw part.
     Reparse(ReparseArgs),
+}
+
+/// A responder's own detection rules (docs/RULES.md), over the built-in ones.
+#[derive(Args)]
+pub(crate) struct RulesArg {
+    /// Also load every *.toml rule file in DIR (new rules, or entries added to built-in ones).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) rules: Option<std::path::PathBuf>,
+}
+
+impl RulesArg {
+    /// The built-in rules, with DIR's merged over them; a bad file is an error naming it.
+    pub(crate) fn load(&self) -> std::io::Result<curtain_analyze::rules::Rules> {
+        use curtain_analyze::rules::Rules;
+        match &self.rules {
+            None => Ok(Rules::builtin()),
+            Some(dir) => {
+                Rules::load_dir(dir).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
+            }
+        }
+    }
 }
 
 #[derive(Args)]
@@ -157,6 +178,8 @@ pub(crate) struct Threshold {
 
 #[derive(Args)]
 pub(crate) struct TriageArgs {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
     /// Folder for the archive, report.html, findings.json and timeline.jsonl
     /// (default: curtain-HOST-UTCTIME in the current directory).
     #[arg(short, long, value_name = "DIR")]
@@ -182,6 +205,8 @@ pub(crate) enum FindingsFormat {
 
 #[derive(Args)]
 pub(crate) struct FindingsArgs {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
     #[arg(required = true)]
     pub(crate) archives: Vec<String>,
     #[command(flatten)]
@@ -202,6 +227,8 @@ pub(crate) enum ReportFormat {
 
 #[derive(Args)]
 pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
     #[arg(required = true)]
     pub(crate) archives: Vec<String>,
     #[command(flatten)]
@@ -222,6 +249,8 @@ pub(crate) enum TimelineFormat {
 
 #[derive(Args)]
 pub(crate) struct TimelineArgs {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
     #[arg(required = true)]
     pub(crate) archives: Vec<String>,
     #[command(flatten)]
@@ -241,6 +270,8 @@ pub(crate) struct OneArchive {
 
 #[derive(Args)]
 pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
     pub(crate) old: String,
     pub(crate) new: String,
     #[command(flatten)]

@@ -14,6 +14,8 @@ pub(crate) fn triage(a: &TriageArgs) -> io::Result<i32> {
         name.trim_end_matches(".tar.zst").to_string()
     });
     std::fs::create_dir_all(&dir)?;
+    // A bad rule file is refused before anything is collected.
+    let rules = a.rules.load()?;
     let archive = format!("{dir}/snapshot.tar.zst");
     let pb = spinner("collecting /proc");
     let args = CollectArgs {
@@ -30,7 +32,7 @@ pub(crate) fn triage(a: &TriageArgs) -> io::Result<i32> {
     pb.set_message("analysing");
     // Its own fresh archive: the default limits.
     let snaps = [curtain_archive::load_snapshot(&archive)?];
-    let analysed: Vec<Analysed> = snaps.iter().map(Analysed::new).collect();
+    let analysed: Vec<Analysed> = snaps.iter().map(|s| Analysed::with_rules(s, &rules)).collect();
     let one = &analysed[0];
     let new = curtain_archive::output::write_new;
     new(

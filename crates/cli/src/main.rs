@@ -36,7 +36,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Ingest(cmd) => register::ingest(cmd),
         Command::Whois(a) => register::whois(a),
         Command::Inventory(InventoryCommand::Sync(a)) => register::inventory_sync(a),
-        Command::Detectors => analysis::detectors(),
+        Command::Detectors(a) => analysis::detectors(a),
         Command::Findings(a) => analysis::findings(a),
         Command::Report(a) => analysis::report(a),
         Command::Timeline(a) => analysis::timeline(a),
@@ -53,8 +53,11 @@ fn main() -> ExitCode {
         // A listing piped into `head`: the reader had what it wanted.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            // Messages may quote an archive's or a register's content.
-            eprintln!("curtain: {}", curtain_report::term(&e.to_string()));
+            // Messages may quote an archive's or a register's content: each line escaped, and
+            // each said to be curtain's.
+            for line in e.to_string().lines() {
+                eprintln!("curtain: {}", curtain_report::term(line));
+            }
             ExitCode::from(2)
         }
     }

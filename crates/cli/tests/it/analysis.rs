@@ -265,7 +265,10 @@ fn detectors_doc_is_the_registry() {
     assert!(o.status.success());
     let doc = std::fs::read(crate_dir().join("../../docs/DETECTORS.md")).unwrap();
     assert!(doc == o.stdout, "docs/DETECTORS.md is stale: curtain detectors > docs/DETECTORS.md");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("\n## ").count(), 13);
+    // One section per detector (`## Title (`id`)`), then the program families they share.
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with("## ") && l.ends_with("`)")).count(), 13);
+    assert!(text.contains("\n## Program families"));
 }
 
 #[test]
@@ -291,4 +294,27 @@ fn the_fixture_verifies_and_reparses_identically() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).matches("identical").count(), 6);
+}
+
+#[test]
+fn a_responders_rules_add_findings_and_a_bad_rule_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("acme.toml"),
+        "id = \"acme-backdoor\"\nkind = \"process\"\ntitle = \"The ACME backdoor\"\nattack = [\"T1543\"]\n\
+         severity = \"critical\"\ndoc = \"Seen in incident 42.\"\n[lists]\nnames = [\"curtain-lab\"]\n",
+    )
+    .unwrap();
+    let rules = dir.path().to_str().unwrap();
+    let o = curtain_here(&["findings", "tests/fixtures/lab.tar.zst", "--rules", rules, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.to_string().contains("acme-backdoor"), "{v}");
+    let o = curtain_here(&["detectors", "--rules", rules]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(`acme-backdoor`)"));
+    std::fs::write(dir.path().join("bad.toml"), "id = \"x\"\nseverity = \"bad\"\n").unwrap();
+    let o = curtain_here(&["findings", "tests/fixtures/lab.tar.zst", "--rules", rules]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:2: bad severity"), "{err}");
 }
