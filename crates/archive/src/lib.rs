@@ -25,7 +25,7 @@ pub use reader::{
 pub use writer::{is_indexed, ArchiveWriter, Compression, HashingWriter, INDEX};
 
 use curtain_model::Manifest;
-use curtain_parse::Context;
+use curtain_tables::Context;
 use std::io::{self, Write};
 
 /// The member every archive ends with: what was collected, how, and every member's digest.
@@ -169,12 +169,16 @@ pub fn reparse(contents: &ArchiveContents) -> Result<Reparsed, String> {
         .map_err(|e| format!("manifest.json: {e}"))?;
     let reads = contents.joined("raw/reads").ok_or("raw/reads.jsonl is missing")?;
     let ctx = Context { clock: manifest.clock.clone() };
-    let mut t =
-        curtain_parse::replay::rebuild(&reads, |name| contents.get(name), &ctx, curtain_parse::MemorySink::default())?;
+    let mut t = curtain_tables::replay::rebuild(
+        &reads,
+        |name| contents.get(name),
+        &ctx,
+        curtain_tables::MemorySink::default(),
+    )?;
     let mut counts = t.counts();
     counts.raw_bytes = manifest.counts.raw_bytes;
     let errors_by_kind = t.errors_by_kind();
-    let tables = curtain_parse::Table::ALL
+    let tables = curtain_tables::Table::ALL
         .iter()
         .map(|table| {
             let body = std::mem::take(&mut t.sink.tables[table.index()]);
@@ -213,7 +217,7 @@ pub fn write_reparsed<W: Write>(
     }
     for (base, body, _) in &re.tables {
         let mut p = parts::Parts::new();
-        let stream = curtain_parse::Table::ALL.iter().find(|t| t.base() == *base).map(|t| t.index()).unwrap_or(0);
+        let stream = curtain_tables::Table::ALL.iter().find(|t| t.base() == *base).map(|t| t.index()).unwrap_or(0);
         for line in body.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
             p.push(stream, line);
         }

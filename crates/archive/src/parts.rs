@@ -2,15 +2,19 @@
 //! thousands of processes never holds its tables in memory. A stream `tables/fds` is the members
 //! `tables/fds.jsonl`, `tables/fds.1.jsonl`, `tables/fds.2.jsonl`... read back in that order.
 
-use curtain_parse::tables::{RowSink, Table};
+use curtain_tables::{RowSink, Table};
 
 /// Size at which a part is closed and written.
 pub const PART_BYTES: usize = 64 << 10;
 
-/// Stream number of `raw/reads` (the tables use their own index).
-pub const READS: usize = 6;
-const STREAMS: [&str; 7] =
-    ["tables/processes", "tables/fds", "tables/maps", "tables/mounts", "tables/errors", "tables/sockets", "raw/reads"];
+/// Stream number of `raw/reads`, after the tables (which use their own index, [`Table::index`]).
+pub const READS: usize = Table::ALL.len();
+const STREAM_COUNT: usize = READS + 1;
+
+/// A stream's base name: a table's, or the read log's.
+fn stream_base(stream: usize) -> &'static str {
+    Table::ALL.get(stream).map_or("raw/reads", |t| t.base())
+}
 
 /// Member name of part `n` of a stream.
 pub fn part_name(base: &str, n: u32) -> String {
@@ -49,7 +53,7 @@ impl Parts {
     }
 
     pub fn with_limit(limit: usize) -> Self {
-        Parts { bufs: vec![Vec::new(); STREAMS.len()], next: vec![0; STREAMS.len()], ready: Vec::new(), limit }
+        Parts { bufs: vec![Vec::new(); STREAM_COUNT], next: vec![0; STREAM_COUNT], ready: Vec::new(), limit }
     }
 
     /// Adds one JSON line to a stream.
@@ -65,7 +69,7 @@ impl Parts {
             let body = std::mem::take(buf);
             let n = self.next[stream];
             self.next[stream] += 1;
-            self.ready.push((part_name(STREAMS[stream], n), body));
+            self.ready.push((part_name(stream_base(stream), n), body));
         }
     }
 
@@ -77,10 +81,10 @@ impl Parts {
     /// Everything left, a first (possibly empty) part for every stream that has none yet.
     pub fn finish(&mut self) -> Vec<(String, Vec<u8>)> {
         let mut out = self.take_ready();
-        for ((base, buf), next) in STREAMS.iter().zip(&mut self.bufs).zip(&mut self.next) {
+        for (stream, (buf, next)) in self.bufs.iter_mut().zip(&mut self.next).enumerate() {
             let buf = std::mem::take(buf);
             if !buf.is_empty() || *next == 0 {
-                out.push((part_name(base, *next), buf));
+                out.push((part_name(stream_base(stream), *next), buf));
                 *next += 1;
             }
         }

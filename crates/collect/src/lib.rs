@@ -20,7 +20,7 @@ use curtain_model::{
     format_rfc3339_ns, ByteString, Clock, CollectOptions, Collector, ErrorKind, Manifest, Partial, ProcRootKind, RawOp,
     RawRecord, StartBasis,
 };
-use curtain_parse::Context;
+use curtain_tables::Context;
 use rustix::fs::{Mode, OFlags};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -224,7 +224,7 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
                     rec.detail = Some(format!("GET {url}: {e}"));
                 }
             }
-            curtain_parse::replay::global_error(&mut w.tables, &rec);
+            curtain_tables::replay::global_error(&mut w.tables, &rec);
             w.record(&rec);
         }
     }

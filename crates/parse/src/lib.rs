@@ -13,13 +13,8 @@ pub mod diag;
 pub mod ecs;
 pub mod net;
 pub mod proc;
-pub mod record;
-pub mod replay;
-pub mod row;
-pub mod tables;
 
 pub use proc::ParseError;
-pub use tables::{Bytes, Context, MemorySink, ProcessRead, RawProcess, RawResult, RowSink, Table, Tables};
 
 /// Boot time (`btime`, seconds since the epoch) from /proc/stat, through procfs-core.
 pub fn parse_btime(b: &[u8], clk_tck: u64, page_size: u64) -> Option<u64> {

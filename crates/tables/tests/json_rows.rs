@@ -3,8 +3,8 @@
 
 use curtain_model::{ErrorKind, ExeStat, FdKind, Label, MapKind, Namespaces, RawRecord};
 use curtain_parse::proc::MapRef;
-use curtain_parse::record::{Failure, LinkName, LinkRef, RecordRef};
-use curtain_parse::row::{self, ExeRow, ProcRow};
+use curtain_tables::record::{Failure, LinkName, LinkRef, RecordRef};
+use curtain_tables::row::{self, ExeRow, ProcRow};
 use proptest::prelude::*;
 
 /// Bytes biased towards what needs escaping or is not UTF-8.

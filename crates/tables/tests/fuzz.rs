@@ -3,8 +3,8 @@
 //! Run longer with `PROPTEST_CASES=100000 cargo test -p curtain-parse --test fuzz`.
 
 use curtain_model::{ByteString, Clock, ErrorKind, Proto};
-use curtain_parse::tables::{MemorySink, Table};
-use curtain_parse::{net, proc, replay, Context, RawProcess, Tables};
+use curtain_parse::{net, proc};
+use curtain_tables::{replay, Context, MemorySink, RawProcess, Table, Tables};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 

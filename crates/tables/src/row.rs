@@ -4,10 +4,10 @@
 //! byte-identical to serde's for [`ProcRow::to_process`], [`MapRef::to_mapping`] and
 //! [`fd_row`]'s [`Fd`] (the property tests say so).
 
-use crate::proc::{self, MapRef};
 use curtain_model::{
     json, ByteString, CgroupEntry, ErrorKind, Exe, ExeStat, Fd, FdKind, Label, MapKind, Namespaces, Process,
 };
+use curtain_parse::proc::{self, nul_items, MapRef};
 
 /// The executable of a process: the link target, and the file behind it when it was statx'ed.
 #[derive(Debug, Clone, Copy)]
@@ -115,14 +115,6 @@ impl Repeats {
     pub fn json(&self, slot: Slot) -> &[u8] {
         &self.last[slot as usize].1
     }
-}
-
-/// The items of a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a
-/// process that rewrote its argv without NULs gives one item.
-pub fn nul_items(b: &[u8]) -> impl Iterator<Item = &[u8]> {
-    // Nothing read is no item; a lone NUL is one empty item.
-    let n = if b.is_empty() { 0 } else { usize::MAX };
-    b.strip_suffix(&[0]).unwrap_or(b).split(|&c| c == 0).take(n)
 }
 
 fn label_json(l: Label) -> &'static [u8] {

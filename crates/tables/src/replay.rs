@@ -5,10 +5,11 @@
 //! access a [`RecordRef`] handed to [`Pending::add`]), so an untouched archive replays to
 //! byte-identical tables.
 
+use crate::read::ProcFile;
 use crate::record::{links_of, Failure, Got, LinkName, RecordRef};
-use crate::tables::PROCESS_FILES;
-use crate::tables::{Bytes, Context, ProcessRead, RowSink, Tables, LINK_NAMES};
-use curtain_model::{ErrorKind, Proto, RawOp, RawRecord};
+use crate::sockets::{table_proto, TCP46};
+use crate::{Bytes, Context, ProcessRead, RowSink, Tables, LINK_NAMES};
+use curtain_model::{ErrorKind, RawOp, RawRecord};
 
 /// A row of `raw/reads.jsonl` that no table row stands for (the root listing, /proc/stat, an
 /// ECS metadata request) becomes an error row when it failed. Shared with the collector.
@@ -78,9 +79,9 @@ impl<'a> Pending<'a> {
                     self.net.push((netns, t, kind(got), false));
                 } else if let Some(mntns) = mntns {
                     self.mnt = Some((mntns, kind(got)));
-                } else if let Some(i) = PROCESS_FILES.iter().position(|f| *f == name) {
-                    self.raw.files[i] = Some(kind(got));
-                    self.raw.truncated[i] = truncated;
+                } else if let Some(f) = ProcFile::from_name(name) {
+                    self.raw.files[f.index()] = Some(kind(got));
+                    self.raw.truncated[f.index()] = truncated;
                 }
                 // A file the collector does not read is kept in raw/ and left out of the tables.
             }
@@ -125,18 +126,6 @@ impl<'a> Pending<'a> {
             t.add_mountinfo(mntns, self.raw.pid, r);
         }
     }
-}
-
-/// The sock_diag dump of TCP over IPv4 and IPv6 at once (the kernel walks its TCP hash once for
-/// both), as the member `raw/netlink/<netns>/tcp46` keeps it.
-pub const TCP46: &str = "tcp46";
-
-/// The protocol of a socket table named as under `net/` (`tcp46`: TCP, whatever the family).
-pub fn table_proto(table: &str) -> Option<Proto> {
-    if table == TCP46 {
-        return Some(Proto::Tcp);
-    }
-    Proto::from_table(table)
 }
 
 /// The archive member holding a netlink dump of one table of one network namespace.
