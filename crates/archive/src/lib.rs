@@ -163,18 +163,36 @@ pub struct Reparsed {
     pub errors_by_kind: std::collections::BTreeMap<String, u64>,
 }
 
+/// Why an archive's tables could not be rebuilt.
+#[derive(Debug)]
+pub enum ReparseError {
+    /// A member the rebuild needs is not in the archive.
+    Missing(&'static str),
+    Manifest(serde_json::Error),
+    Replay(curtain_tables::replay::ReplayError),
+}
+
+impl std::fmt::Display for ReparseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReparseError::Missing(m) => write!(f, "{m} is missing"),
+            ReparseError::Manifest(e) => write!(f, "{MANIFEST}: {e}"),
+            ReparseError::Replay(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ReparseError {}
+
 /// Rebuilds every table from `raw/` and compares each with the stored one.
-pub fn reparse(contents: &ArchiveContents) -> Result<Reparsed, String> {
-    let manifest: Manifest = serde_json::from_slice(contents.get(MANIFEST).ok_or("manifest.json is missing")?)
-        .map_err(|e| format!("manifest.json: {e}"))?;
-    let reads = contents.joined("raw/reads").ok_or("raw/reads.jsonl is missing")?;
+pub fn reparse(contents: &ArchiveContents) -> Result<Reparsed, ReparseError> {
+    let manifest: Manifest = serde_json::from_slice(contents.get(MANIFEST).ok_or(ReparseError::Missing(MANIFEST))?)
+        .map_err(ReparseError::Manifest)?;
+    let reads = contents.joined("raw/reads").ok_or(ReparseError::Missing("raw/reads.jsonl"))?;
     let ctx = Context { clock: manifest.clock.clone() };
-    let mut t = curtain_tables::replay::rebuild(
-        &reads,
-        |name| contents.get(name),
-        &ctx,
-        curtain_tables::MemorySink::default(),
-    )?;
+    let mut t =
+        curtain_tables::replay::rebuild(&reads, |name| contents.get(name), &ctx, curtain_tables::MemorySink::default())
+            .map_err(ReparseError::Replay)?;
     let mut counts = t.counts();
     counts.raw_bytes = manifest.counts.raw_bytes;
     let errors_by_kind = t.errors_by_kind();

@@ -199,48 +199,70 @@ pub fn rebuild<'a, S: RowSink>(
     member: impl Fn(&str) -> Option<&'a [u8]>,
     ctx: &Context,
     sink: S,
-) -> Result<Tables<S>, String> {
+) -> Result<Tables<S>, ReplayError> {
     let mut t = Tables::new(sink, None);
     // The records of the process being read: its opendir, then every access through it.
     let mut group: Vec<RawRecord> = Vec::new();
+    let mut at = 0;
+    let failed = |line: usize| move |what: String| ReplayError { line, what };
     for (n, line) in reads.split(|&c| c == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
-        let rec: RawRecord =
-            serde_json::from_slice(line).map_err(|e| format!("raw/reads.jsonl line {}: {e}", n + 1))?;
-        match (rec.op, split_pid(&rec.path)) {
-            (RawOp::Opendir, Some((_, ""))) => {
-                replay_process(&mut t, &group, &member, ctx)?;
-                group.clear();
-                group.push(rec);
-            }
-            (op, Some((pid, _))) => {
-                if group.first().and_then(|f| split_pid(&f.path)).map(|(p, _)| p) != Some(pid) {
-                    return Err(format!("{:?} of {} outside its process", op, rec.path));
+        at = n + 1;
+        let rec: RawRecord = serde_json::from_slice(line).map_err(|e| failed(at)(e.to_string()))?;
+        let step = (|| -> Result<(), String> {
+            match (rec.op, split_pid(&rec.path)) {
+                (RawOp::Opendir, Some((_, ""))) => {
+                    replay_process(&mut t, &group, &member, ctx)?;
+                    group.clear();
+                    group.push(rec);
                 }
-                group.push(rec);
+                (op, Some((pid, _))) => {
+                    if group.first().and_then(|f| split_pid(&f.path)).map(|(p, _)| p) != Some(pid) {
+                        return Err(format!("{:?} of {} outside its process", op, rec.path));
+                    }
+                    group.push(rec);
+                }
+                (RawOp::Readlink, None) if rec.path == "self" => {
+                    replay_process(&mut t, &group, &member, ctx)?;
+                    group.clear();
+                    // A `self` with an error names no collector (in a copied tree it was recorded
+                    // with its target, and not taken).
+                    let pid = rec
+                        .target
+                        .as_ref()
+                        .filter(|_| rec.error.is_none())
+                        .and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
+                    t.set_self_pid(pid);
+                }
+                _ => {
+                    replay_process(&mut t, &group, &member, ctx)?;
+                    group.clear();
+                    global_error(&mut t, &rec)
+                }
             }
-            (RawOp::Readlink, None) if rec.path == "self" => {
-                replay_process(&mut t, &group, &member, ctx)?;
-                group.clear();
-                // A `self` with an error names no collector (in a copied tree it was recorded
-                // with its target, and not taken).
-                let pid = rec
-                    .target
-                    .as_ref()
-                    .filter(|_| rec.error.is_none())
-                    .and_then(|t| std::str::from_utf8(&t.0).ok()?.parse().ok());
-                t.set_self_pid(pid);
-            }
-            _ => {
-                replay_process(&mut t, &group, &member, ctx)?;
-                group.clear();
-                global_error(&mut t, &rec)
-            }
-        }
+            Ok(())
+        })();
+        step.map_err(failed(at))?;
     }
-    replay_process(&mut t, &group, &member, ctx)?;
+    replay_process(&mut t, &group, &member, ctx).map_err(failed(at))?;
     t.finish();
     Ok(t)
 }
+
+/// Why the raw part could not be replayed: the read log's line (the record that could not be
+/// placed, or the last one for what ends the log) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayError {
+    pub line: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "raw/reads.jsonl line {}: {}", self.line, self.what)
+    }
+}
+
+impl std::error::Error for ReplayError {}
 
 #[cfg(test)]
 mod tests {
