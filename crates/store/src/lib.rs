@@ -8,6 +8,9 @@
 //! change event give all three at once (observed); CloudTrail gives the ENI and its attachment id
 //! from CreateNetworkInterface, and the task and that attachment id from RunTask (inferred).
 
+// It reads registers that others may have written: nothing here needs to step outside safe Rust.
+#![forbid(unsafe_code)]
+
 use curtain_model::format_rfc3339_signed_ns;
 use curtain_model::register::{
     Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, Holder, IpFact, Provenance,
@@ -15,121 +18,10 @@ use curtain_model::register::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use rusqlite::Error;
+mod error;
+mod schema;
 
-/// Numbered migrations; `user_version` says how many have run.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE tasks (
-    task_arn TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    cluster_arn TEXT,
-    grp TEXT,
-    task_definition_arn TEXT,
-    launch_type TEXT,
-    availability_zone TEXT,
-    last_status TEXT,
-    created_at INTEGER,
-    started_at INTEGER,
-    stopped_at INTEGER,
-    container_instance_arn TEXT,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
-);
-CREATE TABLE containers (
-    task_arn TEXT NOT NULL,
-    name TEXT NOT NULL,
-    image TEXT,
-    image_digest TEXT,
-    runtime_id TEXT,
-    last_status TEXT,
-    PRIMARY KEY (task_arn, name)
-);
-CREATE TABLE attachments (
-    attachment_id TEXT PRIMARY KEY,
-    task_arn TEXT,
-    eni_id TEXT
-);
-CREATE TABLE enis (
-    eni_id TEXT PRIMARY KEY,
-    attachment_id TEXT,
-    account_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    description TEXT,
-    created_at INTEGER,
-    deleted_at INTEGER,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
-);
-CREATE TABLE eni_ips (
-    eni_id TEXT NOT NULL,
-    ip TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL,
-    PRIMARY KEY (eni_id, ip)
-);
-CREATE INDEX eni_ips_by_ip ON eni_ips (ip);
--- Every source that said something about a task or an ENI.
-CREATE TABLE sources (
-    subject TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    PRIMARY KEY (subject, kind, id)
-);
-"#,
-    r#"
-CREATE TABLE services (
-    service_arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    cluster_arn TEXT NOT NULL,
-    account_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    task_definition_arn TEXT,
-    launch_type TEXT,
-    desired_count INTEGER,
-    created_at INTEGER,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
-);
-CREATE TABLE task_definitions (
-    task_definition_arn TEXT PRIMARY KEY,
-    family TEXT,
-    revision INTEGER,
-    network_mode TEXT,
-    -- [{"name", "image", "command", "entry_point"}]
-    containers TEXT NOT NULL,
-    account_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    first_seen INTEGER NOT NULL
-);
-CREATE TABLE container_instances (
-    container_instance_arn TEXT PRIMARY KEY,
-    cluster_arn TEXT NOT NULL,
-    ec2_instance_id TEXT,
-    account_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL
-);
-CREATE TABLE instance_ips (
-    container_instance_arn TEXT NOT NULL,
-    ip TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL,
-    PRIMARY KEY (container_instance_arn, ip)
-);
-CREATE INDEX instance_ips_by_ip ON instance_ips (ip);
-"#,
-    r#"
--- What says ECS made an interface (see EniFact::ecs_proof); NULL: only its description claims an
--- ECS attachment. Registers written before keep NULL and their attachment links as they were.
-ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
-"#,
-];
+pub use error::Error;
 
 pub struct Register {
     conn: Connection,
@@ -157,15 +49,9 @@ impl Register {
         Self::with(Connection::open_in_memory()?)
     }
 
-    fn with(conn: Connection) -> Result<Register, Error> {
+    fn with(mut conn: Connection) -> Result<Register, Error> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(m)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        schema::migrate(&mut conn)?;
         Ok(Register { conn })
     }
 
@@ -267,7 +153,7 @@ impl Register {
             }
         }
         self.source(&t.task_arn, &t.source)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// Records what one source says about a network interface.
@@ -294,7 +180,7 @@ impl Register {
             self.eni_ip(&e.eni_id, ip, at)?;
         }
         self.source(&e.eni_id, &e.source)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// Records a service as the API described it.
@@ -369,7 +255,7 @@ impl Register {
             )?;
         }
         self.source(&f.container_instance_arn, &f.source)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// Network mode and container definitions of a task definition, if known.
@@ -401,7 +287,7 @@ impl Register {
             };
             Ok(Provenance { kind, id: r.get(1)?, at_ns: r.get::<_, i64>(2)? as u64 })
         })?;
-        rows.collect()
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn containers_of(&self, task: &str) -> Result<Vec<ContainerFact>, Error> {
@@ -417,7 +303,7 @@ impl Register {
                 last_status: r.get(4)?,
             })
         })?;
-        rows.collect()
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Everyone known to have held `ip`, oldest first; with `at`, only those whose interval

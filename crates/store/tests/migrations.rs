@@ -521,6 +521,25 @@ fn schema(c: &Connection) -> Vec<(String, String, Option<String>)> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
+/// Each migration the register records: its number, its name, and whether it says when it ran
+/// (those that ran before the register kept the record do not).
+fn recorded(path: &std::path::Path) -> Vec<(i64, String, bool)> {
+    let c = Connection::open(path).unwrap();
+    let mut st =
+        c.prepare("SELECT version, name, applied_at IS NOT NULL FROM schema_migrations ORDER BY version").unwrap();
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+fn migrations(timed: [bool; 3]) -> Vec<(i64, String, bool)> {
+    ["0001_tasks_enis_sources", "0002_services_definitions_instances", "0003_enis_ecs_proof"]
+        .iter()
+        .zip(timed)
+        .enumerate()
+        .map(|(i, (name, timed))| (i as i64 + 1, name.to_string(), timed))
+        .collect()
+}
+
 fn user_version(path: &std::path::Path) -> i64 {
     Connection::open(path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
 }
@@ -537,9 +556,12 @@ fn a_version_1_register_migrates_and_answers_as_before() {
     assert_eq!(r.whois("10.1.1.1", None).unwrap(), []);
     drop(r);
     assert_eq!(user_version(&dir.db()), 3);
+    assert_eq!(recorded(&dir.db()), migrations([false, true, true]));
     // Opening it again runs nothing twice and changes no answer.
     let r = Register::open(&dir.db()).unwrap();
     answers_as_version_1_did(&r, false);
+    drop(r);
+    assert_eq!(recorded(&dir.db()), migrations([false, true, true]), "recorded once");
 }
 
 #[test]
@@ -557,6 +579,7 @@ fn a_version_2_register_migrates_and_answers_as_before() {
     assert_eq!(r.whois("10.1.1.1", at("2026-03-01T11:45:00Z")).unwrap(), []);
     drop(r);
     assert_eq!(user_version(&dir.db()), 3);
+    assert_eq!(recorded(&dir.db()), migrations([false, false, true]));
 }
 
 #[test]
@@ -572,6 +595,7 @@ fn a_version_3_register_opens_and_answers_as_before() {
     assert_eq!(r.whois("10.1.1.1", None).unwrap(), [holder_h()]);
     drop(r);
     assert_eq!(user_version(&dir.db()), 3);
+    assert_eq!(recorded(&dir.db()), migrations([false, false, false]));
 }
 
 #[test]
@@ -619,4 +643,34 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     let new = Connection::open(dir.db()).unwrap();
     assert_eq!(schema(&new), schema(&old));
     assert_eq!(user_version(&dir.db()), 3);
+    assert_eq!(recorded(&dir.db()), migrations([true, true, true]));
+}
+
+#[test]
+fn an_up_to_date_register_opens_while_a_sync_writes() {
+    let dir = Scratch::new("busy");
+    {
+        let mut r = Register::open(&dir.db()).unwrap();
+        r.add_eni(&curtain_model::register::EniFact {
+            eni_id: "eni-a".into(),
+            attachment_id: None,
+            ecs_proof: None,
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+            ips: vec![curtain_model::register::IpFact { ip: "10.0.0.7".into(), kind: "private".into() }],
+            created_at: None,
+            deleted_at: None,
+            description: None,
+            source: src(SourceKind::Sync, "s1", "2026-01-01T10:00:00Z"),
+        })
+        .unwrap();
+    }
+    // Another process in the middle of writing: opening to ask must not need to write.
+    let writer = Connection::open(dir.db()).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE; DELETE FROM sources;").unwrap();
+    let started = std::time::Instant::now();
+    let r = Register::open(&dir.db()).unwrap();
+    assert_eq!(r.whois("10.0.0.7", None).unwrap().len(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "waited for the writer");
+    writer.execute_batch("ROLLBACK").unwrap();
 }
