@@ -139,8 +139,8 @@ SELECT ci.container_instance_arn, ci.ec2_instance_id, ci.cluster_arn, ci.account
        i.first_seen, i.last_seen,
        t.task_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at, t.stopped_at, t.last_seen,
        d.network_mode, d.containers
--- CROSS JOIN keeps this order: from the address, never from every task (tasks have no index
--- by instance, and most addresses are no host's).
+-- CROSS JOIN keeps this order: from the address, never from every task (most addresses are
+-- no host's).
 FROM instance_ips i
 CROSS JOIN container_instances ci ON ci.container_instance_arn = i.container_instance_arn
 CROSS JOIN tasks t ON t.container_instance_arn = ci.container_instance_arn

@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_tasks_enis_sources"),
     migration!(2, "0002_services_definitions_instances"),
     migration!(3, "0003_enis_ecs_proof"),
+    migration!(4, "0004_tasks_by_container_instance"),
 ];
 
 /// Kept apart from the migrations: registers older than it hold it only once opened by a

@@ -124,6 +124,9 @@ const OLD_3: &str = r#"
 ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
 "#;
 
+/// The migrations there are now.
+const LATEST: i64 = 4;
+
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-west-2";
 const CLUSTER: &str = "arn:aws:ecs:us-west-2:111122223333:cluster/prod";
@@ -531,13 +534,21 @@ fn recorded(path: &std::path::Path) -> Vec<(i64, String, bool)> {
     rows.collect::<Result<_, _>>().unwrap()
 }
 
-fn migrations(timed: [bool; 3]) -> Vec<(i64, String, bool)> {
-    ["0001_tasks_enis_sources", "0002_services_definitions_instances", "0003_enis_ecs_proof"]
-        .iter()
-        .zip(timed)
-        .enumerate()
-        .map(|(i, (name, timed))| (i as i64 + 1, name.to_string(), timed))
-        .collect()
+/// Every migration there is, by name; `ran_before` says how many ran before the register kept
+/// the record (those say no time).
+fn migrations(ran_before: usize) -> Vec<(i64, String, bool)> {
+    let timed = (0..).map(|i| i >= ran_before);
+    [
+        "0001_tasks_enis_sources",
+        "0002_services_definitions_instances",
+        "0003_enis_ecs_proof",
+        "0004_tasks_by_container_instance",
+    ]
+    .iter()
+    .zip(timed)
+    .enumerate()
+    .map(|(i, (name, timed))| (i as i64 + 1, name.to_string(), timed))
+    .collect()
 }
 
 fn user_version(path: &std::path::Path) -> i64 {
@@ -555,13 +566,13 @@ fn a_version_1_register_migrates_and_answers_as_before() {
     answers_as_version_1_did(&r, false);
     assert_eq!(r.whois("10.1.1.1", None).unwrap(), []);
     drop(r);
-    assert_eq!(user_version(&dir.db()), 3);
-    assert_eq!(recorded(&dir.db()), migrations([false, true, true]));
+    assert_eq!(user_version(&dir.db()), LATEST);
+    assert_eq!(recorded(&dir.db()), migrations(1));
     // Opening it again runs nothing twice and changes no answer.
     let r = Register::open(&dir.db()).unwrap();
     answers_as_version_1_did(&r, false);
     drop(r);
-    assert_eq!(recorded(&dir.db()), migrations([false, true, true]), "recorded once");
+    assert_eq!(recorded(&dir.db()), migrations(1), "recorded once");
 }
 
 #[test]
@@ -578,12 +589,12 @@ fn a_version_2_register_migrates_and_answers_as_before() {
     assert_eq!(r.whois("10.1.1.1", at("2026-03-01T11:00:00Z")).unwrap(), [holder_h()]);
     assert_eq!(r.whois("10.1.1.1", at("2026-03-01T11:45:00Z")).unwrap(), []);
     drop(r);
-    assert_eq!(user_version(&dir.db()), 3);
-    assert_eq!(recorded(&dir.db()), migrations([false, false, true]));
+    assert_eq!(user_version(&dir.db()), LATEST);
+    assert_eq!(recorded(&dir.db()), migrations(2));
 }
 
 #[test]
-fn a_version_3_register_opens_and_answers_as_before() {
+fn a_version_3_register_migrates_and_answers_as_before() {
     let dir = Scratch::new("v3");
     {
         let c = old_register(&dir.db(), 3);
@@ -594,8 +605,8 @@ fn a_version_3_register_opens_and_answers_as_before() {
     answers_as_version_1_did(&r, true);
     assert_eq!(r.whois("10.1.1.1", None).unwrap(), [holder_h()]);
     drop(r);
-    assert_eq!(user_version(&dir.db()), 3);
-    assert_eq!(recorded(&dir.db()), migrations([false, false, false]));
+    assert_eq!(user_version(&dir.db()), LATEST);
+    assert_eq!(recorded(&dir.db()), migrations(3));
 }
 
 #[test]
@@ -641,9 +652,11 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     let old = old_register(&dir.0.join("old.db"), 3);
     drop(Register::open(&dir.db()).unwrap());
     let new = Connection::open(dir.db()).unwrap();
+    // What migration 3 left, and the index migration 4 adds for whois on a host's address.
+    old.execute_batch("CREATE INDEX tasks_by_container_instance ON tasks (container_instance_arn);").unwrap();
     assert_eq!(schema(&new), schema(&old));
-    assert_eq!(user_version(&dir.db()), 3);
-    assert_eq!(recorded(&dir.db()), migrations([true, true, true]));
+    assert_eq!(user_version(&dir.db()), LATEST);
+    assert_eq!(recorded(&dir.db()), migrations(0));
 }
 
 #[test]
