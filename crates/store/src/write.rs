@@ -1,7 +1,8 @@
 //! Writing facts: what one source says about a task, an interface, a service, a task definition
 //! or a container instance, merged into what the register already holds. Every write is an
 //! upsert that only widens what is known (first seen earlier, last seen later, a missing field
-//! filled), so the same facts twice, or facts out of order, leave the same register.
+//! filled, a status replaced only by a newer one): the same facts twice leave the register as it
+//! was, and a fact that arrives late does not undo a newer one.
 
 use curtain_model::register::{
     ContainerInstanceFact, EniFact, IpFact, Provenance, ServiceFact, TaskDefinitionFact, TaskFact,
