@@ -26,15 +26,15 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
             eprintln!("curtain: {}: {}", curtain_report::term(&f.display().to_string()), curtain_report::term(e));
         }
         for t in &got.tasks {
-            reg.add_task(t).map_err(|e| io::Error::other(e.to_string()))?;
+            reg.add_task(t).map_err(io::Error::other)?;
         }
         for e in &got.enis {
-            reg.add_eni(e).map_err(|e| io::Error::other(e.to_string()))?;
+            reg.add_eni(e).map_err(io::Error::other)?;
         }
         (tasks, enis, skipped, errors) =
             (tasks + got.tasks.len(), enis + got.enis.len(), skipped + got.skipped, errors + got.errors.len());
     }
-    let (t, e, i) = reg.counts().map_err(|e| io::Error::other(e.to_string()))?;
+    let (t, e, i) = reg.counts().map_err(io::Error::other)?;
     println!(
         "ingested {} file(s): {tasks} task record(s), {enis} ENI record(s), {skipped} other record(s) skipped, {errors} unreadable; register {}: {t} tasks, {e} ENIs, {i} addresses",
         files.len(),
@@ -123,9 +123,9 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
     if let Some(e) = write_err {
         return Err(io::Error::other(format!("{}: {e}", a.db.db)));
     }
-    result.map_err(|e| io::Error::other(e.to_string()))?;
+    result.map_err(io::Error::other)?;
     lines.sort();
-    let (t, e, i) = reg.counts().map_err(|e| io::Error::other(e.to_string()))?;
+    let (t, e, i) = reg.counts().map_err(io::Error::other)?;
     println!(
         "inventory sync at {}: {} account × region(s), {failed} with errors",
         curtain_model::format_rfc3339_ns(at_ns),
@@ -151,7 +151,7 @@ pub(crate) fn whois(a: &WhoisArgs) -> io::Result<i32> {
             None => None,
         };
     let reg = register(&a.db)?;
-    let holders = reg.whois(&a.ip, at).map_err(|e| io::Error::other(e.to_string()))?;
+    let holders = reg.whois(&a.ip, at).map_err(io::Error::other)?;
     match a.format {
         FindingsFormat::Json => {
             let mut out = io::stdout().lock();
