@@ -12,8 +12,8 @@ use curtain_report::{html, json, markdown, text, Analysed};
 use std::io::{self, Write};
 
 pub(crate) fn findings(a: &FindingsArgs) -> io::Result<i32> {
-    let rules = a.rules.load()?;
-    let snaps = load(&a.archives, &a.limits)?;
+    let rules = a.input.rules.load()?;
+    let snaps = load(&a.input.archives, &a.input.limits)?;
     let analysed: Vec<Analysed> = snaps.iter().map(|s| Analysed::with_rules(s, &rules)).collect();
     let all: Vec<Finding> = analysed.iter().flat_map(|x| x.findings.iter().cloned()).collect();
     let shown = at_least(&all, a.threshold.min_severity);
@@ -25,8 +25,8 @@ pub(crate) fn findings(a: &FindingsArgs) -> io::Result<i32> {
 }
 
 pub(crate) fn report(a: &ReportArgs) -> io::Result<i32> {
-    let rules = a.rules.load()?;
-    let snaps = load(&a.archives, &a.limits)?;
+    let rules = a.input.rules.load()?;
+    let snaps = load(&a.input.archives, &a.input.limits)?;
     let analysed: Vec<Analysed> = snaps.iter().map(|s| Analysed::with_rules(s, &rules)).collect();
     let format = a.format.unwrap_or(match &a.output {
         Some(p) if p.ends_with(".md") => ReportFormat::Md,
@@ -34,7 +34,7 @@ pub(crate) fn report(a: &ReportArgs) -> io::Result<i32> {
         Some(p) if p != "-" => ReportFormat::Html,
         _ => ReportFormat::Text,
     });
-    let mut out = Output::open(&a.output, &a.archives)?;
+    let mut out = Output::open(&a.output, &a.input.archives)?;
     let to_terminal = matches!(out, Output::Stdout(_));
     match format {
         ReportFormat::Html => html::report(&mut out, &analysed)?,
@@ -57,15 +57,15 @@ pub(crate) fn report(a: &ReportArgs) -> io::Result<i32> {
 }
 
 pub(crate) fn timeline(a: &TimelineArgs) -> io::Result<i32> {
-    let rules = a.rules.load()?;
-    let snaps = load(&a.archives, &a.limits)?;
+    let rules = a.input.rules.load()?;
+    let snaps = load(&a.input.archives, &a.input.limits)?;
     let mut rows = Vec::new();
     for s in &snaps {
         let x = Analysed::with_rules(s, &rules);
         rows.extend(timeline::rows(&x.ix, &x.findings));
     }
     let rows = timeline::merge(rows);
-    let mut out = Output::open(&a.output, &a.archives)?;
+    let mut out = Output::open(&a.output, &a.input.archives)?;
     match a.format {
         TimelineFormat::Jsonl => curtain_report::timeline::jsonl(&mut out, &rows)?,
         TimelineFormat::Csv => curtain_report::timeline::csv(&mut out, &rows)?,

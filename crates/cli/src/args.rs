@@ -197,6 +197,17 @@ pub(crate) struct TriageArgs {
     pub(crate) threshold: Threshold,
 }
 
+/// What the analysis commands read: archives, within the reading limits, judged by the rules.
+#[derive(Args)]
+pub(crate) struct Archives {
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    #[arg(required = true)]
+    pub(crate) archives: Vec<String>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum FindingsFormat {
     Text,
@@ -206,11 +217,7 @@ pub(crate) enum FindingsFormat {
 #[derive(Args)]
 pub(crate) struct FindingsArgs {
     #[command(flatten)]
-    pub(crate) rules: RulesArg,
-    #[arg(required = true)]
-    pub(crate) archives: Vec<String>,
-    #[command(flatten)]
-    pub(crate) limits: LimitArgs,
+    pub(crate) input: Archives,
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: FindingsFormat,
     #[command(flatten)]
@@ -228,11 +235,7 @@ pub(crate) enum ReportFormat {
 #[derive(Args)]
 pub(crate) struct ReportArgs {
     #[command(flatten)]
-    pub(crate) rules: RulesArg,
-    #[arg(required = true)]
-    pub(crate) archives: Vec<String>,
-    #[command(flatten)]
-    pub(crate) limits: LimitArgs,
+    pub(crate) input: Archives,
     /// Default: html when writing to a file, text on a terminal.
     #[arg(long, value_enum)]
     pub(crate) format: Option<ReportFormat>,
@@ -250,11 +253,7 @@ pub(crate) enum TimelineFormat {
 #[derive(Args)]
 pub(crate) struct TimelineArgs {
     #[command(flatten)]
-    pub(crate) rules: RulesArg,
-    #[arg(required = true)]
-    pub(crate) archives: Vec<String>,
-    #[command(flatten)]
-    pub(crate) limits: LimitArgs,
+    pub(crate) input: Archives,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub(crate) format: TimelineFormat,
     #[arg(short, long)]
