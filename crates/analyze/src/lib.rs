@@ -1,6 +1,8 @@
 //! Analysis of snapshots, pure and offline: the process tree, containers, detectors with ATT&CK
-//! ids, a Timesketch-ready timeline, and the difference between two snapshots.
+//! ids, a Timesketch-ready timeline, the difference between two snapshots, and the comparison of
+//! replicas that should be the same.
 
+pub mod compare;
 pub mod container;
 pub mod detect;
 pub mod diff;
