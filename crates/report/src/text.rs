@@ -1,7 +1,9 @@
-//! Terminal views: findings, the triage summary, the process tree, the sockets and a diff.
+//! Terminal views: findings, the triage summary, the process tree, the sockets, a diff and a
+//! comparison of replicas.
 //! Colour only when asked (a terminal); every value from the target goes through [`term`].
 
 use crate::{cmdline, lossy, term, user, Analysed};
+use curtain_analyze::compare::Comparison;
 use curtain_analyze::diff::Diff;
 use curtain_analyze::rules::{ListSpec, Rules};
 use curtain_analyze::Index;
@@ -231,6 +233,74 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
         findings(w, &refs, style)?;
     }
     Ok(())
+}
+
+/// A comparison of replicas: per group, what only a minority has (fewest sharing first), or
+/// with two archives what each has that the other has not; then the archives left out.
+pub fn compare(w: &mut dyn Write, c: &Comparison, style: Style) -> io::Result<()> {
+    for g in &c.groups {
+        let names: Vec<String> = g.archives.iter().map(|a| term(a)).collect();
+        writeln!(w, "{}", style.bold(&format!("{} ({} archives)", term(&g.key), g.archives.len())))?;
+        writeln!(w, "  {}", names.join(", "))?;
+        if g.two_only {
+            if g.differences.is_empty() {
+                writeln!(w, "  Two archives only: no difference.")?;
+                continue;
+            }
+            writeln!(w, "  Two archives only, no majority to stand out from: these differ.")?;
+            for a in &g.archives {
+                let mine: Vec<_> = g.differences.iter().filter(|d| &d.archive == a).collect();
+                if mine.is_empty() {
+                    writeln!(w, "  only in {}: nothing", term(a))?;
+                    continue;
+                }
+                writeln!(w, "  only in {} ({}):", term(a), mine.len())?;
+                for d in mine {
+                    writeln!(w, "    {:<11} {}{}", d.kind.as_str(), term(&d.value), seen(&d.processes))?;
+                }
+            }
+            continue;
+        }
+        if g.outliers.is_empty() {
+            writeln!(w, "  No outliers.")?;
+            continue;
+        }
+        for o in &g.outliers {
+            writeln!(
+                w,
+                "  {} of {}  {}  {:<11} {}{}",
+                o.shared_by,
+                o.of,
+                term(&o.archive),
+                o.kind.as_str(),
+                term(&o.value),
+                seen(&o.processes)
+            )?;
+        }
+    }
+    if !c.ungrouped.is_empty() {
+        writeln!(w, "{}", style.bold(&format!("Not compared ({})", c.ungrouped.len())))?;
+        for u in &c.ungrouped {
+            match &u.key {
+                Some(k) => writeln!(w, "  {}: no other archive of {}", term(&u.archive), term(k))?,
+                None => writeln!(w, "  {}: no ECS task family or image known", term(&u.archive))?,
+            }
+        }
+    }
+    let differ = c.groups.iter().filter(|g| !g.differences.is_empty()).count();
+    match (c.outliers, differ) {
+        (0, 0) => writeln!(w, "Nothing stands out."),
+        (n, 0) => writeln!(w, "{n} outlier(s)."),
+        (n, d) => writeln!(w, "{n} outlier(s); {d} pair(s) of archives differ."),
+    }
+}
+
+/// ` (pid comm, ...)`, escaped; empty when no process is known.
+fn seen(ps: &[curtain_analyze::compare::SeenIn]) -> String {
+    if ps.is_empty() {
+        return String::new();
+    }
+    format!("  ({})", term(&crate::seen_in(ps)))
 }
 
 /// The built-in detector registry as Markdown-friendly text (docs/DETECTORS.md is this output).
