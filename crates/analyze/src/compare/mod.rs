@@ -102,7 +102,8 @@ pub struct Group {
     pub outliers: Vec<Outlier>,
     /// Two archives only: no majority to stand out from, `differences` says what differs.
     pub two_only: bool,
-    /// With two archives, what each has that the other has not, by archive, kind and value.
+    /// With two archives, what each has that the other has not: by archive (in the order given),
+    /// then kind, then normalised value.
     pub differences: Vec<Difference>,
 }
 
