@@ -2,8 +2,8 @@
 //! difference between two snapshots, all read from archives.
 
 use crate::args::{
-    DiffArgs, FindingsArgs, FindingsFormat, OneArchive, ReportArgs, ReportFormat, RulesArg, TimelineArgs,
-    TimelineFormat,
+    CompareArgs, CompareFormat, DiffArgs, FindingsArgs, FindingsFormat, OneArchive, ReportArgs, ReportFormat, RulesArg,
+    TimelineArgs, TimelineFormat,
 };
 use crate::output::{exit_for, load, style, text_out, Output};
 use curtain_analyze::{at_least, timeline};
@@ -109,4 +109,19 @@ pub(crate) fn diff(a: &DiffArgs) -> io::Result<i32> {
 pub(crate) fn detectors(a: &RulesArg) -> io::Result<i32> {
     text::detectors_with(&mut text_out(), &a.load()?)?;
     Ok(0)
+}
+
+/// What only a minority of replicas has.
+pub(crate) fn compare(a: &CompareArgs) -> io::Result<i32> {
+    use curtain_analyze::compare;
+    let snaps = load(&a.archives, &a.limits)?;
+    let indexes: Vec<curtain_analyze::Index> = snaps.iter().map(curtain_analyze::Index::new).collect();
+    let named: Vec<(&str, &curtain_analyze::Index)> = a.archives.iter().map(String::as_str).zip(&indexes).collect();
+    let c = if a.one_group { compare::compare_as_one_group(&named) } else { compare::compare(&named) };
+    match a.format {
+        CompareFormat::Text => text::compare(&mut text_out(), &c, style())?,
+        CompareFormat::Md => markdown::compare(&mut curtain_model::TermSafe::new(io::stdout().lock(), false), &c)?,
+        CompareFormat::Json => json::compare(&mut io::stdout().lock(), &c)?,
+    }
+    Ok(if c.has_outliers() { 1 } else { 0 })
 }

@@ -45,6 +45,12 @@ pub(crate) enum Command {
     Sockets(OneArchive),
     /// What changed between two snapshots: processes, connections, listeners, executables, findings.
     Diff(DiffArgs),
+    /// Compare replicas of one service (or containers of one image): what only a minority of
+    /// them has, each named with the archive it came from.
+    #[command(
+        after_help = "Examples:\n  curtain compare web-1.tar.zst web-2.tar.zst web-3.tar.zst\n  curtain compare acquisition-*/*.tar.zst --format json\n\nArchives are grouped by ECS task definition family and container, else by image; --one-group\ncompares them all as one group. Exit 1 when a group has outliers (two archives: when they differ)."
+    )]
+    Compare(CompareArgs),
     /// List the detectors: id, severity, ATT&CK techniques and what each finding means.
     Detectors(RulesArg),
     /// Feed the asset register with history: EventBridge task state changes or CloudTrail logs.
@@ -195,6 +201,26 @@ pub(crate) struct TriageArgs {
     pub(crate) no_environ: bool,
     #[command(flatten)]
     pub(crate) threshold: Threshold,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum CompareFormat {
+    Text,
+    Json,
+    Md,
+}
+
+#[derive(Args)]
+pub(crate) struct CompareArgs {
+    #[arg(required = true, num_args = 2..)]
+    pub(crate) archives: Vec<String>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Compare every archive with every other, whatever its task definition or image.
+    #[arg(long)]
+    pub(crate) one_group: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: CompareFormat,
 }
 
 /// What the analysis commands read: archives, within the reading limits, judged by the rules.

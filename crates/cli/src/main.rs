@@ -43,6 +43,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Tree(a) => analysis::tree(a),
         Command::Sockets(a) => analysis::sockets(a),
         Command::Diff(a) => analysis::diff(a),
+        Command::Compare(a) => analysis::compare(a),
     }
 }
 

@@ -318,3 +318,33 @@ fn a_responders_rules_add_findings_and_a_bad_rule_file_is_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.toml:2: bad severity"), "{err}");
 }
+
+#[test]
+fn compare_names_the_odd_archive_out_and_nothing_for_identical_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let copies: Vec<String> = (1..=3)
+        .map(|i| {
+            let p = dir.path().join(format!("web-{i}.tar.zst"));
+            std::fs::copy(crate_dir().join("tests/fixtures/lab.tar.zst"), &p).unwrap();
+            p.to_string_lossy().into_owned()
+        })
+        .collect();
+    let args = |extra: &[&str], archives: &[&str]| -> Vec<String> {
+        ["compare", "--one-group"].iter().chain(extra).chain(archives).map(|s| s.to_string()).collect()
+    };
+    let same: Vec<&str> = copies.iter().map(String::as_str).collect();
+    let o = curtain_here(&args(&[], &same).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // This machine beside two replicas of the lab: it is the one that stands out.
+    let host = dir.path().join("host.tar.zst");
+    collect(&host, &["-q"]);
+    let host = host.to_string_lossy().into_owned();
+    let o = curtain_here(
+        &args(&["--format", "json"], &[&copies[0], &copies[1], &host]).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let outliers = v["groups"][0]["outliers"].as_array().unwrap();
+    assert!(!outliers.is_empty());
+    assert!(outliers.iter().all(|x| x["archive"] == host.as_str() && x["shared_by"] == 1), "{v}");
+}
