@@ -17,6 +17,8 @@ pub mod writer;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use reader::{
     is_safe_member_path, open_reader, read_archive, read_archive_file, read_archive_with, ArchiveContents, Keep,

@@ -169,7 +169,21 @@ pub fn is_safe_member_path(p: &[u8]) -> bool {
 }
 
 /// Opens a `.tar` or `.tar.zst` (told apart by the zstd magic number, not the name).
-pub fn open_reader<'a>(mut r: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+pub fn open_reader<'a>(r: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    open_within(r, u64::MAX)
+}
+
+/// The largest zstd window (log2 bytes) a reader allows when the stream may expand to
+/// `max_expanded` bytes. The decoder allocates a frame's window from its header alone, before
+/// any data: zstd's own cap, 128 MiB, was allocated for a 1 KB file whatever the limits. A window
+/// larger than the whole stream may be serves no archive; the writer's always fits.
+fn window_log_max(max_expanded: u64) -> u32 {
+    let fits = u64::BITS - max_expanded.saturating_sub(1).leading_zeros();
+    fits.clamp(crate::writer::WINDOW_LOG, 27)
+}
+
+/// [`open_reader`], with a zstd window no larger than [`window_log_max`] allows.
+fn open_within<'a>(mut r: impl Read + 'a, max_expanded: u64) -> io::Result<Box<dyn Read + 'a>> {
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -181,7 +195,9 @@ pub fn open_reader<'a>(mut r: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> 
     }
     let head = io::Cursor::new(magic[..got].to_vec()).chain(r);
     if got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Ok(Box::new(zstd::stream::read::Decoder::new(head)?))
+        let mut d = zstd::stream::read::Decoder::new(head)?;
+        d.window_log_max(window_log_max(max_expanded))?;
+        Ok(Box::new(d))
     } else {
         Ok(Box::new(head))
     }
@@ -343,7 +359,7 @@ impl Lines<'_> {
 /// the reading.
 pub fn read_archive_with(r: impl Read, limits: &Limits, keep: Keep) -> io::Result<ArchiveContents> {
     let mut h = HashingReader { inner: r, hasher: Sha256::new() };
-    let mut c = read_tar(open_reader(&mut h)?, limits, keep)?;
+    let mut c = read_tar(open_within(&mut h, limits.max_expanded)?, limits, keep)?;
     io::copy(&mut h, &mut io::sink())?;
     c.archive_sha256 = Some(curtain_model::to_hex(&h.hasher.finalize()));
     Ok(c)

@@ -30,6 +30,9 @@ impl Compression {
     }
 }
 
+/// The zstd window the writer uses (log2 bytes, 512 KiB); a reader allows at least this much.
+pub const WINDOW_LOG: u32 = 19;
+
 /// Counts and hashes every byte written through it: the SHA-256 of the whole archive file.
 pub struct HashingWriter<W: Write> {
     inner: W,
@@ -184,7 +187,7 @@ impl<W: Write> ArchiveWriter<W> {
             // 2 MiB window, for less memory and time (docs/BENCHMARKS.md).
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(hashing, 1)?;
-                enc.window_log(19)?;
+                enc.window_log(WINDOW_LOG)?;
                 Sink::Zstd(enc)
             }
         };

@@ -219,3 +219,32 @@ fn each_reader_keeps_only_what_it_needs_and_hashes_the_whole_file() {
     assert_eq!(names.len(), c.seen.len());
     assert_eq!(curtain_archive::load_snapshot(&a).unwrap().archive_sha256.as_deref(), Some(sha.as_str()));
 }
+/// A zstd frame holding an empty tar (its two zero blocks) whose header claims a window of
+/// 2^`log` bytes, with no content size: the decoder sizes its buffer from the window alone.
+fn zstd_with_window(log: u8) -> Vec<u8> {
+    let body = [0u8; 1024];
+    let mut f = vec![0x28, 0xb5, 0x2f, 0xfd, 0, (log - 10) << 3];
+    // One raw block, the last: bit 0 last, bits 1-2 the type (raw), then the size.
+    f.extend_from_slice(&(1 | (body.len() as u32) << 3).to_le_bytes()[..3]);
+    f.extend_from_slice(&body);
+    f
+}
+
+#[test]
+fn a_zstd_window_larger_than_the_stream_may_expand_to_is_refused_before_it_is_allocated() {
+    // Found by the archive_reader fuzzer under a 64 MiB allocation limit: 1 KB claiming a
+    // 128 MiB window made the reader allocate 128 MiB, whatever the limits.
+    // fuzz/regressions/archive_reader/ keeps it.
+    let small = Limits { max_expanded: 4 << 20, ..Limits::default() };
+    let e = read_archive_with(&zstd_with_window(27)[..], &small, Keep::All).err().expect("refused").to_string();
+    assert!(e.contains("memory"), "{e}");
+    assert!(read_archive_with(&zstd_with_window(22)[..], &small, Keep::All).is_ok(), "4 MiB fits 4 MiB");
+    // The writer's window is always read, however low the limit.
+    let tiny = Limits { max_expanded: 4096, ..Limits::default() };
+    assert!(read_archive_with(&zstd_with_window(19)[..], &tiny, Keep::All).is_ok());
+    let e = read_archive_with(&zstd_with_window(20)[..], &tiny, Keep::All).err().expect("refused").to_string();
+    assert!(e.contains("memory"), "{e}");
+    // At the default limits, zstd's own cap stands.
+    assert!(read_archive_with(&zstd_with_window(27)[..], &Limits::default(), Keep::All).is_ok());
+    assert!(read_archive_with(&zstd_with_window(28)[..], &Limits::default(), Keep::All).is_err());
+}

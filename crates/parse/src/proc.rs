@@ -19,7 +19,7 @@ impl std::error::Error for ParseError {}
 
 /// The lines of `b`, as `b.split(|&c| c == b'\n')` gives them, found with memchr: a byte-by-byte
 /// search for newlines was the largest part of parsing maps and status.
-pub(crate) fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(b);
     std::iter::from_fn(move || {
         let r = rest?;

@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod labels;
 pub mod process;
 pub mod read;
