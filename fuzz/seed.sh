@@ -4,7 +4,8 @@
 #   - crates/cli/tests/fixtures/lab.tar.zst, a collection of a small container: the whole
 #     archive (and smaller archives cut from it) for archive_reader, its raw members for
 #     proc_parsers, one read log per process with its raw files for table_builder;
-#   - the /proc samples written inline in crates/parse (byte-string literals), for every parser;
+#   - the /proc samples written inline in crates/parse and crates/tables (byte-string literals),
+#     for every parser;
 #   - fixtures/aws/*.json: ECS metadata documents and the times in the AWS samples;
 #   - netlink sock_diag replies laid out as the kernel's headers define them (the collector's
 #     fixture has none: it read /proc tables).
@@ -24,11 +25,11 @@ import hashlib, io, json, os, re, struct, sys, tarfile
 
 repo, lab, out = sys.argv[1:4]
 
-# The parser order of curtain_parse::fuzzing::PARSERS: the first byte of a proc_parsers input.
-src = open(os.path.join(repo, "crates/parse/src/fuzzing.rs")).read()
+# The parser order of curtain_tables::fuzzing::PARSERS: the first byte of a proc_parsers input.
+src = open(os.path.join(repo, "crates/tables/src/fuzzing.rs")).read()
 block = re.search(r"pub const PARSERS: \[&str; \d+\] = \[(.*?)\];", src, re.S).group(1)
 PARSERS = re.findall(r'"([a-z0-9_]+)"', block)
-MARK = b"\0="  # curtain_parse::fuzzing::MEMBER_MARK
+MARK = b"\0="  # curtain_tables::fuzzing::MEMBER_MARK
 
 def put(target, data, tag):
     d = os.path.join(out, target)
@@ -84,7 +85,7 @@ for t in ["socket:[4242]", "/memfd:payload (deleted)", "/tmp/x (deleted)", "anon
 for t in [br"/mnt/with\040space", br"/a\134b\0", b"\\777\\1"]:
     parser("unescape_octal", t)
 
-# The inline samples of crates/parse: every byte-string literal, to every parser.
+# The inline samples of crates/parse and crates/tables: every byte-string literal, to every parser.
 def unescape(lit):
     out, i = bytearray(), 0
     while i < len(lit):
@@ -112,7 +113,7 @@ def unescape(lit):
     return bytes(out)
 
 samples = set()
-for d in ("crates/parse/src", "crates/parse/tests"):
+for d in ("crates/parse/src", "crates/tables/src", "crates/tables/tests"):
     for f in sorted(os.listdir(os.path.join(repo, d))):
         text = open(os.path.join(repo, d, f)).read()
         for m in re.finditer(r'(?<![A-Za-z0-9_])b"((?:[^"\\]|\\.|\\\n)*)"', text, re.S):

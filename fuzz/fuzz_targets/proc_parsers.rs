@@ -1,5 +1,5 @@
-//! One /proc parser (or terminal filter) chosen by the first byte, on the rest: `curtain_parse::fuzzing::proc_parsers`.
+//! One /proc parser (or terminal filter) chosen by the first byte, on the rest: `curtain_tables::fuzzing::proc_parsers`.
 //! The body lives in the crate so that its tests replay this target's corpus without libFuzzer.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| curtain_parse::fuzzing::proc_parsers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| curtain_tables::fuzzing::proc_parsers(data));

@@ -1,5 +1,5 @@
-//! A read log and the raw files it names, replayed into tables: `curtain_parse::fuzzing::table_builder`.
+//! A read log and the raw files it names, replayed into tables: `curtain_tables::fuzzing::table_builder`.
 //! The body lives in the crate so that its tests replay this target's corpus without libFuzzer.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| curtain_parse::fuzzing::table_builder(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| curtain_tables::fuzzing::table_builder(data));

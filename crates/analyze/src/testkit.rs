@@ -77,8 +77,19 @@ pub fn snapshot(processes: Vec<Process>, fds: Vec<Fd>, sockets: Vec<Socket>) -> 
     }
 }
 
-/// Runs one detector over a snapshot.
-pub fn check(d: &crate::detect::Detector, s: &Snapshot) -> Vec<Finding> {
+/// Runs one built-in detector, by id, over a snapshot.
+pub fn check(id: &str, s: &Snapshot) -> Vec<Finding> {
+    check_with(crate::rules::builtin(), id, s)
+}
+
+/// Runs one detector of `rules`, by id, over a snapshot.
+pub fn check_with(rules: &crate::rules::Rules, id: &str, s: &Snapshot) -> Vec<Finding> {
     let ix = crate::Index::new(s);
-    (d.run)(d, &ix)
+    rules.get(id).unwrap_or_else(|| panic!("no rule {id}")).run(rules, &ix)
+}
+
+/// The built-in rules with more rule files (name, text) merged over them.
+pub fn rules_with(files: &[(&str, &str)]) -> Result<crate::rules::Rules, crate::rules::RuleError> {
+    let files: Vec<(String, String)> = files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    crate::rules::Rules::builtin().merged(&files)
 }

@@ -314,6 +314,9 @@ impl RegionApi for AwsRegion {
                 out.push(EniFact {
                     eni_id: eni_id.to_string(),
                     attachment_id: description.as_deref().and_then(attachment_of_description),
+                    // Only an AWS service can make a requester-managed interface; the emulator
+                    // makes none, and the task's own attachment names its interface anyway.
+                    ecs_proof: ni.requester_managed().unwrap_or(false).then(|| "requester-managed".to_string()),
                     account_id: self.account_id.clone(),
                     region: self.region.clone(),
                     ips,

@@ -48,6 +48,22 @@ pub fn arn_parts(arn: &str) -> Option<(String, String)> {
     Some((account.to_string(), region.to_string()))
 }
 
+/// What in a CreateNetworkInterface record says ECS itself made the interface: fields AWS
+/// writes and a caller cannot set (`invokedBy` and `sourceIPAddress` of a service's call, the
+/// ECS service-linked role that only ECS can assume), or EC2's own `requesterManaged`. A
+/// description naming an ECS attachment is not enough: any caller may write one.
+pub fn made_by_ecs(rec: &Value, ni: &Value) -> Option<String> {
+    const ECS: &str = "ecs.amazonaws.com";
+    let by_ecs = rec.pointer("/userIdentity/invokedBy").and_then(Value::as_str) == Some(ECS)
+        || rec.get("sourceIPAddress").and_then(Value::as_str) == Some(ECS)
+        || rec.pointer("/userIdentity/sessionContext/sessionIssuer/userName").and_then(Value::as_str)
+            == Some("AWSServiceRoleForECS");
+    if by_ecs {
+        return Some(format!("cloudtrail:{ECS}"));
+    }
+    (ni.get("requesterManaged").and_then(Value::as_bool) == Some(true)).then(|| "requester-managed".to_string())
+}
+
 /// The attachment id in an ECS-made ENI's description `arn:aws:ecs:REGION:ACCOUNT:attachment/UUID`.
 pub fn attachment_of_description(d: &str) -> Option<String> {
     let rest = d.strip_prefix("arn:aws:ecs:").or_else(|| d.strip_prefix("arn:aws-us-gov:ecs:"))?;
@@ -297,6 +313,7 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 }
                 r.enis.push(EniFact {
                     attachment_id: description.as_deref().and_then(attachment_of_description),
+                    ecs_proof: made_by_ecs(&rec, ni),
                     eni_id,
                     account_id: account.clone().unwrap_or_default(),
                     region: region.clone().unwrap_or_default(),
@@ -311,6 +328,7 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 Some(eni_id) => r.enis.push(EniFact {
                     eni_id,
                     attachment_id: None,
+                    ecs_proof: None,
                     account_id: account.clone().unwrap_or_default(),
                     region: region.clone().unwrap_or_default(),
                     ips: Vec::new(),
@@ -403,6 +421,38 @@ mod tests {
         assert!(r.tasks.is_empty());
         assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
         assert!(r.errors[0].contains("e1"));
+    }
+
+    #[test]
+    fn only_ecs_itself_vouches_for_an_ecs_interface() {
+        let record = |identity: serde_json::Value, source_ip: &str, requester_managed: bool| {
+            serde_json::json!({
+                "eventTime": "2026-02-01T09:00:05Z", "eventName": "CreateNetworkInterface", "eventID": "c1",
+                "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+                "userIdentity": identity, "sourceIPAddress": source_ip,
+                "requestParameters": {"description": "arn:aws:ecs:us-west-2:111122223333:attachment/att-1"},
+                "responseElements": {"networkInterface": {"networkInterfaceId": "eni-1", "privateIpAddress": "10.0.9.1",
+                    "requesterManaged": requester_managed}}
+            })
+        };
+        let proof = |rec: serde_json::Value| {
+            let r = cloudtrail(serde_json::json!({ "Records": [rec] }).to_string().as_bytes());
+            assert_eq!(r.enis[0].attachment_id.as_deref(), Some("att-1"));
+            r.enis[0].ecs_proof.clone()
+        };
+        // A user (or a stolen key) writing ECS's description: no proof.
+        let user = serde_json::json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"});
+        assert_eq!(proof(record(user.clone(), "203.0.113.9", false)), None);
+        // ... even naming ECS in a field the caller controls (its user agent, its session name).
+        let mut rec = record(user, "203.0.113.9", false);
+        rec["userAgent"] = "ecs.amazonaws.com".into();
+        assert_eq!(proof(rec), None);
+        let role = serde_json::json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/ecs.amazonaws.com"});
+        assert_eq!(proof(record(role, "203.0.113.9", false)), None);
+        // ECS's own call.
+        let ecs = serde_json::json!({"type": "AssumedRole", "invokedBy": "ecs.amazonaws.com",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "AWSServiceRoleForECS"}}});
+        assert_eq!(proof(record(ecs, "ecs.amazonaws.com", true)).as_deref(), Some("cloudtrail:ecs.amazonaws.com"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The AWS side of curtain, for the asset register: history (EventBridge task state changes,
 //! CloudTrail) read into facts, and the live inventory of accounts and regions through the SDK.
 
+#![forbid(unsafe_code)]
+
 pub mod aws;
 pub mod ingest;
 pub mod sync;

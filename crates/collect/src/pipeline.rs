@@ -13,13 +13,13 @@
 //! processes and take no more chunks; the caller's `take` drops whatever reaches it after it has
 //! seen the stop itself, so that the archive holds a prefix of the pid list.
 
-use crate::archive::ArchiveWriter;
-use crate::parts::{Parts, READS};
 use crate::walk::{Bundle, Item, Reader, Shared};
+use curtain_archive::parts::{Parts, READS};
+use curtain_archive::ArchiveWriter;
 use curtain_model::RawRecord;
-use curtain_parse::record::RecordRef;
-use curtain_parse::replay::{member_of, Pending};
-use curtain_parse::{Context, Tables};
+use curtain_tables::record::RecordRef;
+use curtain_tables::replay::{member_of, Pending};
+use curtain_tables::{Context, Tables};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,7 +80,7 @@ impl<'a, W: Write> Writer<'a, W> {
             self.raw_bytes += bytes.len() as u64;
         }
         self.record(&item.rec);
-        curtain_parse::replay::global_error(&mut self.tables, &item.rec);
+        curtain_tables::replay::global_error(&mut self.tables, &item.rec);
         Ok(())
     }
 

@@ -22,9 +22,9 @@
 //! copy, the file it names is on the examiner's machine). See [`open_copied`].
 
 use curtain_model::{to_hex, ErrorKind, ExeStat, ProcRootKind, Proto, RawOp, RawRecord};
-use curtain_parse::record::{Failure, LinkName, LinkRef, RecordRef};
-use curtain_parse::row::REPEAT_MAX;
-use curtain_parse::tables::{LINK_NAMES, PROCESS_FILES};
+use curtain_tables::record::{Failure, LinkName, LinkRef, RecordRef};
+use curtain_tables::row::REPEAT_MAX;
+use curtain_tables::{ProcFile, LINK_NAMES};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
@@ -620,11 +620,11 @@ impl<'s> Reader<'s> {
         };
         b.reads.push(Read::Opendir(None));
         let dir = dirfd.as_fd();
-        for name in PROCESS_FILES {
-            if name == "environ" && shared.opts.no_environ {
+        for f in ProcFile::ALL {
+            if f == ProcFile::Environ && shared.opts.no_environ {
                 continue;
             }
-            file(shared, &mut b, &mut self.repeats, dir, name, None, None);
+            file(shared, &mut b, &mut self.repeats, dir, f.name(), None, None);
         }
 
         // exe, cwd, root and the namespaces: one record. The ns/ links are read relative to

@@ -2,7 +2,7 @@
 //! shaped: these trees hold links to files outside them, a FIFO where a file is read, and a
 //! `self` that names a process of the tree, and the collection must take none of it for real.
 
-use curtain_collect::archive::{read_archive, ArchiveContents, Compression};
+use curtain_archive::{read_archive, ArchiveContents, Compression};
 use curtain_collect::{collect, Options};
 use curtain_model::{CollectError, ErrorKind, Manifest, ProcRootKind, Process, RawOp, RawRecord, StartBasis};
 use std::os::unix::fs::symlink;
@@ -85,9 +85,9 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 fn collect_checked(root: &Path) -> (ArchiveContents, Manifest, Vec<Process>, Vec<CollectError>, Vec<RawRecord>) {
     let bytes = collect_within_a_minute(root);
     let c = read_archive(std::io::Cursor::new(bytes)).unwrap();
-    let report = curtain_collect::verify(&c);
+    let report = curtain_archive::verify(&c);
     assert!(report.ok(), "{:?}", report.problems);
-    let re = curtain_collect::reparse(&c).unwrap();
+    let re = curtain_archive::reparse(&c).unwrap();
     for (table, _, same) in &re.tables {
         assert!(same, "{table} replays differently");
     }
@@ -207,7 +207,7 @@ fn the_live_procfs_is_read_as_before() {
     // The same walk on /proc: a procfs, its start times from the clocks, the collector labelled.
     let bytes = collect_within_a_minute(Path::new("/proc"));
     let c = read_archive(std::io::Cursor::new(bytes)).unwrap();
-    assert!(curtain_collect::verify(&c).ok());
+    assert!(curtain_archive::verify(&c).ok());
     let manifest: Manifest = serde_json::from_slice(c.get("manifest.json").unwrap()).unwrap();
     assert_eq!(manifest.options.proc_root_kind, Some(ProcRootKind::Procfs));
     assert_eq!(manifest.clock.start_basis, None);

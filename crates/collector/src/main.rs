@@ -2,6 +2,8 @@
 //! container (`scratch` and distroless images included) through ECS Exec, `kubectl exec` or
 //! `docker exec`. Built by scripts/build-collector.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use curtain_collect::cli::{run_collect, CollectArgs};
 

@@ -2,7 +2,7 @@
 //! verifies and says it is partial; a second signal ends it at once without leaving a file; a
 //! standard output whose reader went away is a failure, not a success.
 
-use curtain_collect::archive::{read_archive, ArchiveContents};
+use curtain_archive::{read_archive, ArchiveContents};
 use curtain_model::Manifest;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -97,7 +97,7 @@ fn until_started(dir: &TempDir) {
 /// The archive verifies (members against manifest and index) and its manifest.
 fn verified(bytes: Vec<u8>) -> (ArchiveContents, Manifest) {
     let c = read_archive(std::io::Cursor::new(bytes)).expect("a readable archive");
-    let report = curtain_collect::verify(&c);
+    let report = curtain_archive::verify(&c);
     assert!(report.ok(), "{:?}", report.problems);
     let m: Manifest = serde_json::from_slice(c.get("manifest.json").expect("manifest.json")).unwrap();
     (c, m)

@@ -5,6 +5,8 @@
 //! Everything that came from the target is kept exact: bytes that are not UTF-8 stay bytes
 //! ([`ByteString`]), and a value that could not be read is an [`ErrorKind`], never a guess.
 
+#![forbid(unsafe_code)]
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -908,6 +910,7 @@ pub struct Snapshot {
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

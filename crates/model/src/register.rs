@@ -90,7 +90,15 @@ pub struct TaskFact {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EniFact {
     pub eni_id: String,
+    /// The attachment its description names. Anyone who may create an interface can write that
+    /// description: it ties the interface to a task only with [`Self::ecs_proof`], or when the
+    /// task's own attachment (from ECS) names this interface.
     pub attachment_id: Option<String>,
+    /// What says ECS made it, not just its description: `cloudtrail:ecs.amazonaws.com` (the
+    /// CreateNetworkInterface call was ECS's own, by `invokedBy` or the service-linked role) or
+    /// `requester-managed` (EC2 says an AWS service made and manages it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_proof: Option<String>,
     pub account_id: String,
     pub region: String,
     pub ips: Vec<IpFact>,
@@ -110,6 +118,9 @@ pub enum Certainty {
     /// Put together: the ENI's life from CloudTrail joined to the task through the attachment
     /// id, or an interval bounded by when a sync first and last saw it.
     Inferred,
+    /// Only the interface's description names an ECS attachment: neither ECS's own records nor
+    /// the EC2 API say ECS made it, so no task is named (anyone can write that description).
+    Claimed,
 }
 
 /// One answer of `whois`: who held the address, over which interval, and how that is known.

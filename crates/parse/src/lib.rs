@@ -7,20 +7,14 @@
 //! parsers of their own because procfs-core's read them as UTF-8 `String`s and fail a whole file
 //! on one byte it does not expect (see `net`).
 
+#![forbid(unsafe_code)]
+
 pub mod diag;
 pub mod ecs;
 pub mod net;
 pub mod proc;
-pub mod record;
-pub mod replay;
-pub mod row;
-pub mod tables;
-
-#[doc(hidden)]
-pub mod fuzzing;
 
 pub use proc::ParseError;
-pub use tables::{Bytes, Context, MemorySink, ProcessRead, RawProcess, RawResult, RowSink, Table, Tables};
 
 /// Boot time (`btime`, seconds since the epoch) from /proc/stat, through procfs-core.
 pub fn parse_btime(b: &[u8], clk_tck: u64, page_size: u64) -> Option<u64> {

@@ -19,7 +19,7 @@ impl std::error::Error for ParseError {}
 
 /// The lines of `b`, as `b.split(|&c| c == b'\n')` gives them, found with memchr: a byte-by-byte
 /// search for newlines was the largest part of parsing maps and status.
-pub(crate) fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(b);
     std::iter::from_fn(move || {
         let r = rest?;
@@ -165,7 +165,7 @@ pub fn parse_status(b: &[u8]) -> Status<'_> {
 /// Splits a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a process
 /// that rewrote its argv without NULs gives one item.
 pub fn split_nul(b: &[u8]) -> Vec<ByteString> {
-    crate::row::nul_items(b).map(ByteString::from).collect()
+    nul_items(b).map(ByteString::from).collect()
 }
 
 /// Parses /proc/PID/cgroup (`hierarchy:controllers:path` per line; the path may hold `:`).
@@ -390,6 +390,14 @@ pub(crate) fn parse_int<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
 
 pub(crate) fn parse_hex(b: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok()
+}
+
+/// The items of a NUL-separated list (cmdline, environ). A trailing NUL ends the last item; a
+/// process that rewrote its argv without NULs gives one item.
+pub fn nul_items(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    // Nothing read is no item; a lone NUL is one empty item.
+    let n = if b.is_empty() { 0 } else { usize::MAX };
+    b.strip_suffix(&[0]).unwrap_or(b).split(|&c| c == 0).take(n)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! Stable JSON for scripts: `findings` (a list) and `report` (every archive with its identity,
-//! counts, containers and findings). Field names only ever get added.
+//! Stable JSON for scripts: `findings` (a list), `report` (every archive with its identity,
+//! counts, containers and findings) and `compare` (replicas' outliers). Field names only ever get
+//! added.
 
 use crate::Analysed;
+use curtain_analyze::compare::Comparison;
 use curtain_model::Finding;
 use serde_json::{json, Value};
 use std::io::{self, Write};
@@ -38,5 +40,11 @@ pub fn report(w: &mut dyn Write, all: &[Analysed]) -> io::Result<()> {
         &mut *w,
         &json!({ "format": REPORT_FORMAT, "archives": archives, "findings_total": total }),
     )?;
+    writeln!(w)
+}
+
+/// A comparison of replicas as [`Comparison`] serialises it: values exact, as the target had them.
+pub fn compare(w: &mut dyn Write, c: &Comparison) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, c)?;
     writeln!(w)
 }

@@ -5,6 +5,8 @@
 //! way: control characters (terminal escape sequences) are made visible in text, HTML is escaped,
 //! CSV cells that a spreadsheet would run as a formula are neutralised.
 
+#![forbid(unsafe_code)]
+
 use curtain_analyze::Index;
 use curtain_model::Finding;
 
@@ -21,8 +23,15 @@ pub struct Analysed<'a> {
 }
 
 impl<'a> Analysed<'a> {
+    /// Analysed with the built-in rules.
     pub fn new(snap: &'a curtain_model::Snapshot) -> Self {
         let (ix, findings) = curtain_analyze::analyze(snap);
+        Analysed { ix, findings }
+    }
+
+    /// Analysed with `rules` (the built-in ones with a responder's own).
+    pub fn with_rules(snap: &'a curtain_model::Snapshot, rules: &curtain_analyze::rules::Rules) -> Self {
+        let (ix, findings) = curtain_analyze::analyze_with(snap, rules);
         Analysed { ix, findings }
     }
 }
@@ -124,6 +133,17 @@ pub(crate) fn socket_rows<'a>(ix: &'a Index) -> Vec<SocketRow<'a>> {
         .collect()
 }
 
+/// Processes a compared feature was seen in, as `pid comm, pid comm`: the first few, then how
+/// many more (a uid can be every process of a replica). Unescaped.
+pub(crate) fn seen_in(ps: &[curtain_analyze::compare::SeenIn]) -> String {
+    const SHOWN: usize = 5;
+    let mut v: Vec<String> = ps.iter().take(SHOWN).map(|p| format!("{} {}", p.pid, p.comm)).collect();
+    if ps.len() > SHOWN {
+        v.push(format!("{} more", ps.len() - SHOWN));
+    }
+    v.join(", ")
+}
+
 pub(crate) fn user(p: &curtain_model::Process) -> String {
     match (p.uid, p.euid) {
         (Some(u), Some(e)) if u != e => format!("{u}/{e}"),
@@ -203,6 +223,96 @@ mod tests {
         }
         let cell = csv_cell("a\x1b[2Jb\nc");
         assert!(!cell.contains('\x1b') && !cell.contains('\n'), "{cell:?}");
+    }
+
+    /// A comparison whose every value from a target is hostile: an outlier group, a pair that
+    /// differs and an archive left out.
+    fn hostile_comparison(evil: &str) -> curtain_analyze::compare::Comparison {
+        use curtain_analyze::compare::*;
+        let seen = vec![SeenIn { pid: 666, comm: evil.to_string() }];
+        Comparison {
+            groups: vec![
+                Group {
+                    key: format!("ecs:{evil}"),
+                    archives: vec![evil.to_string(), "b".into(), "c".into()],
+                    outliers: vec![Outlier {
+                        archive: evil.to_string(),
+                        kind: FeatureKind::Cmdline,
+                        value: evil.to_string(),
+                        shared_by: 1,
+                        of: 3,
+                        processes: seen.clone(),
+                    }],
+                    two_only: false,
+                    differences: vec![],
+                },
+                Group {
+                    key: "image:sha256:abc".into(),
+                    archives: vec![evil.to_string(), "e".into()],
+                    outliers: vec![],
+                    two_only: true,
+                    differences: vec![Difference {
+                        archive: evil.to_string(),
+                        kind: FeatureKind::Mapped,
+                        value: evil.to_string(),
+                        processes: seen,
+                    }],
+                },
+            ],
+            ungrouped: vec![Ungrouped { archive: evil.to_string(), key: Some(evil.to_string()) }],
+            outliers: 1,
+        }
+    }
+
+    #[test]
+    fn a_hostile_value_in_a_comparison_is_escaped_in_text_and_markdown_and_exact_in_json() {
+        let evil = "x\x1b]0;pwned\x07\nFAKE LINE\r\x08\u{9b}\u{202e}a`b|c";
+        let c = hostile_comparison(evil);
+        for (name, out) in [
+            ("text", {
+                let mut out = Vec::new();
+                text::compare(&mut out, &c, text::Style::plain()).unwrap();
+                String::from_utf8(out).unwrap()
+            }),
+            ("markdown", {
+                let mut out = Vec::new();
+                markdown::compare(&mut out, &c).unwrap();
+                String::from_utf8(out).unwrap()
+            }),
+        ] {
+            for bad in ['\x1b', '\x07', '\r', '\x08', '\u{9b}', '\u{202e}'] {
+                assert!(!out.contains(bad), "{name}: {bad:?} reached the output: {out}");
+            }
+            assert!(!out.lines().any(|l| l.starts_with("FAKE LINE")), "{name}: a value forged a line: {out}");
+            assert!(out.contains("x\\x1b]0;pwned\\x07\\nFAKE LINE"), "{name}: {out}");
+            assert!(out.contains("666 x\\x1b"), "{name}: the process's name is escaped too: {out}");
+        }
+        let mut md_out = Vec::new();
+        markdown::compare(&mut md_out, &c).unwrap();
+        let md_out = String::from_utf8(md_out).unwrap();
+        assert!(md_out.contains("aˋb¦c") && !md_out.contains("a`b|c"), "{md_out}");
+
+        let mut js = Vec::new();
+        json::compare(&mut js, &c).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&js).unwrap();
+        assert_eq!(v["groups"][0]["outliers"][0]["value"], evil);
+        assert_eq!(v["groups"][1]["differences"][0]["kind"], "mapped");
+        assert_eq!(v["outliers"], 1);
+    }
+
+    #[test]
+    fn a_comparison_in_text() {
+        let c = hostile_comparison("odd");
+        let mut out = Vec::new();
+        text::compare(&mut out, &c, text::Style::plain()).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "ecs:odd (3 archives)\n  odd, b, c\n  1 of 3  odd  cmdline     odd  (666 odd)\n\
+             image:sha256:abc (2 archives)\n  odd, e\n  Two archives only, no majority to stand out from: these differ.\n\
+             \x20 only in odd (1):\n    mapped      odd  (666 odd)\n  only in e: nothing\n\
+             Not compared (1)\n  odd: no other archive of odd\n1 outlier(s); 1 pair(s) of archives differ.\n"
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Terminal views: findings, the triage summary, the process tree, the sockets and a diff.
+//! Terminal views: findings, the triage summary, the process tree, the sockets, a diff and a
+//! comparison of replicas.
 //! Colour only when asked (a terminal); every value from the target goes through [`term`].
 
 use crate::{cmdline, lossy, term, user, Analysed};
+use curtain_analyze::compare::Comparison;
 use curtain_analyze::diff::Diff;
+use curtain_analyze::rules::{ListSpec, Rules};
 use curtain_analyze::Index;
 use curtain_model::{Finding, Label, Process, Severity};
 use std::io::{self, Write};
@@ -232,21 +235,127 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
     Ok(())
 }
 
-/// The detector registry as Markdown-friendly text (docs/DETECTORS.md is this output).
+/// A comparison of replicas: per group, what only a minority has (fewest sharing first), or
+/// with two archives what each has that the other has not; then the archives left out.
+pub fn compare(w: &mut dyn Write, c: &Comparison, style: Style) -> io::Result<()> {
+    for g in &c.groups {
+        let names: Vec<String> = g.archives.iter().map(|a| term(a)).collect();
+        writeln!(w, "{}", style.bold(&format!("{} ({} archives)", term(&g.key), g.archives.len())))?;
+        writeln!(w, "  {}", names.join(", "))?;
+        if g.two_only {
+            if g.differences.is_empty() {
+                writeln!(w, "  Two archives only: no difference.")?;
+                continue;
+            }
+            writeln!(w, "  Two archives only, no majority to stand out from: these differ.")?;
+            for a in &g.archives {
+                let mine: Vec<_> = g.differences.iter().filter(|d| &d.archive == a).collect();
+                if mine.is_empty() {
+                    writeln!(w, "  only in {}: nothing", term(a))?;
+                    continue;
+                }
+                writeln!(w, "  only in {} ({}):", term(a), mine.len())?;
+                for d in mine {
+                    writeln!(w, "    {:<11} {}{}", d.kind.as_str(), term(&d.value), seen(&d.processes))?;
+                }
+            }
+            continue;
+        }
+        if g.outliers.is_empty() {
+            writeln!(w, "  No outliers.")?;
+            continue;
+        }
+        for o in &g.outliers {
+            writeln!(
+                w,
+                "  {} of {}  {}  {:<11} {}{}",
+                o.shared_by,
+                o.of,
+                term(&o.archive),
+                o.kind.as_str(),
+                term(&o.value),
+                seen(&o.processes)
+            )?;
+        }
+    }
+    if !c.ungrouped.is_empty() {
+        writeln!(w, "{}", style.bold(&format!("Not compared ({})", c.ungrouped.len())))?;
+        for u in &c.ungrouped {
+            match &u.key {
+                Some(k) => writeln!(w, "  {}: no other archive of {}", term(&u.archive), term(k))?,
+                None => writeln!(w, "  {}: no ECS task family or image known", term(&u.archive))?,
+            }
+        }
+    }
+    let differ = c.groups.iter().filter(|g| !g.differences.is_empty()).count();
+    match (c.outliers, differ) {
+        (0, 0) => writeln!(w, "Nothing stands out."),
+        (n, 0) => writeln!(w, "{n} outlier(s)."),
+        (n, d) => writeln!(w, "{n} outlier(s); {d} pair(s) of archives differ."),
+    }
+}
+
+/// ` (pid comm, ...)`, escaped; empty when no process is known.
+fn seen(ps: &[curtain_analyze::compare::SeenIn]) -> String {
+    if ps.is_empty() {
+        return String::new();
+    }
+    format!("  ({})", term(&crate::seen_in(ps)))
+}
+
+/// The built-in detector registry as Markdown-friendly text (docs/DETECTORS.md is this output).
 pub fn detectors(w: &mut dyn Write) -> io::Result<()> {
+    detectors_with(w, &Rules::builtin())
+}
+
+/// The detectors of `rules` (the built-in ones and a responder's own), with what each one
+/// matches, as Markdown-friendly text. Rule files are the responder's, not the container's, but a
+/// pasted control character would still reach the terminal: text goes through `term`.
+pub fn detectors_with(w: &mut dyn Write, rules: &Rules) -> io::Result<()> {
     writeln!(w, "# Detectors\n")?;
     writeln!(w, "`curtain detectors` prints this list. Each finding names the detector's id, its ATT&CK techniques,")?;
     writeln!(w, "a severity (the usual one below; some findings are raised or lowered with a reason) and the archive")?;
     writeln!(w, "rows and raw files it rests on. The collector's own process, the responder's session and the ECS")?;
     writeln!(w, "Exec / SSM agent never raise a finding by themselves.\n")?;
-    for d in curtain_analyze::detect::DETECTORS {
-        writeln!(w, "## {} (`{}`)\n", d.title, d.id)?;
+    writeln!(w, "Each detector is a rule file embedded in curtain (crates/analyze/rules/): its text below, and the")?;
+    writeln!(w, "lists it matches against with how each is matched. A responder's own rule files add entries to")?;
+    writeln!(w, "these lists or new list-only rules (docs/RULES.md); they are listed here too.\n")?;
+    for d in rules.iter() {
+        writeln!(w, "## {} (`{}`)\n", term(&d.title), term(&d.id))?;
         writeln!(w, "- severity: {}", d.severity)?;
-        writeln!(w, "- ATT&CK: {}\n", d.attack.join(", "))?;
+        writeln!(w, "- ATT&CK: {}", term(&d.attack.join(", ")))?;
+        if !d.is_builtin() {
+            writeln!(w, "- rule file: {}", term(&d.source))?;
+        }
+        if !d.extended_by.is_empty() {
+            writeln!(w, "- lists extended by: {}", term(&d.extended_by.join(", ")))?;
+        }
         let doc: String = d.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-        writeln!(w, "{doc}\n")?;
+        writeln!(w, "\n{}\n", term(&doc))?;
+        let lists = d.lists();
+        for (spec, entries) in &lists {
+            list(w, spec, &entries.to_strings())?;
+        }
+        if !lists.is_empty() {
+            writeln!(w)?;
+        }
+    }
+    writeln!(w, "## Program families\n")?;
+    writeln!(w, "What the detectors above take for a shell, an interpreter, a relay and a multi-call binary.")?;
+    if !rules.family_sources().is_empty() {
+        writeln!(w, "\n- extended by: {}", term(&rules.family_sources().join(", ")))?;
+    }
+    writeln!(w)?;
+    for (spec, names) in rules.families() {
+        list(w, &spec, names)?;
     }
     Ok(())
+}
+
+/// One list of a rule: its key, what it is for, how it is matched, its entries.
+fn list(w: &mut dyn Write, spec: &ListSpec, entries: &[String]) -> io::Result<()> {
+    let entries: Vec<String> = entries.iter().map(|e| format!("`{}`", term(e))).collect();
+    writeln!(w, "- `{}`: {}; matched {}: {}", spec.name, spec.about, spec.kind.how(), entries.join(", "))
 }
 
 /// The holders of an address, as `curtain whois` prints them.
@@ -273,10 +382,16 @@ pub fn holders(
             match h.certainty {
                 curtain_model::register::Certainty::Observed => "observed",
                 curtain_model::register::Certainty::Inferred => "inferred",
+                curtain_model::register::Certainty::Claimed => "claimed",
             }
         )?;
         match &h.task_arn {
             Some(t) => writeln!(w, "    task {}", term(t))?,
+            None if h.certainty == curtain_model::register::Certainty::Claimed => writeln!(
+                w,
+                "    task unknown: only the interface's description claims ECS attachment {} (ECS's own records do not confirm it)",
+                term(h.attachment_id.as_deref().unwrap_or("?"))
+            )?,
             None => writeln!(
                 w,
                 "    task unknown (ENI of ECS attachment {})",
@@ -347,4 +462,50 @@ pub fn holders(
         writeln!(w, "    from: {}", src.join("; "))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(rules: &Rules) -> String {
+        let mut out = Vec::new();
+        detectors_with(&mut out, rules).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// docs/DETECTORS.md is `curtain detectors`; CURTAIN_BLESS=1 writes it anew.
+    #[test]
+    fn detectors_doc_is_current() {
+        let mut got = Vec::new();
+        detectors(&mut got).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DETECTORS.md");
+        if std::env::var_os("CURTAIN_BLESS").is_some() {
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read(&path).unwrap();
+        assert!(want == got, "docs/DETECTORS.md is stale: CURTAIN_BLESS=1 cargo test -p curtain-report");
+    }
+
+    #[test]
+    fn a_responders_rules_are_listed_with_their_file() {
+        let dir = std::env::temp_dir().join(format!("curtain-report-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("acme.toml"),
+            "id = \"acme-miner\"\nkind = \"process\"\ntitle = \"ACME miner\"\nattack = [\"T1496\"]\n\
+             severity = \"high\"\ndoc = \"Seen at ACME.\"\n[lists]\nnames = [\"acmeminer\"]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("more.toml"), "extends = \"miner\"\n[lists]\nnames = [\"mysteryminer\"]\n").unwrap();
+        let rules = Rules::load_dir(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let t = text(&rules.unwrap());
+        assert!(t.contains("## ACME miner (`acme-miner`)\n\n- severity: high\n- ATT&CK: T1496\n- rule file: "), "{t}");
+        assert!(t.contains("`xmrigdaemon`, `mysteryminer`\n"), "{t}");
+        assert!(t.contains("- lists extended by: "), "{t}");
+        // The built-in ones come first, in their order, then the responder's.
+        let at = |s: &str| t.find(s).unwrap();
+        assert!(at("(`reverse-shell`)") < at("(`root-full-caps`)") && at("(`root-full-caps`)") < at("(`acme-miner`)"));
+    }
 }

@@ -4,39 +4,14 @@
 use super::*;
 use curtain_model::MapKind;
 
-pub const DETECTOR: Detector = Detector {
-    id: "suspicious-mapping",
-    title: "Deleted or memfd library mapped, or executable anonymous memory",
-    attack: &["T1620", "T1055"],
-    severity: Severity::Medium,
-    doc: "A library mapped from a deleted file or a memfd was loaded from something that is no longer (or never \
-          was) on disk: an injected or reflectively loaded module (high). Executable anonymous memory holds code \
-          that no file backs: shellcode, or the output of a JIT compiler. Java, Node.js, .NET, browsers and \
-          LuaJIT/PyPy do that legitimately (low); other programs rarely do (medium). After a package upgrade a \
-          long-running service may still map the old, deleted library: compare the path with the installed one.",
+pub(crate) const ENGINE: Engine = Engine {
+    kind: "suspicious-mapping",
     run,
+    lists: &[ListSpec { name: "jits", kind: ListKind::Program, about: "runtimes that compile code into memory (low)" }],
+    needs_lists: false,
 };
 
-const JITS: &[&str] = &[
-    "java",
-    "node",
-    "dotnet",
-    "pypy",
-    "pypy3",
-    "luajit",
-    "chrome",
-    "chromium",
-    "firefox",
-    "qemu-system-x86",
-    "mono",
-    "deno",
-    "bun",
-    "php-fpm",
-    "beam.smp",
-    "erl",
-];
-
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut by_pid: std::collections::BTreeMap<u32, Vec<&curtain_model::Mapping>> = Default::default();
     for m in &ix.snap.maps {
@@ -67,7 +42,7 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         }
         let anon: Vec<_> = maps.iter().filter(|m| m.kind == MapKind::AnonExec).collect();
         if let Some(m) = anon.first() {
-            let jit = names(p).iter().any(|n| JITS.contains(&n.as_str()) || n.starts_with("java"));
+            let jit = names(p).iter().any(|n| d.text("jits").iter().any(|k| program_match(n, k)));
             let severity = if jit { Severity::Low } else { d.severity };
             let wx = anon.iter().any(|m| m.perms.starts_with("rwx"));
             let summary = format!(
@@ -113,7 +88,7 @@ mod tests {
             map(70, "r-xp", Some("/tmp/libx.so (deleted)"), MapKind::Deleted),
             map(70, "rwxp", None, MapKind::AnonExec),
         ];
-        let f = check(&DETECTOR, &s);
+        let f = check("suspicious-mapping", &s);
         let sev: Vec<_> = f.iter().map(|f| f.severity).collect();
         assert_eq!(sev, [Severity::High, Severity::Medium]);
         assert!(f[1].summary.contains("writable and executable"));
@@ -131,7 +106,7 @@ mod tests {
             map(72, "r-xp", Some("/tmp/app (deleted)"), MapKind::Deleted),
             map(72, "rw-s", Some("/SYSV00000000 (deleted)"), MapKind::Deleted),
         ];
-        let f = check(&DETECTOR, &s);
+        let f = check("suspicious-mapping", &s);
         assert_eq!(f.len(), 1);
         assert_eq!((f[0].pid, f[0].severity), (Some(71), Severity::Low));
     }

@@ -3,51 +3,47 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "credential-endpoint",
-    title: "Connection to the instance or task credential endpoint",
-    attack: &["T1552.005"],
-    severity: Severity::Medium,
-    doc: "169.254.169.254 (EC2 instance metadata, IMDS) and 169.254.170.2 (ECS task metadata and role \
-          credentials) hand out AWS credentials to whoever asks from inside. The application's AWS SDK asks \
-          too, so an SDK-using service is expected; a shell, curl, wget or an interpreter one-liner asking is \
-          how stolen role credentials start (high). Check CloudTrail for the role's calls from unexpected \
-          addresses after this time.",
+pub(crate) const ENGINE: Engine = Engine {
+    kind: "credential-endpoint",
     run,
+    lists: &[
+        ListSpec { name: "endpoints", kind: ListKind::Exact, about: "addresses that hand out credentials" },
+        ListSpec { name: "agents", kind: ListKind::Path, about: "executables of the agents expected to ask" },
+        ListSpec { name: "fetchers", kind: ListKind::Program, about: "programs a person fetches with (high)" },
+    ],
+    needs_lists: false,
 };
 
-const ENDPOINTS: &[&str] =
-    &["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "::ffff:169.254.169.254", "::ffff:169.254.170.2"];
-/// Agents whose job is to talk to these endpoints (comm, at most 15 bytes).
-const AGENTS: &[&str] = &[
-    "amazon-ssm-agen",
-    "ssm-agent-worke",
-    "ssm-session-wor",
-    "ecs-agent",
-    "amazon-cloudwat",
-    "aws-otel-collec",
-    "fluent-bit",
-    "datadog-agent",
-    "otelcol-contrib",
-];
-const FETCHERS: &[&str] = &["curl", "wget", "nc", "ncat", "socat", "telnet", "busybox"];
+/// Whether the process runs one of the agents' executables. Its comm is its own choice (an
+/// attacker's process can call itself amazon-ssm-agent); the executable's path is the kernel's
+/// word for what it runs. A path the agent's own update replaced still counts.
+fn is_agent(p: &curtain_model::Process, agents: &[String]) -> bool {
+    let Some(e) = &p.exe else { return false };
+    let path = e.path.to_lossy();
+    let path = path.strip_suffix(" (deleted)").unwrap_or(&path);
+    agents.iter().any(|a| if a.ends_with('/') { path.starts_with(a.as_str()) } else { path == a.as_str() })
+}
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, rules: &Rules, ix: &Index) -> Vec<Finding> {
+    let endpoints = d.text("endpoints");
+    let is_endpoint = |ip: &str| endpoints.iter().any(|e| e == ip);
     let mut out = Vec::new();
+    // The collector labels the ECS Exec / SSM agent it recognises: `candidates` leaves those out.
     for p in candidates(ix) {
-        let comm = p.comm_lossy();
-        if AGENTS.contains(&comm.as_ref()) {
+        if is_agent(p, d.text("agents")) {
             continue;
         }
         for (f, s) in ix.sockets_of(p.pid) {
             let Some(r) = &s.remote else { continue };
             // Outbound only: a socket whose own address and port are the endpoint's (80) is the
             // serving side.
-            let serving = s.local.as_ref().is_some_and(|l| ENDPOINTS.contains(&l.ip.as_str()) && l.port == 80);
-            if !ENDPOINTS.contains(&r.ip.as_str()) || s.state == "LISTEN" || serving {
+            let serving = s.local.as_ref().is_some_and(|l| is_endpoint(&l.ip) && l.port == 80);
+            if !is_endpoint(&r.ip) || s.state == "LISTEN" || serving {
                 continue;
             }
-            let manual = is_shell(p) || names(p).iter().any(|n| FETCHERS.contains(&n.as_str())) || is_interpreter(p);
+            let fetcher =
+                program_names(p, rules).iter().any(|n| d.text("fetchers").iter().any(|k| program_match(n, k)));
+            let manual = is_shell(p, rules) || fetcher || is_interpreter(p, rules);
             let severity = if manual { Severity::High } else { d.severity };
             let summary = format!(
                 "pid {} ({}) connects to {}:{} ({}); command line: {}",
@@ -77,7 +73,7 @@ mod tests {
         let s1 = tcp(980, ("10.0.0.5", 40100), ("169.254.170.2", 80), "ESTABLISHED", &[(80, 5)]);
         let s2 = tcp(981, ("10.0.0.5", 40101), ("169.254.169.254", 80), "ESTABLISHED", &[(81, 44)]);
         let f = check(
-            &DETECTOR,
+            "credential-endpoint",
             &snapshot(vec![curl, app], vec![socket_fd(80, 5, 980), socket_fd(81, 44, 981)], vec![s1, s2]),
         );
         assert_eq!(f.len(), 2);
@@ -92,8 +88,42 @@ mod tests {
         let s1 = tcp(982, ("10.0.0.5", 40102), ("169.254.169.254", 80), "ESTABLISHED", &[(82, 9)]);
         let s2 = tcp(983, ("10.0.0.5", 40103), ("169.254.169.253", 53), "ESTABLISHED", &[(83, 9)]);
         assert!(check(
-            &DETECTOR,
+            "credential-endpoint",
             &snapshot(vec![agent, dns], vec![socket_fd(82, 9, 982), socket_fd(83, 9, 983)], vec![s1, s2])
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_process_calling_itself_an_agent_fires() {
+        // The agent's comm, but not the agent's executable; and busybox's wget applet is a fetcher.
+        let fake = process(84, 1, "amazon-ssm-agen", "/tmp/.a/amazon-ssm-agent");
+        let wget = with_args(
+            process(85, 1, "busybox", "/bin/busybox"),
+            &["busybox", "wget", "-qO-", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"],
+        );
+        let s1 = tcp(984, ("10.0.0.5", 40104), ("169.254.169.254", 80), "ESTABLISHED", &[(84, 7)]);
+        let s2 = tcp(985, ("10.0.0.5", 40105), ("169.254.169.254", 80), "ESTABLISHED", &[(85, 3)]);
+        let f = check(
+            "credential-endpoint",
+            &snapshot(vec![fake, wget], vec![socket_fd(84, 7, 984), socket_fd(85, 3, 985)], vec![s1, s2]),
+        );
+        let sev: Vec<_> = f.iter().map(|f| (f.pid.unwrap(), f.severity)).collect();
+        assert_eq!(sev, [(84, Severity::Medium), (85, Severity::High)]);
+    }
+
+    #[test]
+    fn the_labelled_agent_and_an_updated_agent_binary_do_not_fire() {
+        // Labelled by the collector whatever it runs; and the SSM agent after its own update
+        // replaced the file under it.
+        let mut labelled = process(86, 1, "ssm-session-wor", "/managed-agents/execute-command/ssm-session-worker");
+        labelled.label = Some(curtain_model::Label::SsmAgent);
+        let updated = process(87, 1, "amazon-ssm-agen", "/usr/bin/amazon-ssm-agent (deleted)");
+        let s1 = tcp(986, ("10.0.0.5", 40106), ("169.254.170.2", 80), "ESTABLISHED", &[(86, 9)]);
+        let s2 = tcp(987, ("10.0.0.5", 40107), ("169.254.169.254", 80), "ESTABLISHED", &[(87, 9)]);
+        assert!(check(
+            "credential-endpoint",
+            &snapshot(vec![labelled, updated], vec![socket_fd(86, 9, 986), socket_fd(87, 9, 987)], vec![s1, s2])
         )
         .is_empty());
     }

@@ -3,19 +3,9 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "deleted-exe",
-    title: "Executable deleted from disk while running",
-    attack: &["T1070.004"],
-    severity: Severity::High,
-    doc: "The file the process was started from has a link count of 0: it was removed after it started. \
-          Malware deletes its dropper to leave nothing on disk; a package upgrade also replaces binaries under \
-          running services, so check whether a newer file now stands at that path. The executable's SHA-256 \
-          is in the process row; collect with --carve-exe to keep its bytes.",
-    run,
-};
+pub(crate) const ENGINE: Engine = Engine { kind: "deleted-exe", run, lists: &[], needs_lists: false };
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
     candidates(ix)
         .filter_map(|p| {
             let e = p.exe.as_ref()?;
@@ -42,7 +32,7 @@ mod tests {
     fn fires_on_link_count_zero() {
         let mut p = process(10, 1, "kworker", "/tmp/.x/kworker (deleted)");
         p.exe.as_mut().unwrap().deleted = Some(true);
-        let f = check(&DETECTOR, &snapshot(vec![p], vec![], vec![]));
+        let f = check("deleted-exe", &snapshot(vec![p], vec![], vec![]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::High);
         assert!(f[0].summary.contains("/tmp/.x/kworker (deleted)"));
@@ -52,11 +42,11 @@ mod tests {
     fn a_file_named_deleted_does_not_fire() {
         // Named "x (deleted)" on purpose, but still on disk (link count 1).
         let p = process(11, 1, "x", "/opt/x (deleted)");
-        assert!(check(&DETECTOR, &snapshot(vec![p], vec![], vec![])).is_empty());
+        assert!(check("deleted-exe", &snapshot(vec![p], vec![], vec![])).is_empty());
         // memfd executables are the memfd detector's.
         let mut m = process(12, 1, "3", "/memfd:x (deleted)");
         let e = m.exe.as_mut().unwrap();
         (e.deleted, e.memfd) = (Some(true), true);
-        assert!(check(&DETECTOR, &snapshot(vec![m], vec![], vec![])).is_empty());
+        assert!(check("deleted-exe", &snapshot(vec![m], vec![], vec![])).is_empty());
     }
 }

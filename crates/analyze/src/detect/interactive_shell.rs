@@ -5,25 +5,15 @@
 use super::*;
 use curtain_model::parse_rfc3339_ns;
 
-pub const DETECTOR: Detector = Detector {
-    id: "interactive-shell",
-    title: "Shell started after the container's init",
-    attack: &["T1059.004", "T1609"],
-    severity: Severity::Medium,
-    doc: "A shell started more than a minute after the container's init, outside the responder's own session \
-          (the collector labels that session and the ECS Exec agent). Entry-point scripts start with the \
-          container; a later shell was exec'd in (docker exec, kubectl exec, ECS Exec) or spawned by the \
-          application, which is what command injection and web shells look like. Its parent says which.",
-    run,
-};
+pub(crate) const ENGINE: Engine = Engine { kind: "interactive-shell", run, lists: &[], needs_lists: false };
 
 /// How long after the init a shell is still part of the container's start.
 const GRACE_NS: u64 = 60_000_000_000;
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, rules: &Rules, ix: &Index) -> Vec<Finding> {
     // Seconds after its container's init that a shell started, if it is a shell at all.
     let late = |p: &curtain_model::Process| -> Option<(u64, u32)> {
-        if p.label.is_some() || !is_shell(p) {
+        if p.label.is_some() || !is_shell(p, rules) {
             return None;
         }
         let init = ix.init_of(p.pid)?;
@@ -69,7 +59,7 @@ mod tests {
     fn fires_on_a_late_shell_spawned_by_the_app() {
         let init = started(process(1, 0, "node", "/usr/local/bin/node"), 100);
         let sh = started(with_args(process(40, 1, "sh", "/bin/dash"), &["/bin/sh", "-c", "id; uname -a"]), 4000);
-        let f = check(&DETECTOR, &snapshot(vec![init, sh], vec![], vec![]));
+        let f = check("interactive-shell", &snapshot(vec![init, sh], vec![], vec![]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::High);
         assert!(f[0].summary.contains("3900 s after"));
@@ -82,6 +72,18 @@ mod tests {
         let mut me = started(process(50, 1, "bash", "/bin/bash"), 5000);
         me.label = Some(Label::Responder);
         let app = started(process(60, 1, "python3", "/usr/bin/python3"), 5000);
-        assert!(check(&DETECTOR, &snapshot(vec![init, child, me, app], vec![], vec![])).is_empty());
+        assert!(check("interactive-shell", &snapshot(vec![init, child, me, app], vec![], vec![])).is_empty());
+    }
+
+    #[test]
+    fn a_late_busybox_applet_that_is_no_shell_does_not_fire() {
+        // An alpine image's cron job or health check runs busybox applets long after the init;
+        // only `sh` and `ash` among them are shells.
+        let init = started(process(1, 0, "node", "/usr/local/bin/node"), 100);
+        let sleep = started(with_args(process(41, 1, "sleep", "/bin/busybox"), &["sleep", "30"]), 4000);
+        let wget = started(with_args(process(42, 1, "busybox", "/bin/busybox"), &["busybox", "wget", "x"]), 4000);
+        assert!(check("interactive-shell", &snapshot(vec![init.clone(), sleep, wget], vec![], vec![])).is_empty());
+        let ash = started(with_args(process(43, 1, "ash", "/bin/busybox"), &["ash"]), 4000);
+        assert_eq!(check("interactive-shell", &snapshot(vec![init, ash], vec![], vec![])).len(), 1);
     }
 }

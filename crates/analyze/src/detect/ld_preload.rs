@@ -4,19 +4,25 @@
 use super::*;
 use crate::detect::writable_dir_exe::suspicious_dir;
 
-pub const DETECTOR: Detector = Detector {
-    id: "ld-preload",
-    title: "Library injection through LD_PRELOAD or LD_LIBRARY_PATH",
-    attack: &["T1574.006"],
-    severity: Severity::High,
-    doc: "The dynamic linker loads LD_PRELOAD libraries into every program before its own, which user-land \
-          rootkits and credential stealers use to hook functions. LD_LIBRARY_PATH into /tmp, /dev/shm or a \
-          hidden folder does the same by shadowing system libraries. Some profilers and memory allocators \
-          (jemalloc, libfaketime) are preloaded on purpose: check the library named.",
+pub(crate) const ENGINE: Engine = Engine {
+    kind: "ld-preload",
     run,
+    lists: &[
+        ListSpec {
+            name: "preload",
+            kind: ListKind::Exact,
+            about: "variables whose any value loads a library into every program",
+        },
+        ListSpec {
+            name: "library_path",
+            kind: ListKind::Exact,
+            about: "library search paths, reported when a folder of theirs is writable or hidden",
+        },
+    ],
+    needs_lists: false,
 };
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, rules: &Rules, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in candidates(ix) {
         let Some(env) = &p.environ else { continue };
@@ -24,13 +30,16 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
             let Some(eq) = var.0.iter().position(|&c| c == b'=') else { continue };
             let (key, value) = (&var.0[..eq], &var.0[eq + 1..]);
             let value_text = String::from_utf8_lossy(value);
-            let hit = match key {
-                b"LD_PRELOAD" if !value.is_empty() => Some(Severity::High),
-                b"LD_LIBRARY_PATH" => value_text
+            let is = |list: &str| d.text(list).iter().any(|v| v.as_bytes() == key);
+            let hit = if is("preload") && !value.is_empty() {
+                Some(Severity::High)
+            } else if is("library_path") {
+                value_text
                     .split(':')
-                    .any(|dir| suspicious_dir(&format!("{}/x", dir.trim_end_matches('/'))).is_some())
-                    .then_some(Severity::Medium),
-                _ => None,
+                    .any(|dir| suspicious_dir(&format!("{}/x", dir.trim_end_matches('/')), rules).is_some())
+                    .then_some(Severity::Medium)
+            } else {
+                None
             };
             if let Some(severity) = hit {
                 let summary = format!(
@@ -64,12 +73,12 @@ mod tests {
     #[test]
     fn fires_on_preload_and_writable_library_path() {
         let f = check(
-            &DETECTOR,
+            "ld-preload",
             &snapshot(vec![with_env(&["PATH=/usr/bin", "LD_PRELOAD=/dev/shm/.l/libhide.so"])], vec![], vec![]),
         );
         assert_eq!((f.len(), f[0].severity), (1, Severity::High));
         assert!(f[0].summary.contains("/dev/shm/.l/libhide.so"));
-        let f = check(&DETECTOR, &snapshot(vec![with_env(&["LD_LIBRARY_PATH=/usr/lib:/tmp/lib"])], vec![], vec![]));
+        let f = check("ld-preload", &snapshot(vec![with_env(&["LD_LIBRARY_PATH=/usr/lib:/tmp/lib"])], vec![], vec![]));
         assert_eq!((f.len(), f[0].severity), (1, Severity::Medium));
     }
 
@@ -77,10 +86,10 @@ mod tests {
     fn look_alikes_do_not_fire() {
         let p = with_env(&[
             "LD_PRELOAD=",
-            "LD_LIBRARY_PATH=/usr/local/lib:/opt/app/lib",
+            "LD_LIBRARY_PATH=/usr/local/lib:/opt/app/lib:/home/dev/.pyenv/versions/3.12.1/lib",
             "MY_LD_PRELOAD=/tmp/x.so",
             "X=LD_PRELOAD=/tmp/y",
         ]);
-        assert!(check(&DETECTOR, &snapshot(vec![p], vec![], vec![])).is_empty());
+        assert!(check("ld-preload", &snapshot(vec![p], vec![], vec![])).is_empty());
     }
 }

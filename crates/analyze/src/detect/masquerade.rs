@@ -3,38 +3,16 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "masquerade",
-    title: "Masquerading process name",
-    attack: &["T1036.004", "T1036.005"],
-    severity: Severity::Medium,
-    doc: "Malware renames itself to blend in: as a kernel thread ([kworker/0:1], kthreadd, ksoftirqd) though it \
-          has an executable and a command line (high), or as a service name that is not the file it runs. The \
-          executable's path and hash in the row are what it really is. Scripts (comm is the script's name), \
-          busybox applets and login shells are not reported.",
+pub(crate) const ENGINE: Engine = Engine {
+    kind: "masquerade",
     run,
+    lists: &[ListSpec { name: "kernel_threads", kind: ListKind::Prefix, about: "names of kernel threads" }],
+    needs_lists: false,
 };
 
-const KTHREAD_PREFIXES: &[&str] = &[
-    "kworker",
-    "kthreadd",
-    "ksoftirqd",
-    "kswapd",
-    "migration/",
-    "rcu_",
-    "watchdog/",
-    "jbd2/",
-    "kblockd",
-    "khugepaged",
-    "kdevtmpfs",
-    "ksmd",
-    "kcompactd",
-    "irq/",
-];
-
-fn looks_like_kthread(name: &str) -> bool {
+fn looks_like_kthread(name: &str, kthreads: &[String]) -> bool {
     let n = name.trim_start_matches('[');
-    KTHREAD_PREFIXES.iter().any(|k| n.starts_with(k))
+    kthreads.iter().any(|k| n.starts_with(k.as_str()))
 }
 
 /// A daemon that titles itself `NAME: role` (tmux, sshd, postgres workers): its comm starts
@@ -52,7 +30,7 @@ fn comm_of(name: &str) -> &[u8] {
     &b[..b.len().min(15)]
 }
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in candidates(ix) {
         if p.kernel_thread {
@@ -62,7 +40,8 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
         let exe_name = basename(&exe.path.0);
         let comm = p.comm_lossy().into_owned();
         let argv0 = p.cmdline.as_ref().and_then(|c| c.first()).map(|a| a.to_lossy().into_owned()).unwrap_or_default();
-        if looks_like_kthread(&comm) || looks_like_kthread(&argv0) {
+        let kthreads = d.text("kernel_threads");
+        if looks_like_kthread(&comm, kthreads) || looks_like_kthread(&argv0, kthreads) {
             let summary = format!(
                 "pid {} calls itself {} like a kernel thread but runs {}",
                 p.pid,
@@ -109,7 +88,7 @@ mod tests {
     fn fires_on_fake_kernel_threads_and_renamed_processes() {
         let fake = with_args(process(90, 1, "kworker/0:2", "/tmp/k"), &["[kworker/0:2]"]);
         let renamed = with_args(process(91, 1, "sshd", "/dev/shm/bot"), &["sshd: root@pts/0"]);
-        let f = check(&DETECTOR, &snapshot(vec![fake, renamed], vec![], vec![]));
+        let f = check("masquerade", &snapshot(vec![fake, renamed], vec![], vec![]));
         let got: Vec<_> = f.iter().map(|f| (f.pid.unwrap(), f.severity)).collect();
         assert_eq!(got, [(90, Severity::High), (91, Severity::Medium)]);
     }
@@ -124,9 +103,11 @@ mod tests {
         let mut kt = process(2, 0, "kworker/0:1", "");
         kt.kernel_thread = true;
         kt.exe = None;
-        assert!(check(&DETECTOR, &snapshot(vec![script, applet, long, login, titled, kt], vec![], vec![])).is_empty());
+        assert!(
+            check("masquerade", &snapshot(vec![script, applet, long, login, titled, kt], vec![], vec![])).is_empty()
+        );
         // A short executable name does not excuse any comm that starts with it.
         let hidden = with_args(process(97, 1, "sshd: root", "/tmp/s"), &["s"]);
-        assert_eq!(check(&DETECTOR, &snapshot(vec![hidden], vec![], vec![])).len(), 1);
+        assert_eq!(check("masquerade", &snapshot(vec![hidden], vec![], vec![])).len(), 1);
     }
 }

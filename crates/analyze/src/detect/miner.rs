@@ -3,58 +3,38 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "miner",
-    title: "Crypto-mining signs",
-    attack: &["T1496"],
-    severity: Severity::High,
-    doc: "The process is named like a known miner (xmrig, kinsing, kdevtmpfsi...), its command line names a \
-          stratum pool or a wallet option, or it holds an outbound connection to a port mining pools use \
-          (3333, 5555, 7777, 14444...). Stolen compute is the most common payload of a container compromise; \
-          the pool address is worth blocking and searching for across the fleet.",
+pub(crate) const ENGINE: Engine = Engine {
+    kind: "miner",
     run,
+    lists: &[
+        ListSpec { name: "names", kind: ListKind::Family, about: "known miners" },
+        ListSpec { name: "not_names", kind: ListKind::Family, about: "tools named after a miner that do not mine" },
+        ListSpec { name: "args", kind: ListKind::Substring, about: "pieces of a miner's command line" },
+        ListSpec {
+            name: "pool_ports",
+            kind: ListKind::Port,
+            about: "remote ports of mining pools (a second sign only)",
+        },
+    ],
+    needs_lists: false,
 };
 
-const NAMES: &[&str] = &[
-    "xmrig",
-    "xmr-stak",
-    "minerd",
-    "cpuminer",
-    "ccminer",
-    "ethminer",
-    "nbminer",
-    "t-rex",
-    "lolminer",
-    "phoenixminer",
-    "kinsing",
-    "kdevtmpfsi",
-    "nanominer",
-    "srbminer",
-    "teamredminer",
-    "xmrigdaemon",
-];
-const ARGS: &[&str] = &[
-    "stratum+tcp://",
-    "stratum+ssl://",
-    "stratum2+tcp://",
-    "--donate-level",
-    "--coin=",
-    "-o pool.",
-    "cryptonight",
-    "randomx",
-];
-const POOL_PORTS: &[u16] = &[3333, 3334, 3357, 4444, 5555, 6666, 7777, 8888, 9999, 14433, 14444, 45560, 45700];
-
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
+    let (known, not_known) = (d.text("names"), d.text("not_names"));
+    let pool_ports = d.ports("pool_ports");
     let mut out = Vec::new();
     for p in candidates(ix) {
-        let lower_names: Vec<String> = names(p).iter().map(|n| n.to_ascii_lowercase()).collect();
-        let name_hit = lower_names.iter().find(|n| NAMES.contains(&n.as_str())).cloned();
+        let names = names(p);
+        let name_hit = names
+            .iter()
+            .filter(|n| !not_known.iter().any(|k| family_match(n, k)))
+            .find(|n| known.iter().any(|k| family_match(n, k)))
+            .map(|n| n.to_ascii_lowercase());
         let cmd = cmdline(p).to_ascii_lowercase();
-        let arg_hit = ARGS.iter().find(|a| cmd.contains(*a));
+        let arg_hit = d.text("args").iter().find(|a| cmd.contains(&a.to_ascii_lowercase()));
         let pool = ix.sockets_of(p.pid).into_iter().find(|(_, s)| {
             s.state == "ESTABLISHED"
-                && s.remote.as_ref().is_some_and(|r| POOL_PORTS.contains(&r.port) && !is_loopback(&r.ip))
+                && s.remote.as_ref().is_some_and(|r| pool_ports.contains(&r.port) && !is_loopback(&r.ip))
         });
         let mut why = Vec::new();
         if let Some(n) = &name_hit {
@@ -89,7 +69,6 @@ fn is_loopback(ip: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::testkit::*;
 
     #[test]
@@ -99,11 +78,11 @@ mod tests {
             &["sd", "-o", "stratum+tcp://pool.example:3333", "-u", "wallet"],
         );
         let s = tcp(970, ("10.0.0.5", 41000), ("198.51.100.20", 3333), "ESTABLISHED", &[(70, 7)]);
-        let f = check(&DETECTOR, &snapshot(vec![p], vec![socket_fd(70, 7, 970)], vec![s]));
+        let f = check("miner", &snapshot(vec![p], vec![socket_fd(70, 7, 970)], vec![s]));
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("stratum+tcp://"));
         assert!(f[0].summary.contains("198.51.100.20:3333"));
-        let f = check(&DETECTOR, &snapshot(vec![process(71, 1, "xmrig", "/usr/local/bin/xmrig")], vec![], vec![]));
+        let f = check("miner", &snapshot(vec![process(71, 1, "xmrig", "/usr/local/bin/xmrig")], vec![], vec![]));
         assert_eq!(f.len(), 1);
     }
 
@@ -113,6 +92,24 @@ mod tests {
         let j = process(72, 1, "python3", "/usr/bin/python3.11");
         let s = tcp(971, ("10.0.0.5", 41001), ("10.0.0.7", 8888), "ESTABLISHED", &[(72, 9)]);
         let e = process(73, 1, "xmrig-exporter", "/usr/bin/xmrig-exporter");
-        assert!(check(&DETECTOR, &snapshot(vec![j, e], vec![socket_fd(72, 9, 971)], vec![s])).is_empty());
+        assert!(check("miner", &snapshot(vec![j, e], vec![socket_fd(72, 9, 971)], vec![s])).is_empty());
+    }
+
+    #[test]
+    fn renamed_and_versioned_builds_of_a_miner_fire() {
+        for (i, name) in ["xmrig-6.21", "xmrig_amd64", "xmrig.bin", "XMRig", "kdevtmpfsi2"].into_iter().enumerate() {
+            let p = process(74 + i as u32, 1, name, &format!("/usr/local/bin/{name}"));
+            let f = check("miner", &snapshot(vec![p], vec![], vec![]));
+            assert_eq!(f.len(), 1, "{name}");
+            assert!(f[0].summary.contains(&format!("named {}", name.to_ascii_lowercase())), "{}", f[0].summary);
+        }
+    }
+
+    #[test]
+    fn names_that_only_start_like_a_miner_do_not_fire() {
+        for (i, name) in ["xmrigorous", "ccminerva", "minerdays", "xmrig-exporter-0.3"].into_iter().enumerate() {
+            let p = process(80 + i as u32, 1, name, &format!("/usr/local/bin/{name}"));
+            assert!(check("miner", &snapshot(vec![p], vec![], vec![])).is_empty(), "{name}");
+        }
     }
 }

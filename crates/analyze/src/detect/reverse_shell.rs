@@ -4,22 +4,12 @@
 use super::*;
 use curtain_model::Proto;
 
-pub const DETECTOR: Detector = Detector {
-    id: "reverse-shell",
-    title: "Reverse shell: a shell or interpreter on a network socket",
-    attack: &["T1059.004", "T1071"],
-    severity: Severity::Critical,
-    doc: "A command interpreter (sh, bash, python, perl, nc, socat...) has a TCP or UDP socket as stdin, \
-          stdout or stderr. That is how a reverse shell works: the attacker's listener receives the connection \
-          and drives the shell. The remote address is the attacker's endpoint (or a relay): look for it in \
-          flow logs and firewall logs, and find how this process was started from its ancestors.",
-    run,
-};
+pub(crate) const ENGINE: Engine = Engine { kind: "reverse-shell", run, lists: &[], needs_lists: false };
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, rules: &Rules, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in candidates(ix) {
-        if !(is_shell(p) || is_interpreter(p)) {
+        if !(is_shell(p, rules) || is_interpreter(p, rules)) {
             continue;
         }
         let stdio: Vec<_> =
@@ -53,7 +43,7 @@ mod tests {
         let sh = process(20, 1, "sh", "/bin/dash");
         let fds = (0..3).map(|fd| socket_fd(20, fd, 900)).collect();
         let s = tcp(900, ("10.0.0.5", 40000), ("203.0.113.9", 4444), "ESTABLISHED", &[(20, 0), (20, 1), (20, 2)]);
-        let f = check(&DETECTOR, &snapshot(vec![sh], fds, vec![s]));
+        let f = check("reverse-shell", &snapshot(vec![sh], fds, vec![s]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].summary.contains("203.0.113.9:4444"), "{}", f[0].summary);
@@ -70,9 +60,23 @@ mod tests {
         (unix.proto, unix.local, unix.remote) = (Proto::Unix, None, None);
         let s = tcp(901, ("10.0.0.5", 80), ("198.51.100.7", 51000), "ESTABLISHED", &[(30, 3)]);
         let f = check(
-            &DETECTOR,
+            "reverse-shell",
             &snapshot(vec![web, sh], vec![socket_fd(30, 3, 901), socket_fd(31, 1, 902)], vec![s, unix]),
         );
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn a_busybox_sleep_inheriting_the_shells_socket_does_not_fire() {
+        // The reverse shell's children inherit its stdio: the shell is the finding, its busybox
+        // `sleep` is not a shell (nor `busybox sleep`).
+        let sh = with_args(process(21, 1, "sh", "/bin/busybox"), &["sh", "-i"]);
+        let sleep = with_args(process(22, 21, "sleep", "/bin/busybox"), &["sleep", "10"]);
+        let called = with_args(process(23, 21, "busybox", "/bin/busybox"), &["busybox", "sleep", "10"]);
+        let owners: Vec<(u32, u32)> = [21, 22, 23].iter().flat_map(|&p| (0..3).map(move |fd| (p, fd))).collect();
+        let fds = owners.iter().map(|&(p, fd)| socket_fd(p, fd, 903)).collect();
+        let s = tcp(903, ("10.0.0.5", 40001), ("203.0.113.9", 4444), "ESTABLISHED", &owners);
+        let f = check("reverse-shell", &snapshot(vec![sh, sleep, called], fds, vec![s]));
+        assert_eq!(f.iter().map(|f| f.pid.unwrap()).collect::<Vec<_>>(), [21]);
     }
 }

@@ -3,17 +3,7 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "root-full-caps",
-    title: "Root with full capabilities in a non-root container",
-    attack: &["T1068", "T1611"],
-    severity: Severity::High,
-    doc: "The container's init runs as a non-root user, yet this process runs as uid 0 with a full capability \
-          set (CAP_SYS_ADMIN and the rest). A container started unprivileged does not hand that out: setuid \
-          binaries, a kernel exploit, or a process entered from the host (nsenter, docker exec -u 0 \
-          --privileged) does. Full capabilities inside a container are also the first step of an escape.",
-    run,
-};
+pub(crate) const ENGINE: Engine = Engine { kind: "root-full-caps", run, lists: &[], needs_lists: false };
 
 /// Capabilities 0..=37 (up to CAP_AUDIT_READ) all set: "full" on every kernel since 3.16.
 const FULL: u64 = (1 << 38) - 1;
@@ -22,7 +12,7 @@ pub(crate) fn full_caps(hex: &str) -> bool {
     u64::from_str_radix(hex, 16).is_ok_and(|v| v & FULL == FULL)
 }
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in candidates(ix) {
         if p.euid != Some(0) || !p.cap_eff.as_deref().is_some_and(full_caps) {
@@ -47,7 +37,6 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::testkit::*;
 
     fn as_user(mut p: curtain_model::Process, uid: u32, caps: &str) -> curtain_model::Process {
@@ -59,7 +48,7 @@ mod tests {
     fn fires_on_root_in_a_user_container() {
         let init = as_user(process(1, 0, "node", "/usr/local/bin/node"), 1000, "0000000000000000");
         let root = as_user(process(30, 1, "sh", "/bin/sh"), 0, "000001ffffffffff");
-        let f = check(&DETECTOR, &snapshot(vec![init, root], vec![], vec![]));
+        let f = check("root-full-caps", &snapshot(vec![init, root], vec![], vec![]));
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("uid 1000"));
     }
@@ -69,10 +58,10 @@ mod tests {
         // Docker's default set (no CAP_SYS_ADMIN), and root in a container whose init is root.
         let init = as_user(process(1, 0, "node", "/usr/local/bin/node"), 1000, "0");
         let dflt = as_user(process(31, 1, "sh", "/bin/sh"), 0, "00000000a80425fb");
-        let f = check(&DETECTOR, &snapshot(vec![init, dflt], vec![], vec![]));
+        let f = check("root-full-caps", &snapshot(vec![init, dflt], vec![], vec![]));
         assert!(f.is_empty());
         let init = as_user(process(1, 0, "nginx", "/usr/sbin/nginx"), 0, "000001ffffffffff");
         let other = as_user(process(32, 1, "sh", "/bin/sh"), 0, "000001ffffffffff");
-        assert!(check(&DETECTOR, &snapshot(vec![init, other], vec![], vec![])).is_empty());
+        assert!(check("root-full-caps", &snapshot(vec![init, other], vec![], vec![])).is_empty());
     }
 }

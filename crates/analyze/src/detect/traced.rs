@@ -3,18 +3,9 @@
 
 use super::*;
 
-pub const DETECTOR: Detector = Detector {
-    id: "traced",
-    title: "Process being traced (ptrace attached)",
-    attack: &["T1055.008"],
-    severity: Severity::Medium,
-    doc: "Another process is attached to this one with ptrace (TracerPid in status). Debuggers and strace do \
-          that, and so do tools that inject code into a running process or read its memory for secrets. \
-          In a production container nobody should be debugging: find the tracer and its parent.",
-    run,
-};
+pub(crate) const ENGINE: Engine = Engine { kind: "traced", run, lists: &[], needs_lists: false };
 
-fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
+fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
     candidates(ix)
         .filter_map(|p| {
             let tracer = p.tracer_pid.filter(|t| *t != 0)?;
@@ -37,14 +28,13 @@ fn run(d: &Detector, ix: &Index) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::testkit::*;
 
     #[test]
     fn fires_when_traced() {
         let mut p = process(60, 1, "sshd", "/usr/sbin/sshd");
         p.tracer_pid = Some(61);
-        let f = check(&DETECTOR, &snapshot(vec![p, process(61, 1, "inject", "/tmp/inject")], vec![], vec![]));
+        let f = check("traced", &snapshot(vec![p, process(61, 1, "inject", "/tmp/inject")], vec![], vec![]));
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("traced by pid 61 (inject)"));
     }
@@ -57,6 +47,6 @@ mod tests {
         b.tracer_pid = Some(64);
         let mut strace = process(64, 1, "strace", "/usr/bin/strace");
         strace.label = Some(curtain_model::Label::Responder);
-        assert!(check(&DETECTOR, &snapshot(vec![a, b, strace], vec![], vec![])).is_empty());
+        assert!(check("traced", &snapshot(vec![a, b, strace], vec![], vec![])).is_empty());
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
+#[ignore = "needs root and Python's psutil (scripts/test provides both)"]
 fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
     require_root!();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -71,7 +71,7 @@ impl Archive {
         Self::from_bytes(std::fs::read(path).expect("read archive"))
     }
     pub fn from_bytes(b: Vec<u8>) -> Archive {
-        let c = curtain_collect::archive::read_archive(std::io::Cursor::new(b)).expect("archive");
+        let c = curtain_archive::read_archive(std::io::Cursor::new(b)).expect("archive");
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         let table = |base: &str| c.joined(base).unwrap_or_else(|| panic!("no {base}"));
         let (processes, fds, sockets, errors) = (

@@ -13,6 +13,7 @@ fn socket_inode_of(a: &Archive, pid: u32, fd: u32) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: namespaces, setpriv, chroot (scripts/test runs it as root)"]
 fn inside_the_sandbox() {
     require_root!();
     let sb = Sandbox::start();
@@ -92,6 +93,7 @@ fn inside_the_sandbox() {
 }
 
 #[test]
+#[ignore = "needs root: namespaces, setpriv, chroot (scripts/test runs it as root)"]
 fn from_the_host() {
     require_root!();
     let sb = Sandbox::start();

@@ -202,6 +202,7 @@ fn aws_env(c: &mut Command, url: &str) {
 }
 
 #[test]
+#[ignore = "needs the AWS emulator (scripts/test installs and starts it)"]
 fn inventory_sync_of_three_accounts_and_two_regions() {
     let (url, python) = emulator();
     // Accounts of their own in this test: the emulator keeps one set of resources per account.
@@ -274,6 +275,7 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
 }
 
 #[test]
+#[ignore = "needs the AWS emulator (scripts/test installs and starts it)"]
 fn an_unreachable_region_is_reported_and_the_others_go_on() {
     let (url, python) = emulator();
     let account = fresh_account(7);
@@ -302,6 +304,7 @@ fn an_unreachable_region_is_reported_and_the_others_go_on() {
 }
 
 #[test]
+#[ignore = "needs the AWS emulator (scripts/test installs and starts it)"]
 fn org_mode_syncs_every_active_account() {
     let (url, python) = emulator();
     // An organization with one more account, in the emulator's management account.

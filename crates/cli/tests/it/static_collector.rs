@@ -29,6 +29,7 @@ fn is_static_elf(b: &[u8]) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: namespaces, setpriv, chroot (scripts/test runs it as root)"]
 fn runs_chrooted_in_an_empty_folder_with_only_proc() {
     require_root!();
     let bin = static_collector();

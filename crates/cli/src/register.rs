@@ -1,0 +1,164 @@
+//! The asset register's commands: history ingested from CloudTrail and EventBridge, the live
+//! inventory across accounts and regions, and `whois`.
+
+use crate::args::{DbArg, FindingsFormat, IngestCommand, SyncArgs, WhoisArgs};
+use crate::output::text_out;
+use curtain_report::text;
+use std::io::{self, IsTerminal, Write};
+
+pub(crate) fn register(db: &DbArg) -> io::Result<curtain_store::Register> {
+    curtain_store::Register::open(std::path::Path::new(&db.db)).map_err(|e| io::Error::other(format!("{}: {e}", db.db)))
+}
+
+pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
+    let (files, db, limit, cloudtrail) = match cmd {
+        IngestCommand::Events { files, db, limit } => (files, db, limit, false),
+        IngestCommand::Cloudtrail { files, db, limit } => (files, db, limit, true),
+    };
+    let mut reg = register(db)?;
+    let (mut tasks, mut enis, mut skipped, mut errors) = (0, 0, 0, 0);
+    for f in files {
+        let bytes = curtain_cloud::ingest::read_input(f, limit.max_input)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
+        let got =
+            if cloudtrail { curtain_cloud::ingest::cloudtrail(&bytes) } else { curtain_cloud::ingest::events(&bytes) };
+        for e in &got.errors {
+            eprintln!("curtain: {}: {}", curtain_report::term(&f.display().to_string()), curtain_report::term(e));
+        }
+        for t in &got.tasks {
+            reg.add_task(t).map_err(io::Error::other)?;
+        }
+        for e in &got.enis {
+            reg.add_eni(e).map_err(io::Error::other)?;
+        }
+        (tasks, enis, skipped, errors) =
+            (tasks + got.tasks.len(), enis + got.enis.len(), skipped + got.skipped, errors + got.errors.len());
+    }
+    let (t, e, i) = reg.counts().map_err(io::Error::other)?;
+    println!(
+        "ingested {} file(s): {tasks} task record(s), {enis} ENI record(s), {skipped} other record(s) skipped, {errors} unreadable; register {}: {t} tasks, {e} ENIs, {i} addresses",
+        files.len(),
+        db.db
+    );
+    Ok(if errors > 0 { 1 } else { 0 })
+}
+
+pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
+    use curtain_cloud::aws::{sync, Accounts, SyncPlan};
+    let mut reg = register(&a.db)?;
+    let at_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let plan = SyncPlan {
+        accounts: if a.org {
+            Accounts::Organization
+        } else if a.accounts.is_empty() {
+            Accounts::Caller
+        } else {
+            Accounts::List(a.accounts.clone())
+        },
+        role: a.role.clone(),
+        regions: a.regions.clone(),
+        concurrency: a.concurrency,
+        at_ns,
+    };
+    // A bar per account × region on a terminal; nothing when piped.
+    let bars = indicatif::MultiProgress::with_draw_target(if io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}").expect("template");
+    let live: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> = Default::default();
+    let progress = |account: &str, region: &str, what: &str| {
+        let key = format!("{account} {region}");
+        let mut live = live.lock().expect("progress lock");
+        let bar = live.entry(key.clone()).or_insert_with(|| {
+            let b = bars.add(indicatif::ProgressBar::new_spinner().with_style(style.clone()).with_prefix(key));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(what.to_string());
+    };
+    let mut lines = Vec::new();
+    let mut failed = 0usize;
+    let mut write_err: Option<String> = None;
+    let mut done = |inv: curtain_cloud::sync::RegionInventory| {
+        for t in &inv.tasks {
+            if let Err(e) = reg.add_task(t) {
+                write_err.get_or_insert(e.to_string());
+            }
+        }
+        for e in &inv.enis {
+            if let Err(e) = reg.add_eni(e) {
+                write_err.get_or_insert(e.to_string());
+            }
+        }
+        let mut results = Vec::new();
+        results.extend(inv.services.iter().map(|s| reg.add_service(s)));
+        results.extend(inv.task_definitions.iter().map(|d| reg.add_task_definition(d)));
+        results.extend(inv.instances.iter().map(|i| reg.add_container_instance(i)));
+        if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
+            write_err.get_or_insert(e.to_string());
+        }
+        if let Some(b) = live.lock().expect("progress lock").remove(&format!("{} {}", inv.account_id, inv.region)) {
+            b.finish_and_clear();
+        }
+        failed += !inv.errors.is_empty() as usize;
+        lines.push(format!(
+            "  {} {}: {} cluster(s), {} task(s), {} ENI(s), {} service(s), {} task definition(s), {} container instance(s){}",
+            inv.account_id,
+            inv.region,
+            inv.clusters,
+            inv.tasks.len(),
+            inv.enis.len(),
+            inv.services.len(),
+            inv.task_definitions.len(),
+            inv.instances.len(),
+            if inv.errors.is_empty() { String::new() } else { format!("; errors: {}", inv.errors.join("; ")) }
+        ));
+    };
+    let rt = tokio_runtime()?;
+    let result = rt.block_on(sync(&plan, &progress, &mut done));
+    bars.clear().ok();
+    if let Some(e) = write_err {
+        return Err(io::Error::other(format!("{}: {e}", a.db.db)));
+    }
+    result.map_err(io::Error::other)?;
+    lines.sort();
+    let (t, e, i) = reg.counts().map_err(io::Error::other)?;
+    println!(
+        "inventory sync at {}: {} account × region(s), {failed} with errors",
+        curtain_model::format_rfc3339_ns(at_ns),
+        lines.len()
+    );
+    for l in &lines {
+        println!("{}", curtain_report::term(l));
+    }
+    println!("register {}: {t} tasks, {e} ENIs, {i} addresses", a.db.db);
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+pub(crate) fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+}
+
+pub(crate) fn whois(a: &WhoisArgs) -> io::Result<i32> {
+    let at =
+        match &a.at {
+            Some(t) => Some(curtain_model::parse_rfc3339_ns(t).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("--at {t}: not an RFC 3339 time"))
+            })?),
+            None => None,
+        };
+    let reg = register(&a.db)?;
+    let holders = reg.whois(&a.ip, at).map_err(io::Error::other)?;
+    match a.format {
+        FindingsFormat::Json => {
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "ip": a.ip, "at": a.at, "holders": holders }))?;
+            writeln!(out)?;
+        }
+        FindingsFormat::Text => text::holders(&mut text_out(), &a.ip, a.at.as_deref(), &holders)?,
+    }
+    Ok(if holders.is_empty() { 1 } else { 0 })
+}

@@ -1,0 +1,423 @@
+//! Answering from the register: who held an address and when (`whois`), and how much it holds.
+//!
+//! `whois` asks four questions whatever the number of holders: the interfaces that held the
+//! address, joined to their attachment, task and task definition; the hosts that held it, joined
+//! to their bridge and host mode tasks and those tasks' definitions; then the sources and the
+//! containers of every holder at once. An address reused by hundreds of tasks over a year costs
+//! four queries, not four per holder.
+
+use std::collections::HashMap;
+
+use curtain_model::format_rfc3339_signed_ns;
+use curtain_model::register::{Certainty, ContainerDefinitionFact, ContainerFact, Holder, Provenance, SourceKind};
+use rusqlite::Row;
+
+use crate::{sql_ns, Error, Register};
+
+/// An address an interface held, with the interface, the attachment it names (when ECS's
+/// records back that), that attachment's task and the task's definition.
+struct EniHolding {
+    ip: String,
+    kind: String,
+    eni: String,
+    ip_first: i64,
+    ip_last: i64,
+    account: String,
+    region: String,
+    eni_created: Option<i64>,
+    eni_deleted: Option<i64>,
+    /// The attachment the interface's description names.
+    attachment: Option<String>,
+    /// The task of the attachment matched; it may have no row of its own in `tasks`.
+    task_arn: Option<String>,
+    /// The attachment row matched: ECS's records name this interface for it.
+    linked: bool,
+    ecs_proof: Option<String>,
+    task: Option<TaskRow>,
+    definition: Definition,
+}
+
+/// What the register holds of a task itself.
+struct TaskRow {
+    cluster_arn: Option<String>,
+    group: Option<String>,
+    task_definition_arn: Option<String>,
+    launch_type: Option<String>,
+    created_at: Option<i64>,
+    started_at: Option<i64>,
+    stopped_at: Option<i64>,
+    last_seen: i64,
+    account: String,
+    region: String,
+}
+
+/// A host's address, and one of the bridge or host mode tasks that ran on the host.
+struct HostHolding {
+    instance_arn: String,
+    ec2_instance_id: Option<String>,
+    cluster_arn: String,
+    account: String,
+    region: String,
+    kind: String,
+    ip_first: i64,
+    ip_last: i64,
+    task_arn: String,
+    group: Option<String>,
+    task_definition_arn: Option<String>,
+    launch_type: Option<String>,
+    created_at: Option<i64>,
+    started_at: Option<i64>,
+    stopped_at: Option<i64>,
+    task_last: i64,
+    definition: Definition,
+}
+
+/// A task definition's network mode and containers, empty when the definition is unknown.
+#[derive(Default)]
+struct Definition {
+    network_mode: Option<String>,
+    containers: Vec<ContainerDefinitionFact>,
+}
+
+impl Definition {
+    /// From its two columns, NULL when the join found no definition. Containers the register
+    /// cannot read are left out rather than failing the whole answer.
+    fn from_columns(network_mode: Option<String>, containers: Option<String>) -> Definition {
+        match containers {
+            Some(c) => Definition { network_mode, containers: serde_json::from_str(&c).unwrap_or_default() },
+            None => Definition::default(),
+        }
+    }
+}
+
+/// One way of holding an address, read from one query's rows.
+trait Holding: Sized {
+    /// Its rows for one address (?1), in the order holders that start together are listed.
+    const SQL: &'static str;
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self>;
+    fn interval(&self) -> Interval;
+}
+
+/// A holder's interval: from, to (open while still held) and when a source last saw it held.
+struct Interval {
+    from: i64,
+    to: Option<i64>,
+    last_seen: i64,
+}
+
+impl Interval {
+    /// With `at`, whether the interval holds that instant (an open one holds it up to now).
+    fn holds(&self, at: Option<u64>) -> bool {
+        match at.map(sql_ns) {
+            Some(at) => !(at < self.from || self.to.is_some_and(|to| at > to)),
+            None => true,
+        }
+    }
+}
+
+/// Every interface holding of `ip`, in the order the register learnt of them.
+const ENI_HOLDINGS: &str = "
+SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region, e.created_at, e.deleted_at,
+       e.attachment_id, a.task_arn, a.attachment_id IS NOT NULL, e.ecs_proof,
+       t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
+       t.stopped_at, t.last_seen, t.account_id, t.region,
+       d.network_mode, d.containers
+FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+-- The attachment names the interface, or ECS made the interface for an attachment that has
+-- none yet; a description alone links nothing.
+LEFT JOIN attachments a ON a.attachment_id = e.attachment_id
+     AND (a.eni_id = e.eni_id OR (a.eni_id IS NULL AND e.ecs_proof IS NOT NULL))
+LEFT JOIN tasks t ON t.task_arn = a.task_arn
+LEFT JOIN task_definitions d ON d.task_definition_arn = t.task_definition_arn
+WHERE i.ip = ?1
+ORDER BY i.rowid";
+
+/// Every host holding of `ip`: the host's bridge and host mode tasks (they use its address),
+/// host by host and task by task in the order the register learnt of them.
+const HOST_HOLDINGS: &str = "
+SELECT ci.container_instance_arn, ci.ec2_instance_id, ci.cluster_arn, ci.account_id, ci.region, i.kind,
+       i.first_seen, i.last_seen,
+       t.task_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at, t.stopped_at, t.last_seen,
+       d.network_mode, d.containers
+-- CROSS JOIN keeps this order: from the address, never from every task (most addresses are
+-- no host's).
+FROM instance_ips i
+CROSS JOIN container_instances ci ON ci.container_instance_arn = i.container_instance_arn
+CROSS JOIN tasks t ON t.container_instance_arn = ci.container_instance_arn
+CROSS JOIN task_definitions d ON d.task_definition_arn = t.task_definition_arn
+WHERE i.ip = ?1 AND d.network_mode IN ('bridge', 'host')
+ORDER BY i.rowid, t.rowid";
+
+/// The sources of every subject in ?1 (a JSON array), each subject's oldest first.
+const SOURCES: &str = "
+SELECT subject, kind, id, at FROM sources
+WHERE subject IN (SELECT value FROM json_each(?1))
+ORDER BY subject, at, kind, id";
+
+/// The containers of every task in ?1 (a JSON array), each task's by name.
+const CONTAINERS: &str = "
+SELECT task_arn, name, image, image_digest, runtime_id, last_status FROM containers
+WHERE task_arn IN (SELECT value FROM json_each(?1))
+ORDER BY task_arn, name";
+
+impl Holding for EniHolding {
+    const SQL: &'static str = ENI_HOLDINGS;
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<EniHolding> {
+        let has_task: bool = r.get(13)?;
+        Ok(EniHolding {
+            ip: r.get(0)?,
+            kind: r.get(1)?,
+            eni: r.get(2)?,
+            ip_first: r.get(3)?,
+            ip_last: r.get(4)?,
+            account: r.get(5)?,
+            region: r.get(6)?,
+            eni_created: r.get(7)?,
+            eni_deleted: r.get(8)?,
+            attachment: r.get(9)?,
+            task_arn: r.get(10)?,
+            linked: r.get(11)?,
+            ecs_proof: r.get(12)?,
+            task: match has_task {
+                true => Some(TaskRow {
+                    cluster_arn: r.get(14)?,
+                    group: r.get(15)?,
+                    task_definition_arn: r.get(16)?,
+                    launch_type: r.get(17)?,
+                    created_at: r.get(18)?,
+                    started_at: r.get(19)?,
+                    stopped_at: r.get(20)?,
+                    last_seen: r.get(21)?,
+                    account: r.get(22)?,
+                    region: r.get(23)?,
+                }),
+                false => None,
+            },
+            definition: Definition::from_columns(r.get(24)?, r.get(25)?),
+        })
+    }
+
+    /// From the task's start (else its creation, else the interface's) to its stop (else the
+    /// interface's deletion); without a task, the interface's own life.
+    fn interval(&self) -> Interval {
+        let (from, to, last_seen) = match &self.task {
+            Some(t) => (
+                t.started_at.or(t.created_at).or(self.eni_created).unwrap_or(self.ip_first),
+                t.stopped_at.or(self.eni_deleted),
+                self.ip_last.max(t.last_seen),
+            ),
+            None => (self.eni_created.unwrap_or(self.ip_first), self.eni_deleted, self.ip_last),
+        };
+        // Seen at least from the start on (an event's time has whole seconds).
+        Interval { from, to, last_seen: last_seen.max(from).max(to.unwrap_or(0)) }
+    }
+}
+
+impl Holding for HostHolding {
+    const SQL: &'static str = HOST_HOLDINGS;
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<HostHolding> {
+        Ok(HostHolding {
+            instance_arn: r.get(0)?,
+            ec2_instance_id: r.get(1)?,
+            cluster_arn: r.get(2)?,
+            account: r.get(3)?,
+            region: r.get(4)?,
+            kind: r.get(5)?,
+            ip_first: r.get(6)?,
+            ip_last: r.get(7)?,
+            task_arn: r.get(8)?,
+            group: r.get(9)?,
+            task_definition_arn: r.get(10)?,
+            launch_type: r.get(11)?,
+            created_at: r.get(12)?,
+            started_at: r.get(13)?,
+            stopped_at: r.get(14)?,
+            task_last: r.get(15)?,
+            definition: Definition::from_columns(r.get(16)?, r.get(17)?),
+        })
+    }
+
+    /// The task's life on the host, from its start (else its creation, else when the host's
+    /// address was first seen) to its stop.
+    fn interval(&self) -> Interval {
+        let from = self.started_at.or(self.created_at).unwrap_or(self.ip_first);
+        Interval { from, to: self.stopped_at, last_seen: self.ip_last.max(self.task_last).max(from) }
+    }
+}
+
+fn source_kind(kind: &str) -> SourceKind {
+    match kind {
+        "sync" => SourceKind::Sync,
+        "eventbridge" => SourceKind::EventBridge,
+        _ => SourceKind::CloudTrail,
+    }
+}
+
+/// `service:NAME` groups name a service; `family:NAME` ones do not.
+fn service(group: Option<&str>) -> Option<String> {
+    group.and_then(|g| g.strip_prefix("service:")).map(str::to_string)
+}
+
+/// A holder's sources: those of its interface or host, then those of its task not already
+/// among them, oldest first (a stable sort: those at one instant keep that order).
+fn merged(first: &[Provenance], task: &[Provenance]) -> Vec<Provenance> {
+    let mut sources = first.to_vec();
+    for s in task {
+        if !sources.contains(s) {
+            sources.push(s.clone());
+        }
+    }
+    sources.sort_by_key(|s| s.at_ns);
+    sources
+}
+
+fn json_array<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).expect("strings serialise")
+}
+
+impl Register {
+    /// Everyone known to have held `ip`, oldest first; with `at`, only those whose interval
+    /// holds that instant (an interval still open counts as held up to now).
+    pub fn whois(&self, ip: &str, at: Option<u64>) -> Result<Vec<Holder>, Error> {
+        let enis: Vec<(EniHolding, Interval)> = self.holdings(ip, at)?;
+        let hosts: Vec<(HostHolding, Interval)> = self.holdings(ip, at)?;
+
+        // Every holder's sources and containers at once, whatever their number.
+        let tasks = enis.iter().filter_map(|(h, _)| h.task_arn.as_deref());
+        let tasks = tasks.chain(hosts.iter().map(|(h, _)| h.task_arn.as_str()));
+        let subjects = enis.iter().map(|(h, _)| h.eni.as_str());
+        let subjects = subjects.chain(hosts.iter().map(|(h, _)| h.instance_arn.as_str()));
+        let sources = self.sources_of(&json_array(subjects.chain(tasks.clone())))?;
+        let containers = self.containers_of(&json_array(tasks))?;
+        let containers_of = |task: &str| containers.get(task).cloned().unwrap_or_default();
+        let none = Vec::new();
+        let sources_of = |subject: &str| sources.get(subject).unwrap_or(&none);
+
+        let mut out = Vec::with_capacity(enis.len() + hosts.len());
+        for (row, interval) in enis {
+            let eni_sources = sources_of(&row.eni);
+            let task_sources = row.task_arn.as_deref().map_or(&none, sources_of);
+            // Observed when a sync or a task event saw the address with its task.
+            let observed = row.task.is_some() && eni_sources.iter().any(|s| s.kind != SourceKind::CloudTrail);
+            // Named an attachment by its description alone: nothing from ECS backs it.
+            let claimed = row.attachment.is_some() && !row.linked && row.ecs_proof.is_none();
+            let certainty = if observed {
+                Certainty::Observed
+            } else if row.task_arn.is_none() && claimed {
+                Certainty::Claimed
+            } else {
+                Certainty::Inferred
+            };
+            let sources = merged(eni_sources, task_sources);
+            let (account, region) = match &row.task {
+                Some(t) => (t.account.clone(), t.region.clone()),
+                None => (row.account, row.region),
+            };
+            let task = row.task.as_ref();
+            out.push(Holder {
+                ip: row.ip,
+                ip_kind: row.kind,
+                account_id: account,
+                region,
+                cluster_arn: task.and_then(|t| t.cluster_arn.clone()),
+                service: service(task.and_then(|t| t.group.as_deref())),
+                task_definition_arn: task.and_then(|t| t.task_definition_arn.clone()),
+                launch_type: task.and_then(|t| t.launch_type.clone()),
+                network_mode: row.definition.network_mode,
+                containers: row.task_arn.as_deref().map(containers_of).unwrap_or_default(),
+                task_arn: row.task_arn,
+                definition: row.definition.containers,
+                container_instance_arn: None,
+                ec2_instance_id: None,
+                eni_id: Some(row.eni),
+                attachment_id: row.attachment,
+                from: Some(format_rfc3339_signed_ns(interval.from)),
+                to: interval.to.map(format_rfc3339_signed_ns),
+                last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
+                certainty,
+                sources,
+            });
+        }
+        for (row, interval) in hosts {
+            out.push(Holder {
+                ip: ip.to_string(),
+                ip_kind: format!("{} (host)", row.kind),
+                account_id: row.account,
+                region: row.region,
+                cluster_arn: Some(row.cluster_arn),
+                service: service(row.group.as_deref()),
+                containers: containers_of(&row.task_arn),
+                sources: merged(sources_of(&row.instance_arn), sources_of(&row.task_arn)),
+                task_arn: Some(row.task_arn),
+                task_definition_arn: row.task_definition_arn,
+                launch_type: row.launch_type,
+                network_mode: row.definition.network_mode,
+                definition: row.definition.containers,
+                container_instance_arn: Some(row.instance_arn),
+                ec2_instance_id: row.ec2_instance_id,
+                eni_id: None,
+                attachment_id: None,
+                from: Some(format_rfc3339_signed_ns(interval.from)),
+                to: interval.to.map(format_rfc3339_signed_ns),
+                last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
+                certainty: Certainty::Observed,
+            });
+        }
+        out.sort_by(|a, b| a.from.cmp(&b.from));
+        Ok(out)
+    }
+
+    /// The holdings of `ip` of one kind whose interval holds `at`, in the order of `H::SQL`.
+    fn holdings<H: Holding>(&self, ip: &str, at: Option<u64>) -> Result<Vec<(H, Interval)>, Error> {
+        let mut st = self.conn.prepare_cached(H::SQL)?;
+        let mut rows = st.query([ip])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let h = H::from_row(r)?;
+            let interval = h.interval();
+            if interval.holds(at) {
+                out.push((h, interval));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sources of each subject in `subjects` (a JSON array), each one's oldest first.
+    fn sources_of(&self, subjects: &str) -> Result<HashMap<String, Vec<Provenance>>, Error> {
+        let mut st = self.conn.prepare_cached(SOURCES)?;
+        let mut rows = st.query([subjects])?;
+        let mut out: HashMap<String, Vec<Provenance>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(1)?;
+            let p = Provenance { kind: source_kind(&kind), id: r.get(2)?, at_ns: r.get::<_, i64>(3)? as u64 };
+            out.entry(r.get(0)?).or_default().push(p);
+        }
+        Ok(out)
+    }
+
+    /// The containers of each task in `tasks` (a JSON array), each one's by name.
+    fn containers_of(&self, tasks: &str) -> Result<HashMap<String, Vec<ContainerFact>>, Error> {
+        let mut st = self.conn.prepare_cached(CONTAINERS)?;
+        let mut rows = st.query([tasks])?;
+        let mut out: HashMap<String, Vec<ContainerFact>> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let c = ContainerFact {
+                name: r.get(1)?,
+                image: r.get(2)?,
+                image_digest: r.get(3)?,
+                runtime_id: r.get(4)?,
+                last_status: r.get(5)?,
+            };
+            out.entry(r.get(0)?).or_default().push(c);
+        }
+        Ok(out)
+    }
+
+    /// How many tasks, ENIs and addresses the register holds.
+    pub fn counts(&self) -> Result<(u64, u64, u64), Error> {
+        let q = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64);
+        Ok((q("SELECT count(*) FROM tasks")?, q("SELECT count(*) FROM enis")?, q("SELECT count(*) FROM eni_ips")?))
+    }
+}

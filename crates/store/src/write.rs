@@ -1,0 +1,217 @@
+//! Writing facts: what one source says about a task, an interface, a service, a task definition
+//! or a container instance, merged into what the register already holds. Every write is an
+//! upsert that only widens what is known (first seen earlier, last seen later, a missing field
+//! filled, a status replaced only by a newer one): the same facts twice leave the register as it
+//! was, and a fact that arrives late does not undo a newer one.
+
+use curtain_model::register::{
+    ContainerInstanceFact, EniFact, IpFact, Provenance, ServiceFact, TaskDefinitionFact, TaskFact,
+};
+use rusqlite::params;
+
+use crate::{ns, sql_ns, Error, Register};
+
+impl Register {
+    fn source(&self, subject: &str, s: &Provenance) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO sources (subject, kind, id, at) VALUES (?1, ?2, ?3, ?4)",
+            params![subject, s.kind.as_str(), s.id, sql_ns(s.at_ns)],
+        )?;
+        Ok(())
+    }
+
+    fn eni_ip(&self, eni: &str, ip: &IpFact, at: i64) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO eni_ips (eni_id, ip, kind, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (eni_id, ip) DO UPDATE SET
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![eni, ip.ip, ip.kind, at],
+        )?;
+        Ok(())
+    }
+
+    fn eni_row(&self, eni: &str, attachment: Option<&str>, account: &str, region: &str, at: i64) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO enis (eni_id, attachment_id, account_id, region, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (eni_id) DO UPDATE SET
+               attachment_id = coalesce(enis.attachment_id, excluded.attachment_id),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![eni, attachment, account, region, at],
+        )?;
+        Ok(())
+    }
+
+    /// Records what one source says about a task, its containers and its attachments.
+    pub fn add_task(&mut self, t: &TaskFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = sql_ns(t.source.at_ns);
+        self.conn.execute(
+            "INSERT INTO tasks (task_arn, account_id, region, cluster_arn, grp, task_definition_arn, launch_type,
+                                availability_zone, last_status, created_at, started_at, stopped_at,
+                                container_instance_arn, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+             ON CONFLICT (task_arn) DO UPDATE SET
+               cluster_arn = coalesce(excluded.cluster_arn, cluster_arn),
+               grp = coalesce(excluded.grp, grp),
+               task_definition_arn = coalesce(excluded.task_definition_arn, task_definition_arn),
+               launch_type = coalesce(excluded.launch_type, launch_type),
+               availability_zone = coalesce(excluded.availability_zone, availability_zone),
+               last_status = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.last_status, last_status)
+                                  ELSE last_status END,
+               created_at = coalesce(created_at, excluded.created_at),
+               started_at = coalesce(started_at, excluded.started_at),
+               stopped_at = coalesce(stopped_at, excluded.stopped_at),
+               container_instance_arn = coalesce(excluded.container_instance_arn, container_instance_arn),
+               first_seen = min(first_seen, excluded.first_seen),
+               last_seen = max(last_seen, excluded.last_seen)",
+            params![
+                t.task_arn,
+                t.account_id,
+                t.region,
+                t.cluster_arn,
+                t.group,
+                t.task_definition_arn,
+                t.launch_type,
+                t.availability_zone,
+                t.last_status,
+                ns(t.created_at),
+                ns(t.started_at),
+                ns(t.stopped_at),
+                t.container_instance_arn,
+                at
+            ],
+        )?;
+        for c in &t.containers {
+            self.conn.execute(
+                "INSERT INTO containers (task_arn, name, image, image_digest, runtime_id, last_status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (task_arn, name) DO UPDATE SET
+                   image = coalesce(excluded.image, image), image_digest = coalesce(excluded.image_digest, image_digest),
+                   runtime_id = coalesce(excluded.runtime_id, runtime_id),
+                   last_status = coalesce(excluded.last_status, last_status)",
+                params![t.task_arn, c.name, c.image, c.image_digest, c.runtime_id, c.last_status],
+            )?;
+        }
+        for a in &t.attachments {
+            self.conn.execute(
+                "INSERT INTO attachments (attachment_id, task_arn, eni_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (attachment_id) DO UPDATE SET
+                   task_arn = coalesce(attachments.task_arn, excluded.task_arn),
+                   eni_id = coalesce(attachments.eni_id, excluded.eni_id)",
+                params![a.id, t.task_arn, a.eni_id],
+            )?;
+            if let Some(eni) = &a.eni_id {
+                self.eni_row(eni, Some(&a.id), &t.account_id, &t.region, at)?;
+                for ip in &a.ips {
+                    self.eni_ip(eni, ip, at)?;
+                }
+                self.source(eni, &t.source)?;
+            }
+        }
+        self.source(&t.task_arn, &t.source)?;
+        Ok(tx.commit()?)
+    }
+
+    /// Records what one source says about a network interface.
+    pub fn add_eni(&mut self, e: &EniFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = sql_ns(e.source.at_ns);
+        self.eni_row(&e.eni_id, e.attachment_id.as_deref(), &e.account_id, &e.region, at)?;
+        self.conn.execute(
+            "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
+                             deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5)
+             WHERE eni_id = ?1",
+            params![e.eni_id, e.description, ns(e.created_at), ns(e.deleted_at), e.ecs_proof],
+        )?;
+        // Only an interface ECS made names the attachment's interface; a description alone must
+        // not take the place of the task's real one.
+        if let (Some(a), Some(_)) = (&e.attachment_id, &e.ecs_proof) {
+            self.conn.execute(
+                "INSERT INTO attachments (attachment_id, eni_id) VALUES (?1, ?2)
+                 ON CONFLICT (attachment_id) DO UPDATE SET eni_id = coalesce(attachments.eni_id, excluded.eni_id)",
+                params![a, e.eni_id],
+            )?;
+        }
+        for ip in &e.ips {
+            self.eni_ip(&e.eni_id, ip, at)?;
+        }
+        self.source(&e.eni_id, &e.source)?;
+        Ok(tx.commit()?)
+    }
+
+    /// Records a service as the API described it.
+    pub fn add_service(&mut self, f: &ServiceFact) -> Result<(), Error> {
+        let at = sql_ns(f.source.at_ns);
+        self.conn.execute(
+            "INSERT INTO services (service_arn, name, cluster_arn, account_id, region, task_definition_arn, launch_type,
+                                   desired_count, created_at, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (service_arn) DO UPDATE SET
+               task_definition_arn = CASE WHEN excluded.last_seen >= last_seen THEN excluded.task_definition_arn
+                                          ELSE task_definition_arn END,
+               desired_count = CASE WHEN excluded.last_seen >= last_seen THEN excluded.desired_count ELSE desired_count END,
+               launch_type = coalesce(excluded.launch_type, launch_type),
+               created_at = coalesce(created_at, excluded.created_at),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![
+                f.service_arn,
+                f.name,
+                f.cluster_arn,
+                f.account_id,
+                f.region,
+                f.task_definition_arn,
+                f.launch_type,
+                f.desired_count,
+                ns(f.created_at),
+                at
+            ],
+        )?;
+        self.source(&f.service_arn, &f.source)
+    }
+
+    /// Records a task definition revision (they never change once registered).
+    pub fn add_task_definition(&mut self, f: &TaskDefinitionFact) -> Result<(), Error> {
+        let containers = serde_json::to_string(&f.containers).expect("serialise containers");
+        self.conn.execute(
+            "INSERT INTO task_definitions (task_definition_arn, family, revision, network_mode, containers, account_id, region, first_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (task_definition_arn) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)",
+            params![
+                f.task_definition_arn,
+                f.family,
+                f.revision,
+                f.network_mode,
+                containers,
+                f.account_id,
+                f.region,
+                sql_ns(f.source.at_ns)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a container instance and its EC2 instance's addresses.
+    pub fn add_container_instance(&mut self, f: &ContainerInstanceFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = sql_ns(f.source.at_ns);
+        self.conn.execute(
+            "INSERT INTO container_instances (container_instance_arn, cluster_arn, ec2_instance_id, account_id, region, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (container_instance_arn) DO UPDATE SET
+               ec2_instance_id = coalesce(excluded.ec2_instance_id, ec2_instance_id),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![f.container_instance_arn, f.cluster_arn, f.ec2_instance_id, f.account_id, f.region, at],
+        )?;
+        for ip in &f.ips {
+            self.conn.execute(
+                "INSERT INTO instance_ips (container_instance_arn, ip, kind, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (container_instance_arn, ip) DO UPDATE SET
+                   first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+                params![f.container_instance_arn, ip.ip, ip.kind, at],
+            )?;
+        }
+        self.source(&f.container_instance_arn, &f.source)?;
+        Ok(tx.commit()?)
+    }
+}

@@ -1,0 +1,300 @@
+//! What the register answers after what it was told: intervals, certainty and sources for each
+//! way an address comes to be known (a sync or task event, CloudTrail alone, a forged interface
+//! description, a bridge mode task on its host), and history kept across opens.
+
+use curtain_model::parse_rfc3339_ns;
+use curtain_model::register::{
+    AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, IpFact,
+    Provenance, SourceKind, TaskDefinitionFact, TaskFact,
+};
+use curtain_store::Register;
+
+fn t(s: &str) -> u64 {
+    parse_rfc3339_ns(s).unwrap()
+}
+
+fn task(
+    arn: &str,
+    attachment: &str,
+    eni: &str,
+    ip: &str,
+    started: &str,
+    stopped: Option<&str>,
+    source: Provenance,
+) -> TaskFact {
+    TaskFact {
+        task_arn: arn.into(),
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        cluster_arn: Some("arn:aws:ecs:us-west-2:111122223333:cluster/prod".into()),
+        group: Some("service:web".into()),
+        task_definition_arn: Some("arn:aws:ecs:us-west-2:111122223333:task-definition/web:7".into()),
+        launch_type: Some("FARGATE".into()),
+        availability_zone: Some("us-west-2a".into()),
+        last_status: Some(if stopped.is_some() { "STOPPED" } else { "RUNNING" }.into()),
+        created_at: Some(t(started) - 5_000_000_000),
+        started_at: Some(t(started)),
+        stopped_at: stopped.map(t),
+        container_instance_arn: None,
+        containers: vec![ContainerFact { name: "web".into(), image: Some("web:7".into()), ..Default::default() }],
+        attachments: vec![AttachmentFact {
+            id: attachment.into(),
+            eni_id: Some(eni.into()),
+            ips: vec![IpFact { ip: ip.into(), kind: "private".into() }],
+            status: Some("ATTACHED".into()),
+        }],
+        source,
+    }
+}
+
+fn ev(id: &str, at: &str) -> Provenance {
+    Provenance { kind: SourceKind::EventBridge, id: id.into(), at_ns: t(at) }
+}
+
+/// Task aaa, running since 10:00 with 10.0.0.7, from one event.
+fn running_a() -> TaskFact {
+    task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
+        "att-a",
+        "eni-a",
+        "10.0.0.7",
+        "2026-01-01T10:00:00Z",
+        None,
+        ev("e1", "2026-01-01T10:00:01Z"),
+    )
+}
+
+#[test]
+fn one_ip_two_tasks_at_different_times() {
+    let mut r = Register::in_memory().unwrap();
+    let a = task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
+        "att-a",
+        "eni-a",
+        "10.0.0.7",
+        "2026-01-01T10:00:00Z",
+        Some("2026-01-01T12:00:00Z"),
+        ev("e1", "2026-01-01T12:00:01Z"),
+    );
+    let b = task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/bbb",
+        "att-b",
+        "eni-b",
+        "10.0.0.7",
+        "2026-01-01T13:00:00Z",
+        None,
+        ev("e2", "2026-01-01T13:00:01Z"),
+    );
+    r.add_task(&a).unwrap();
+    r.add_task(&b).unwrap();
+    let all = r.whois("10.0.0.7", None).unwrap();
+    assert_eq!(all.len(), 2);
+    let at11 = r.whois("10.0.0.7", Some(t("2026-01-01T11:00:00Z"))).unwrap();
+    assert_eq!(at11.len(), 1);
+    assert_eq!(at11[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/aaa"));
+    assert_eq!(at11[0].service.as_deref(), Some("web"));
+    assert_eq!(at11[0].certainty, Certainty::Observed);
+    assert_eq!(at11[0].to.as_deref(), Some("2026-01-01T12:00:00.000000000Z"));
+    let at14 = r.whois("10.0.0.7", Some(t("2026-01-01T14:00:00Z"))).unwrap();
+    assert_eq!(at14[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/bbb"));
+    assert_eq!(at14[0].to, None);
+    assert!(r.whois("10.0.0.7", Some(t("2026-01-01T12:30:00Z"))).unwrap().is_empty(), "nobody in between");
+    assert!(r.whois("10.9.9.9", None).unwrap().is_empty());
+}
+
+#[test]
+fn the_same_facts_twice_change_nothing() {
+    let mut r = Register::in_memory().unwrap();
+    let a = running_a();
+    r.add_task(&a).unwrap();
+    let before = r.whois("10.0.0.7", None).unwrap();
+    r.add_task(&a).unwrap();
+    assert_eq!(r.whois("10.0.0.7", None).unwrap(), before);
+    assert_eq!(r.counts().unwrap(), (1, 1, 1));
+}
+
+#[test]
+fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
+    let mut r = Register::in_memory().unwrap();
+    let ct = |id: &str, at: &str| Provenance { kind: SourceKind::CloudTrail, id: id.into(), at_ns: t(at) };
+    // RunTask: the task and its attachment id, no ENI yet.
+    let mut run = task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/ccc",
+        "att-c",
+        "x",
+        "x",
+        "2026-02-01T09:00:00Z",
+        None,
+        ct("r1", "2026-02-01T09:00:00Z"),
+    );
+    run.started_at = None;
+    run.attachments[0].eni_id = None;
+    run.attachments[0].ips.clear();
+    r.add_task(&run).unwrap();
+    // CreateNetworkInterface, then DeleteNetworkInterface an hour later.
+    r.add_eni(&EniFact {
+        eni_id: "eni-c".into(),
+        attachment_id: Some("att-c".into()),
+        ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        ips: vec![IpFact { ip: "10.0.3.3".into(), kind: "private".into() }],
+        created_at: Some(t("2026-02-01T09:00:02Z")),
+        deleted_at: None,
+        description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
+        source: ct("c1", "2026-02-01T09:00:02Z"),
+    })
+    .unwrap();
+    r.add_eni(&EniFact {
+        eni_id: "eni-c".into(),
+        attachment_id: None,
+        ecs_proof: None,
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        ips: vec![],
+        created_at: None,
+        deleted_at: Some(t("2026-02-01T10:00:00Z")),
+        description: None,
+        source: ct("d1", "2026-02-01T10:00:00Z"),
+    })
+    .unwrap();
+    let h = r.whois("10.0.3.3", Some(t("2026-02-01T09:30:00Z"))).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/ccc"));
+    assert_eq!(h[0].certainty, Certainty::Inferred);
+    assert_eq!(h[0].to.as_deref(), Some("2026-02-01T10:00:00.000000000Z"));
+    assert_eq!(h[0].sources.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["r1", "c1", "d1"]);
+    assert!(r.whois("10.0.3.3", Some(t("2026-02-01T10:30:00Z"))).unwrap().is_empty());
+}
+
+#[test]
+fn a_description_alone_cannot_attribute_an_address_to_a_task() {
+    let mut r = Register::in_memory().unwrap();
+    let ct = |id: &str, at: &str| Provenance { kind: SourceKind::CloudTrail, id: id.into(), at_ns: t(at) };
+    // A task whose attachment has no interface yet (RunTask's PRECREATED), and one whose
+    // attachment names its interface (ECS's own record).
+    let mut pre = task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/pre",
+        "att-pre",
+        "eni-unused",
+        "10.0.9.1",
+        "2026-02-01T09:00:10Z",
+        None,
+        ct("r1", "2026-02-01T09:00:00Z"),
+    );
+    pre.attachments[0].eni_id = None;
+    pre.attachments[0].ips.clear();
+    r.add_task(&pre).unwrap();
+    r.add_task(&task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/real",
+        "att-real",
+        "eni-real",
+        "10.0.9.2",
+        "2026-02-01T09:00:10Z",
+        None,
+        ct("r2", "2026-02-01T09:00:00Z"),
+    ))
+    .unwrap();
+    let forged = |eni: &str, att: &str, ip: &str, proof: Option<&str>| EniFact {
+        eni_id: eni.into(),
+        attachment_id: Some(att.into()),
+        ecs_proof: proof.map(str::to_string),
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        ips: vec![IpFact { ip: ip.into(), kind: "private".into() }],
+        created_at: Some(t("2026-02-01T09:00:05Z")),
+        deleted_at: None,
+        description: Some(format!("arn:aws:ecs:us-west-2:111122223333:attachment/{att}")),
+        source: ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
+    };
+    // Made by someone else, claiming either task's attachment.
+    r.add_eni(&forged("eni-evil1", "att-pre", "10.0.9.66", None)).unwrap();
+    r.add_eni(&forged("eni-evil2", "att-real", "10.0.9.67", None)).unwrap();
+    for ip in ["10.0.9.66", "10.0.9.67"] {
+        let h = r.whois(ip, None).unwrap();
+        assert_eq!(h.len(), 1, "{ip}");
+        assert_eq!(h[0].task_arn, None, "{ip} must not be attributed to a task");
+        assert_eq!(h[0].certainty, Certainty::Claimed, "{ip}");
+    }
+    // The real interface still names its task, and the forged one took nothing from it.
+    let h = r.whois("10.0.9.2", None).unwrap();
+    assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/real"));
+    // ECS's own CreateNetworkInterface for the PRECREATED attachment: that one is the task's.
+    r.add_eni(&forged("eni-pre", "att-pre", "10.0.9.3", Some("cloudtrail:ecs.amazonaws.com"))).unwrap();
+    let h = r.whois("10.0.9.3", None).unwrap();
+    assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/pre"));
+    assert_eq!(h[0].certainty, Certainty::Inferred);
+    assert_eq!(r.whois("10.0.9.66", None).unwrap()[0].task_arn, None, "still not the forger's");
+}
+
+#[test]
+fn bridge_mode_tasks_hold_their_host_address() {
+    let mut r = Register::in_memory().unwrap();
+    let sync = Provenance { kind: SourceKind::Sync, id: "s1".into(), at_ns: t("2026-03-01T12:00:00Z") };
+    r.add_container_instance(&ContainerInstanceFact {
+        container_instance_arn: "arn:aws:ecs:us-west-2:111122223333:container-instance/prod/ci1".into(),
+        cluster_arn: "arn:aws:ecs:us-west-2:111122223333:cluster/prod".into(),
+        ec2_instance_id: Some("i-0abc".into()),
+        ips: vec![IpFact { ip: "10.1.1.1".into(), kind: "private".into() }],
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        source: sync.clone(),
+    })
+    .unwrap();
+    for (arn, mode) in [("arn:td/bridge:1", "bridge"), ("arn:td/awsvpc:1", "awsvpc")] {
+        r.add_task_definition(&TaskDefinitionFact {
+            task_definition_arn: arn.into(),
+            family: None,
+            revision: Some(1),
+            network_mode: Some(mode.into()),
+            containers: vec![ContainerDefinitionFact {
+                name: "app".into(),
+                image: Some("app:1".into()),
+                command: vec!["serve".into()],
+                entry_point: vec![],
+            }],
+            account_id: "111122223333".into(),
+            region: "us-west-2".into(),
+            source: sync.clone(),
+        })
+        .unwrap();
+    }
+    for (id, td) in [("t1", "arn:td/bridge:1"), ("t2", "arn:td/awsvpc:1")] {
+        let mut f = task(
+            &format!("arn:aws:ecs:us-west-2:111122223333:task/prod/{id}"),
+            &format!("att-{id}"),
+            "x",
+            "x",
+            "2026-03-01T10:00:00Z",
+            None,
+            sync.clone(),
+        );
+        f.attachments.clear();
+        f.launch_type = Some("EC2".into());
+        f.task_definition_arn = Some(td.into());
+        f.container_instance_arn = Some("arn:aws:ecs:us-west-2:111122223333:container-instance/prod/ci1".into());
+        r.add_task(&f).unwrap();
+    }
+    let h = r.whois("10.1.1.1", Some(t("2026-03-01T11:00:00Z"))).unwrap();
+    assert_eq!(h.len(), 1, "only the bridge mode task uses the host's address");
+    assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/t1"));
+    assert_eq!(h[0].ec2_instance_id.as_deref(), Some("i-0abc"));
+    assert_eq!(h[0].network_mode.as_deref(), Some("bridge"));
+    assert_eq!(h[0].definition[0].command, ["serve"]);
+    assert!(r.whois("10.1.1.1", Some(t("2026-03-01T09:00:00Z"))).unwrap().is_empty());
+}
+
+#[test]
+fn the_file_keeps_its_history_across_opens() {
+    let dir = std::env::temp_dir().join(format!("curtain-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("register.db");
+    {
+        let mut r = Register::open(&path).unwrap();
+        let a = running_a();
+        r.add_task(&a).unwrap();
+    }
+    let r = Register::open(&path).unwrap();
+    assert_eq!(r.whois("10.0.0.7", None).unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
