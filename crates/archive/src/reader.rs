@@ -359,7 +359,17 @@ impl Lines<'_> {
 /// the reading.
 pub fn read_archive_with(r: impl Read, limits: &Limits, keep: Keep) -> io::Result<ArchiveContents> {
     let mut h = HashingReader { inner: r, hasher: Sha256::new() };
-    let mut c = read_tar(open_within(&mut h, limits.max_expanded)?, limits, keep)?;
+    let mut c = read_tar(open_within(&mut h, limits.max_expanded)?, limits, keep).map_err(|e| {
+        // zstd's own words for a frame whose window is over the cap set from the limit.
+        if e.to_string().contains("too much memory") {
+            io::Error::new(
+                e.kind(),
+                format!("{e}: a zstd window larger than the archive may expand to (raise it with --max-expanded)"),
+            )
+        } else {
+            e
+        }
+    })?;
     io::copy(&mut h, &mut io::sink())?;
     c.archive_sha256 = Some(curtain_model::to_hex(&h.hasher.finalize()));
     Ok(c)
