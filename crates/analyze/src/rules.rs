@@ -358,6 +358,20 @@ struct RawFile {
     families: Option<RawLists>,
 }
 
+impl RawFile {
+    /// Where each key of a rule's header stands, when it is there: what only a file that defines
+    /// a rule may say.
+    fn header_spans(&self) -> [(&'static str, Option<std::ops::Range<usize>>); 5] {
+        [
+            ("kind", self.kind.as_ref().map(|v| v.span())),
+            ("title", self.title.as_ref().map(|v| v.span())),
+            ("attack", self.attack.as_ref().map(|v| v.span())),
+            ("severity", self.severity.as_ref().map(|v| v.span())),
+            ("doc", self.doc.as_ref().map(|v| v.span())),
+        ]
+    }
+}
+
 /// A rule file checked on its own; what depends on other files (ids, extended rules) is checked
 /// when merging.
 struct Parsed {
@@ -457,6 +471,7 @@ fn parse(name: &str, text: &str, builtin_file: bool) -> Result<Parsed, Vec<Probl
         let line = e.span().map(|s| line_of(text, s.start));
         vec![Problem { file: name.to_string(), line, message: e.message().trim().to_string() }]
     })?;
+    let header = raw.header_spans();
     let mut out = Vec::new();
     let mut p = Parsed { name: name.to_string(), text: text.to_string(), define: None, extend: None, families: None };
     if let Some(f) = raw.families {
@@ -475,13 +490,7 @@ fn parse(name: &str, text: &str, builtin_file: bool) -> Result<Parsed, Vec<Probl
             );
         }
         (None, Some(ext)) => {
-            for (key, span) in [
-                ("kind", raw.kind.as_ref().map(|v| v.span())),
-                ("title", raw.title.as_ref().map(|v| v.span())),
-                ("attack", raw.attack.as_ref().map(|v| v.span())),
-                ("severity", raw.severity.as_ref().map(|v| v.span())),
-                ("doc", raw.doc.as_ref().map(|v| v.span())),
-            ] {
+            for (key, span) in header {
                 if let Some(span) = span {
                     p.problem(
                         &mut out,
@@ -630,14 +639,8 @@ fn parse(name: &str, text: &str, builtin_file: bool) -> Result<Parsed, Vec<Probl
             }
         }
         (None, None) => {
-            for (key, span) in [
-                ("kind", raw.kind.as_ref().map(|v| v.span())),
-                ("title", raw.title.as_ref().map(|v| v.span())),
-                ("attack", raw.attack.as_ref().map(|v| v.span())),
-                ("severity", raw.severity.as_ref().map(|v| v.span())),
-                ("doc", raw.doc.as_ref().map(|v| v.span())),
-                ("lists", raw.lists.as_ref().map(|v| v.span())),
-            ] {
+            let lists = ("lists", raw.lists.as_ref().map(|v| v.span()));
+            for (key, span) in header.into_iter().chain([lists]) {
                 if let Some(span) = span {
                     p.problem(
                         &mut out,

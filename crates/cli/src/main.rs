@@ -23,14 +23,9 @@ use std::process::ExitCode;
 fn run(cli: &Cli) -> io::Result<i32> {
     match &cli.command {
         Command::Triage(a) => collect::triage(a),
-        // The archive on standard output is the evidence: a reader that went away is a failure.
-        Command::Collect(a) => run_collect(a).map(|(c, _, _)| c).map_err(|e| {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                io::Error::other(format!("the output was closed before the archive was complete: {e}"))
-            } else {
-                e
-            }
-        }),
+        // A standard output closed early is already a failure of its own kind there, not the
+        // quiet broken pipe below.
+        Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
         Command::Verify(a) => run_verify(a),
         Command::Reparse(a) => run_reparse(a),
         Command::Ingest(cmd) => register::ingest(cmd),

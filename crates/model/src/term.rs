@@ -88,35 +88,29 @@ impl<W: Write> TermSafe<W> {
                     _ => {}
                 }
             }
-            match std::str::from_utf8(&b[i..]) {
-                Ok(s) => {
-                    let stop = if self.colors { s.find('\x1b').map_or(s.len(), |p| p.max(1)) } else { s.len() };
-                    for c in s[..stop].chars() {
-                        push_escaped(&mut out, c, true);
-                    }
-                    i += stop;
+            // The text that is valid UTF-8 from here, and what ends it (a bad or cut byte).
+            let (text, bad) = match std::str::from_utf8(&b[i..]) {
+                Ok(s) => (s, None),
+                Err(e) => (std::str::from_utf8(&b[i..i + e.valid_up_to()]).expect("valid prefix"), Some(e.error_len())),
+            };
+            if !text.is_empty() {
+                // Up to the next ESC, which may start one of our colours.
+                let stop = if self.colors { text.find('\x1b').map_or(text.len(), |p| p.max(1)) } else { text.len() };
+                for c in text[..stop].chars() {
+                    push_escaped(&mut out, c, true);
                 }
-                Err(e) => {
-                    let valid = e.valid_up_to();
-                    if valid > 0 {
-                        let s = std::str::from_utf8(&b[i..i + valid]).expect("valid prefix");
-                        let stop = if self.colors { s.find('\x1b').map_or(s.len(), |p| p.max(1)) } else { s.len() };
-                        for c in s[..stop].chars() {
-                            push_escaped(&mut out, c, true);
-                        }
-                        i += stop;
-                        continue;
+                i += stop;
+                continue;
+            }
+            match bad.flatten() {
+                // A character cut between two writes: wait for the rest.
+                None if !end => break,
+                n => {
+                    let n = n.unwrap_or(b.len() - i);
+                    for &x in &b[i..i + n] {
+                        let _ = write!(out, "\\x{x:02x}");
                     }
-                    match e.error_len() {
-                        // A character cut between two writes: wait for the rest.
-                        None if !end => break,
-                        n => {
-                            for &x in &b[i..i + n.unwrap_or(b.len() - i)] {
-                                let _ = write!(out, "\\x{x:02x}");
-                            }
-                            i += n.unwrap_or(b.len() - i);
-                        }
-                    }
+                    i += n;
                 }
             }
         }
