@@ -366,8 +366,7 @@ pub fn read_input(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> 
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "more than {} MiB{} (the input limit; --max-input raises it)",
-                max >> 20,
+                "more than {max} bytes{} (the input limit; --max-input raises it)",
                 if gzip { " once decompressed" } else { "" }
             ),
         ));
