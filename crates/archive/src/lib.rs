@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod frame;
 pub mod output;
 pub mod parts;
 pub mod reader;

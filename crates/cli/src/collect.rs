@@ -27,6 +27,8 @@ pub(crate) fn triage(a: &TriageArgs) -> io::Result<i32> {
         jobs: None,
         time_budget: None,
         quiet: true,
+        frame: None,
+        acquisition: None,
     };
     run_collect(&args)?;
     pb.set_message("analysing");

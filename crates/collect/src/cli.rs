@@ -45,6 +45,27 @@ pub struct CollectArgs {
     /// Print no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write the archive to standard output inside a frame with this nonce (base64 lines
+    /// between marker lines, with the count, SHA-256 and exit status at the end), for a channel
+    /// with a terminal: `curtain acquire` receives it. Implies `-o -`, zstd and `--quiet`; a
+    /// failure is told on the end line, nothing goes to standard error.
+    #[arg(long, value_name = "NONCE", hide = true, value_parser = parse_nonce)]
+    pub frame: Option<String>,
+    /// The acquisition's record (JSON, from `curtain acquire`), kept in the manifest.
+    #[arg(long, value_name = "JSON", hide = true, value_parser = parse_acquisition)]
+    pub acquisition: Option<curtain_model::Acquisition>,
+}
+
+fn parse_nonce(s: &str) -> Result<String, String> {
+    if (8..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(s.to_string())
+    } else {
+        Err("a nonce is 8 to 64 letters and digits".into())
+    }
+}
+
+fn parse_acquisition(s: &str) -> Result<curtain_model::Acquisition, String> {
+    serde_json::from_str(s).map_err(|e| format!("not an acquisition record: {e}"))
 }
 
 /// A duration in seconds, such as `30` or `0.5`.
@@ -90,6 +111,22 @@ fn frugal_malloc() {
     }
 }
 
+fn options(args: &CollectArgs, compression: Compression) -> Options {
+    Options {
+        proc_root: args.proc_root.clone(),
+        carve_exe: args.carve_exe.map(|c| if c == 0 { DEFAULT_CARVE } else { c }),
+        no_environ: args.no_environ,
+        compression,
+        argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
+        jobs: args.jobs.map(usize::from),
+        time_budget: args.time_budget,
+        // The endpoint ECS gives the collector's own environment (PID 1's is looked at otherwise).
+        ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
+        acquisition: args.acquisition.clone(),
+        ..Options::default()
+    }
+}
+
 /// Runs a collection as the user asked. Returns the exit code: 0, or 128 + the signal that
 /// stopped it early (the archive is whole all the same).
 pub fn run_collect(args: &CollectArgs) -> io::Result<(i32, Option<crate::Outcome>, String)> {
@@ -102,22 +139,14 @@ pub fn run_collect_to<S: Write + Send>(
     stdout: S,
 ) -> io::Result<(i32, Option<crate::Outcome>, String)> {
     frugal_malloc();
+    if let Some(nonce) = &args.frame {
+        return run_framed(args, nonce, stdout);
+    }
     let output = args.output.clone().unwrap_or_else(default_name);
     let to_stdout = output == "-";
     let compression =
         args.compress.unwrap_or(if to_stdout { Compression::None } else { Compression::for_path(&output) });
-    let opts = Options {
-        proc_root: args.proc_root.clone(),
-        carve_exe: args.carve_exe.or(None).map(|c| if c == 0 { DEFAULT_CARVE } else { c }),
-        no_environ: args.no_environ,
-        compression,
-        argv: std::env::args_os().map(|a| ByteString::from(a.as_bytes())).collect(),
-        jobs: args.jobs.map(usize::from),
-        time_budget: args.time_budget,
-        // The endpoint ECS gives the collector's own environment (PID 1's is looked at otherwise).
-        ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
-        ..Options::default()
-    };
+    let opts = options(args, compression);
     let sidecar = format!("{output}.sha256");
     if !to_stdout {
         // Both names free before anything is read: evidence already there is never replaced,
@@ -160,6 +189,32 @@ pub fn run_collect_to<S: Write + Send>(
     Ok((code, Some(outcome), output))
 }
 
+/// `--frame`: the archive, zstd-compressed, inside one frame on standard output; the status
+/// and any failure on its end line.
+fn run_framed<S: Write + Send>(
+    args: &CollectArgs,
+    nonce: &str,
+    stdout: S,
+) -> io::Result<(i32, Option<crate::Outcome>, String)> {
+    let opts = options(args, args.compress.unwrap_or(Compression::Zstd));
+    let mut frame = curtain_archive::frame::FrameWriter::new(io::BufWriter::with_capacity(1 << 16, stdout), nonce)?;
+    let handlers = crate::stop::Handlers::install()?;
+    let result = crate::collect(&opts, io::BufWriter::with_capacity(1 << 16, &mut frame))
+        .and_then(|(o, out)| out.into_inner().map(|_| o).map_err(|e| e.into_error()));
+    drop(handlers);
+    match result {
+        Ok(o) => {
+            let code = o.stopped.map_or(0, crate::stop::Reason::exit_code);
+            frame.finish(code).map_err(stream_closed)?;
+            Ok((code, Some(o), "-".into()))
+        }
+        Err(e) => {
+            frame.finish_with(2, Some(&e.to_string())).map_err(stream_closed)?;
+            Ok((2, None, "-".into()))
+        }
+    }
+}
+
 /// A write to standard output that failed because its reader went away (`| head`) is a failed
 /// collection, not the quiet end of a listing: what the reader got is not a whole archive. Said
 /// as such, so that a caller that lets EPIPE end quietly (`curtain`'s own listings) does not
@@ -194,6 +249,8 @@ mod tests {
             jobs: Some(1),
             time_budget: None,
             quiet: true,
+            frame: None,
+            acquisition: None,
         };
         let e = run_collect_to(&args, std::fs::File::from(writer)).unwrap_err();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -47,6 +47,8 @@ pub struct Options {
     /// Stop reading processes once this much time has passed since the start, and finish the
     /// archive with what was read (`partial` in the manifest).
     pub time_budget: Option<Duration>,
+    /// How `curtain acquire` reached this target, kept in the manifest.
+    pub acquisition: Option<curtain_model::Acquisition>,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             http_timeout: Duration::from_millis(1500),
             jobs: None,
             time_budget: None,
+            acquisition: None,
         }
     }
 }
@@ -289,6 +292,7 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
         errors_by_kind,
         members: archive.members().to_vec(),
         rebuilt_from: None,
+        acquisition: opts.acquisition.clone(),
     };
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
     let members = archive.written() + 1;

@@ -746,6 +746,71 @@ pub struct Manifest {
     /// A collection never writes it, so a collection's manifest keeps its bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuilt_from: Option<Provenance>,
+    /// Set when `curtain acquire` took the snapshot: how, through what, of which target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquisition: Option<Acquisition>,
+}
+
+/// How an acquisition reached its target, as `curtain acquire` hands it to the collector (or
+/// writes it itself for the shell method): the chain of custody inside the evidence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acquisition {
+    /// `binary` (the collector pushed and run in the target) or `shell` (a POSIX sh script read
+    /// /proc in the target; the tables were built off the target from the bytes it sent).
+    pub method: String,
+    /// `docker`, `docker-tty`, `kubectl`, `kubectl-tty`, `ecs-exec`.
+    pub transport: String,
+    /// The target's identity as known when acquired.
+    pub target: AcquisitionTarget,
+    /// The collector pushed into the target (binary method): where and what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<Pushed>,
+    /// The shell method: the tables were built by `curtain acquire` from the raw bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tables_built_off_target: bool,
+    /// Who ran it: the caller's AWS identity (ECS), the local user otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+}
+
+/// Every identity of an acquired container that was known; absent ones unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcquisitionTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The container runtime's id (docker id, ECS `runtimeId`, CRI container id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// Docker's name for the container (without the leading `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+}
+
+/// The collector as pushed into a target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pushed {
+    /// Where it was written in the target.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 /// Where a rebuilt archive came from. Rebuilding writes a new manifest over the old raw bytes, so
