@@ -278,7 +278,10 @@ impl<W: Write> FrameReader<W> {
                 self.lines += 1;
                 if let Some(rest) = line.strip_prefix(self.end.as_slice()) {
                     let said = parse_end(rest).ok_or_else(|| {
-                        FeedError::Frame(FrameError::Corrupt { line: self.lines, reason: "a malformed end line".into() })
+                        FeedError::Frame(FrameError::Corrupt {
+                            line: self.lines,
+                            reason: "a malformed end line".into(),
+                        })
                     })?;
                     let got_sha256 = hex(&self.hash.clone().finalize());
                     if said.bytes != self.bytes || said.sha256 != got_sha256 {
@@ -470,10 +473,7 @@ mod tests {
     fn a_stream_cut_short_or_another_nonce_is_no_frame() {
         let s = framed(&data(3000), "mine", 0);
         let cut = &s[..s.len() - 20];
-        assert!(matches!(
-            receive(cut, "mine", 100),
-            Err(FeedError::Frame(FrameError::Truncated { began: true, .. }))
-        ));
+        assert!(matches!(receive(cut, "mine", 100), Err(FeedError::Frame(FrameError::Truncated { began: true, .. }))));
         assert!(matches!(receive(&s, "other", 100), Err(FeedError::Frame(FrameError::Truncated { began: false, .. }))));
     }
 
@@ -490,10 +490,7 @@ mod tests {
     fn a_lying_end_line_is_a_mismatch() {
         let s = String::from_utf8(framed(b"hello", "n", 0)).unwrap();
         let forged = s.replace(" 5 ", " 6 ");
-        assert!(matches!(
-            receive(forged.as_bytes(), "n", 100),
-            Err(FeedError::Frame(FrameError::Mismatch { .. }))
-        ));
+        assert!(matches!(receive(forged.as_bytes(), "n", 100), Err(FeedError::Frame(FrameError::Mismatch { .. }))));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub(crate) enum Command {
         after_help = "Examples:\n  curtain triage\n  curtain triage -o /tmp/ir --no-environ\n  curtain triage --min-severity high"
     )]
     Triage(TriageArgs),
+    /// Snapshot running containers from inside, through docker exec, kubectl exec or ECS Exec:
+    /// one verified archive each, and acquisition.jsonl (chain of custody).
+    #[command(subcommand)]
+    Acquire(crate::acquire::AcquireCommand),
     /// Snapshot this machine or container into one evidence archive.
     #[command(
         after_help = "Examples:\n  curtain collect\n  curtain collect -o snap.tar.zst --carve-exe\n  curtain collect -o - > snap.tar"

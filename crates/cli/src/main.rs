@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+mod acquire;
+mod acquire_ecs;
 mod analysis;
 mod args;
 mod collect;
@@ -25,6 +27,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Triage(a) => collect::triage(a),
         // A standard output closed early is already a failure of its own kind there, not the
         // quiet broken pipe below.
+        Command::Acquire(a) => acquire::acquire(a),
         Command::Collect(a) => run_collect(a).map(|(c, _, _)| c),
         Command::Verify(a) => run_verify(a),
         Command::Reparse(a) => run_reparse(a),

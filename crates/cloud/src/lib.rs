@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod exec;
 pub mod ingest;
 pub mod sync;
