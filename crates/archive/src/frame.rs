@@ -302,7 +302,7 @@ impl<W: Write> FrameReader<W> {
                 if self.short_seen {
                     return Err(fail(corrupt("payload after a short line"), self.lines));
                 }
-                if line.len() > LINE_CHARS || line.is_empty() || line.len() % 4 != 0 {
+                if line.len() > LINE_CHARS || line.is_empty() || !line.len().is_multiple_of(4) {
                     return Err(fail(corrupt(&format!("a line of {} characters", line.len())), self.lines));
                 }
                 if line.len() < LINE_CHARS || line.ends_with(b"=") {

@@ -53,7 +53,7 @@ pub struct CollectArgs {
     pub frame: Option<String>,
     /// The acquisition's record (JSON, from `curtain acquire`), kept in the manifest.
     #[arg(long, value_name = "JSON", hide = true, value_parser = parse_acquisition)]
-    pub acquisition: Option<curtain_model::Acquisition>,
+    pub acquisition: Option<Box<curtain_model::Acquisition>>,
 }
 
 fn parse_nonce(s: &str) -> Result<String, String> {
@@ -64,7 +64,7 @@ fn parse_nonce(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_acquisition(s: &str) -> Result<curtain_model::Acquisition, String> {
+fn parse_acquisition(s: &str) -> Result<Box<curtain_model::Acquisition>, String> {
     serde_json::from_str(s).map_err(|e| format!("not an acquisition record: {e}"))
 }
 
@@ -122,7 +122,7 @@ fn options(args: &CollectArgs, compression: Compression) -> Options {
         time_budget: args.time_budget,
         // The endpoint ECS gives the collector's own environment (PID 1's is looked at otherwise).
         ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
-        acquisition: args.acquisition.clone(),
+        acquisition: args.acquisition.as_deref().cloned(),
         ..Options::default()
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod acquire;
 mod analysis;
 mod archive;
 mod bench;
