@@ -41,6 +41,8 @@ pub enum Wait {
     Timeout,
     /// The program's output ended.
     Eof,
+    /// Ctrl-C (or SIGTERM): the acquisition is stopping.
+    Interrupted,
     Io(io::Error),
 }
 
@@ -49,6 +51,7 @@ impl std::fmt::Display for Wait {
         match self {
             Wait::Timeout => f.write_str("timed out"),
             Wait::Eof => f.write_str("the session ended"),
+            Wait::Interrupted => f.write_str("interrupted (Ctrl-C)"),
             Wait::Io(e) => e.fmt(f),
         }
     }
@@ -158,17 +161,23 @@ impl Session {
         if self.eof {
             return Err(Wait::Eof);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(left) {
-            Ok(Some(c)) => {
-                self.received += c.len() as u64;
-                Ok(c)
+        loop {
+            // In slices, so that Ctrl-C is seen within a fifth of a second whatever the deadline.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = left.min(std::time::Duration::from_millis(200));
+            match self.rx.recv_timeout(slice) {
+                Ok(Some(c)) => {
+                    self.received += c.len() as u64;
+                    return Ok(c);
+                }
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => {
+                    self.eof = true;
+                    return Err(Wait::Eof);
+                }
+                Err(RecvTimeoutError::Timeout) if slice == left => return Err(Wait::Timeout),
+                Err(RecvTimeoutError::Timeout) if crate::interrupted() => return Err(Wait::Interrupted),
+                Err(RecvTimeoutError::Timeout) => {}
             }
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => {
-                self.eof = true;
-                Err(Wait::Eof)
-            }
-            Err(RecvTimeoutError::Timeout) => Err(Wait::Timeout),
         }
     }
 

@@ -57,7 +57,11 @@ pub(crate) fn acquire(t: &Target, plan: &Plan, progress: &dyn Progress) -> Recor
             break;
         }
         if Instant::now() >= deadline {
-            last = Some(fatal(format!("no verified archive within the time allowed ({} s)", plan.timeout.as_secs())));
+            let why = last.map(|f| format!("{}; ", f.message)).unwrap_or_default();
+            last = Some(fatal(format!(
+                "{why}the time allowed per target is spent ({} s, --timeout)",
+                plan.timeout.as_secs()
+            )));
             break;
         }
         rec.attempts += 1;
@@ -126,6 +130,7 @@ fn explain(w: Wait, status: Option<std::process::ExitStatus>, said: &str) -> Fai
     let code = status.and_then(|s| s.code()).map(|c| format!(", exit status {c}")).unwrap_or_default();
     let said = if said.is_empty() { String::new() } else { format!("; it said: {said}") };
     match w {
+        Wait::Interrupted => fatal("interrupted (Ctrl-C)"),
         Wait::Timeout => transient(format!("the target did not answer in time{code}{said}")),
         _ => fatal(format!("the channel ended before the target answered{code}{said}")),
     }
@@ -324,6 +329,10 @@ fn attempt_tty(
     progress.phase("starting the session");
     let mut s = Session::spawn(&t.way.session(&plan.tools), true).map_err(|e| fatal(e.to_string()))?;
     let r = tty_steps(&mut s, t, plan, nonce, path, deadline, rec, progress);
+    if r.is_err() {
+        // Nothing more is wanted from a failed session: ended now rather than waited for.
+        s.kill();
+    }
     let (_, said) = s.finish(Instant::now() + Duration::from_secs(15));
     r.map_err(|f| with_said(f, &said))
 }

@@ -110,8 +110,10 @@ pub(crate) struct EcsArgs {
     pub(crate) ip: Option<String>,
     #[arg(long, value_name = "TIME", requires = "ip")]
     pub(crate) at: Option<String>,
-    #[arg(long, value_name = "FILE", default_value = "register.db")]
-    pub(crate) db: PathBuf,
+    /// The register: where --ip is looked up (default register.db), and where each acquisition
+    /// is recorded against its task when given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) db: Option<PathBuf>,
     /// Only this container of each task (default: every one).
     #[arg(long, value_name = "NAME")]
     pub(crate) container: Option<String>,
@@ -176,6 +178,16 @@ pub(crate) fn acquire(cmd: &AcquireCommand) -> io::Result<i32> {
         operator,
     };
     let records = curtain_acquire::acquire_all(&targets, &plan)?;
+    if let AcquireCommand::Ecs(EcsArgs { db: Some(db), .. }) = cmd {
+        let mut reg =
+            curtain_store::Register::open(db).map_err(|e| io::Error::other(format!("{}: {e}", db.display())))?;
+        for r in &records {
+            if let Some(task) = &r.target.task_arn {
+                let v = serde_json::to_value(r).map_err(io::Error::other)?;
+                reg.add_acquisition(task, &v).map_err(|e| io::Error::other(format!("{}: {e}", db.display())))?;
+            }
+        }
+    }
     let mut out = io::stdout().lock();
     out.write_all(curtain_acquire::table(&records).as_bytes())?;
     let ok = records.iter().filter(|r| r.verified).count();

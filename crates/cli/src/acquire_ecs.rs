@@ -156,11 +156,18 @@ fn task_of_ip(a: &EcsArgs, ip: &str) -> io::Result<String> {
         }
         None => None,
     };
-    let reg = curtain_store::Register::open(&a.db).map_err(|e| io::Error::other(format!("{}: {e}", a.db.display())))?;
+    let db = a.db.clone().unwrap_or_else(|| "register.db".into());
+    if !db.exists() {
+        return Err(usage(format!(
+            "{}: no register (--db; `curtain inventory sync` or `ingest` make one)",
+            db.display()
+        )));
+    }
+    let reg = curtain_store::Register::open(&db).map_err(|e| io::Error::other(format!("{}: {e}", db.display())))?;
     let holders = reg.whois(ip, at).map_err(io::Error::other)?;
     let tasks: Vec<_> = holders.iter().filter(|h| h.task_arn.is_some()).collect();
     let Some(h) = tasks.last() else {
-        return Err(usage(format!("the register ({}) knows no task that held {ip}", a.db.display())));
+        return Err(usage(format!("the register ({}) knows no task that held {ip}", db.display())));
     };
     if tasks.len() > 1 {
         let all: Vec<&str> = tasks.iter().filter_map(|h| h.task_arn.as_deref()).collect();

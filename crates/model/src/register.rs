@@ -154,6 +154,24 @@ pub struct Holder {
     pub last_seen: Option<String>,
     pub certainty: Certainty,
     pub sources: Vec<Provenance>,
+    /// The snapshots `curtain acquire` took of the task's containers, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acquisitions: Vec<AcquisitionRef>,
+}
+
+/// One acquisition of a task's container, as the register keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcquisitionRef {
+    pub container_name: Option<String>,
+    pub started_at: String,
+    pub ended_at: String,
+    pub method: String,
+    pub transport: String,
+    pub operator: String,
+    pub archive: Option<String>,
+    pub sha256: Option<String>,
+    pub verified: bool,
+    pub error: Option<String>,
 }
 
 /// An ECS service as the API describes it.

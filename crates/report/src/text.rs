@@ -460,6 +460,24 @@ pub fn holders(
             .map(|s| format!("{} {} at {}", s.kind.as_str(), term(&s.id), curtain_model::format_rfc3339_ns(s.at_ns)))
             .collect();
         writeln!(w, "    from: {}", src.join("; "))?;
+        for a in &h.acquisitions {
+            let what = match (a.verified, &a.archive, &a.error) {
+                (true, Some(f), _) => {
+                    format!("verified {} (SHA-256 {})", term(f), term(a.sha256.as_deref().unwrap_or("?")))
+                }
+                (_, _, Some(e)) => format!("FAILED: {}", term(e)),
+                _ => "FAILED".to_string(),
+            };
+            writeln!(
+                w,
+                "    acquired {} container {} by {} ({}, {}): {what}",
+                term(&a.started_at),
+                term(a.container_name.as_deref().unwrap_or("?")),
+                term(&a.operator),
+                term(&a.method),
+                term(&a.transport)
+            )?;
+        }
     }
     Ok(())
 }

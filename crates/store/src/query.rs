@@ -338,6 +338,7 @@ impl Register {
                 last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
                 certainty,
                 sources,
+                acquisitions: Vec::new(),
             });
         }
         for (row, interval) in hosts {
@@ -363,10 +364,39 @@ impl Register {
                 to: interval.to.map(format_rfc3339_signed_ns),
                 last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
                 certainty: Certainty::Observed,
+                acquisitions: Vec::new(),
             });
         }
         out.sort_by(|a, b| a.from.cmp(&b.from));
+        for h in &mut out {
+            if let Some(t) = &h.task_arn {
+                h.acquisitions = self.acquisitions_of(t)?;
+            }
+        }
         Ok(out)
+    }
+
+    /// The acquisitions of a task's containers, oldest first.
+    pub fn acquisitions_of(&self, task_arn: &str) -> Result<Vec<curtain_model::register::AcquisitionRef>, Error> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT container_name, started_at, ended_at, method, transport, operator, archive, sha256, verified, error
+             FROM acquisitions WHERE task_arn = ?1 ORDER BY started_at, id",
+        )?;
+        let rows = st.query_map([task_arn], |r| {
+            Ok(curtain_model::register::AcquisitionRef {
+                container_name: r.get(0)?,
+                started_at: r.get(1)?,
+                ended_at: r.get(2)?,
+                method: r.get(3)?,
+                transport: r.get(4)?,
+                operator: r.get(5)?,
+                archive: r.get(6)?,
+                sha256: r.get(7)?,
+                verified: r.get(8)?,
+                error: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The holdings of `ip` of one kind whose interval holds `at`, in the order of `H::SQL`.

@@ -140,6 +140,32 @@ impl Register {
         Ok(tx.commit()?)
     }
 
+    /// Records one acquisition of a task's container: `record` is its line of
+    /// acquisition.jsonl, kept whole, its fields read for the columns.
+    pub fn add_acquisition(&mut self, task_arn: &str, record: &serde_json::Value) -> Result<(), Error> {
+        let text = |k: &str| record[k].as_str().map(str::to_string);
+        self.conn.execute(
+            "INSERT INTO acquisitions (task_arn, container_name, started_at, ended_at, method, transport, operator,
+                                       archive, sha256, verified, error, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                task_arn,
+                record["target"]["container_name"].as_str(),
+                text("started_at").unwrap_or_default(),
+                text("ended_at").unwrap_or_default(),
+                text("method").unwrap_or_default(),
+                text("transport").unwrap_or_default(),
+                text("operator").unwrap_or_default(),
+                text("archive"),
+                text("sha256"),
+                record["verified"].as_bool().unwrap_or(false),
+                text("error"),
+                record.to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Records a service as the API described it.
     pub fn add_service(&mut self, f: &ServiceFact) -> Result<(), Error> {
         let at = sql_ns(f.source.at_ns);

@@ -125,7 +125,7 @@ ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
 "#;
 
 /// The migrations there are now.
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-west-2";
@@ -391,6 +391,7 @@ fn holder_a(definitions: bool) -> Holder {
         from: time("2026-01-01T10:00:00Z"),
         to: None,
         last_seen: time("2026-01-01T11:00:01Z"),
+        acquisitions: Vec::new(),
         certainty: Certainty::Observed,
         sources: vec![
             src(SourceKind::EventBridge, "e1", "2026-01-01T10:00:01Z"),
@@ -422,6 +423,7 @@ fn holder_c() -> Holder {
         from: time("2026-02-01T09:00:00Z"),
         to: time("2026-02-01T10:00:00Z"),
         last_seen: time("2026-02-01T10:00:00Z"),
+        acquisitions: Vec::new(),
         certainty: Certainty::Inferred,
         sources: vec![
             src(SourceKind::CloudTrail, "r1", "2026-02-01T09:00:00Z"),
@@ -453,6 +455,7 @@ fn holder_x() -> Holder {
         from: time("2026-02-01T09:10:00Z"),
         to: None,
         last_seen: time("2026-02-01T09:10:00Z"),
+        acquisitions: Vec::new(),
         certainty: Certainty::Inferred,
         sources: vec![src(SourceKind::CloudTrail, "c2", "2026-02-01T09:10:00Z")],
     }
@@ -490,6 +493,7 @@ fn holder_h() -> Holder {
         from: time("2026-03-01T10:00:00Z"),
         to: time("2026-03-01T11:30:00Z"),
         last_seen: time("2026-03-01T12:00:00Z"),
+        acquisitions: Vec::new(),
         certainty: Certainty::Observed,
         sources: vec![
             src(SourceKind::Sync, "s2", "2026-03-01T09:00:00Z"),
@@ -543,6 +547,7 @@ fn migrations(ran_before: usize) -> Vec<(i64, String, bool)> {
         "0002_services_definitions_instances",
         "0003_enis_ecs_proof",
         "0004_tasks_by_container_instance",
+        "0005_acquisitions",
     ]
     .iter()
     .zip(timed)
@@ -652,8 +657,10 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     let old = old_register(&dir.0.join("old.db"), 3);
     drop(Register::open(&dir.db()).unwrap());
     let new = Connection::open(dir.db()).unwrap();
-    // What migration 3 left, and the index migration 4 adds for whois on a host's address.
+    // What migration 3 left, the index migration 4 adds for whois on a host's address, and the
+    // acquisitions of migration 5.
     old.execute_batch("CREATE INDEX tasks_by_container_instance ON tasks (container_instance_arn);").unwrap();
+    old.execute_batch(include_str!("../migrations/0005_acquisitions.sql")).unwrap();
     assert_eq!(schema(&new), schema(&old));
     assert_eq!(user_version(&dir.db()), LATEST);
     assert_eq!(recorded(&dir.db()), migrations(0));

@@ -365,3 +365,191 @@ print(json.dumps(t["taskArn"]))
     assert!(err.contains("--enable-execute-command") && err.contains("ssmmessages:CreateControlChannel"), "{err}");
     assert!(!out.path().join("acq").exists(), "nothing is written when no target can be reached");
 }
+
+#[test]
+#[ignore = "needs root and a Docker Engine (scripts/test starts a private one)"]
+fn acquire_ecs_by_address_from_the_register_and_recorded_in_it() {
+    require_root!();
+    let mut lab = Lab::new();
+    let (web, web_name) = lab.web();
+    let out = tempfile::tempdir().unwrap();
+    // 10.0.0.139: held by task aaaa until 09:00, then by bbbb, still running.
+    let (old, new) = ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+    let mut lines = String::new();
+    for ev in crate::register::task_events(
+        old,
+        "10.0.0.139",
+        "eni-aaaa",
+        "2026-11-01T08:00:00Z",
+        Some("2026-11-01T09:00:00Z"),
+    )
+    .into_iter()
+    .chain(crate::register::task_events(new, "10.0.0.139", "eni-bbbb", "2026-11-01T10:00:00Z", None))
+    {
+        lines.push_str(&ev.to_string());
+        lines.push('\n');
+    }
+    let events = out.path().join("events.jsonl");
+    std::fs::write(&events, lines).unwrap();
+    let db = out.path().join("register.db");
+    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&events).arg("--db").arg(&db)).status.success());
+    let map = ecs_map(out.path(), new, &[("FargateApp", &web_name)]);
+    let env = [("CURTAIN_FAKE_ECS_MAP", map.to_str().unwrap()), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
+    let db_s = db.to_str().unwrap();
+
+    // At 08:30 the address was the stopped task's: said, with what the register knows, and refused.
+    let dir = out.path().join("old");
+    let o = acquire(
+        &[
+            "ecs",
+            "--cluster",
+            "FargateCluster",
+            "--ip",
+            "10.0.0.139",
+            "--at",
+            "2026-11-01T08:30:00Z",
+            "--db",
+            db_s,
+            "--skip-preflight",
+            "--container",
+            "FargateApp",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(old) && err.contains("has stopped") && err.contains("10.0.0.139"), "{err}");
+    assert!(!dir.exists());
+
+    // Now: the running task, acquired, and the register records it against the task.
+    let dir = out.path().join("now");
+    let o = acquire(
+        &[
+            "ecs",
+            "--cluster",
+            "FargateCluster",
+            "--ip",
+            "10.0.0.139",
+            "--db",
+            db_s,
+            "--skip-preflight",
+            "--container",
+            "FargateApp",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &env,
+    );
+    // Both tasks held the address at some time: without --at the question is ambiguous.
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = acquire(
+        &[
+            "ecs",
+            "--cluster",
+            "FargateCluster",
+            "--ip",
+            "10.0.0.139",
+            "--at",
+            "2026-11-01T11:00:00Z",
+            "--db",
+            db_s,
+            "--skip-preflight",
+            "--container",
+            "FargateApp",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let recs = records(&dir);
+    assert!(recs[0]["target"]["task_arn"].as_str().unwrap().ends_with(new));
+    check_web(&dir, &recs[0], &web, "ecs-exec");
+    let w = run(Command::new(curtain()).args(["whois", "10.0.0.139", "--at", "2026-11-01T11:00:00Z", "--db", db_s]));
+    let text = String::from_utf8_lossy(&w.stdout);
+    assert!(text.contains("acquired ") && text.contains("container FargateApp") && text.contains("verified"), "{text}");
+    assert!(text.contains(recs[0]["sha256"].as_str().unwrap()), "{text}");
+}
+
+#[test]
+#[ignore = "needs root and a Docker Engine (scripts/test starts a private one)"]
+fn a_silent_target_times_out_and_ctrl_c_keeps_what_was_done() {
+    require_root!();
+    let mut lab = Lab::new();
+    let (_, web_name) = lab.web();
+    let out = tempfile::tempdir().unwrap();
+    let (fast, silent) = ("11111111111111111111111111111111", "22222222222222222222222222222222");
+    let map = ecs_map(out.path(), fast, &[("app", &web_name)]);
+    // The silent task's container exists as far as the map goes; its session never answers.
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&map).unwrap()).unwrap();
+    m[format!("{silent}/app")] = Value::String(web_name.clone());
+    std::fs::write(&map, m.to_string()).unwrap();
+    let env = [
+        ("CURTAIN_FAKE_ECS_MAP", map.to_str().unwrap()),
+        ("CURTAIN_FAKE_ECS_HANG", silent),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+    ];
+    let arn = |id: &str| format!("arn:aws:ecs:eu-west-1:111122223333:task/prod/{id}");
+    let (a, b) = (arn(fast), arn(silent));
+
+    // --timeout bounds each target: the silent one fails in about that time, the other verifies.
+    let dir = out.path().join("timeout");
+    let t = std::time::Instant::now();
+    let o = acquire(
+        &[
+            "ecs",
+            "--cluster",
+            "prod",
+            "--task",
+            &a,
+            &b,
+            "--skip-preflight",
+            "--container",
+            "app",
+            "--timeout",
+            "4",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(40), "{:?}", t.elapsed());
+    assert_eq!(o.status.code(), Some(1));
+    let recs = records(&dir);
+    let r = |id: &str| recs.iter().find(|r| r["target"]["task_arn"].as_str().unwrap().ends_with(id)).unwrap();
+    assert_eq!(r(fast)["verified"], true);
+    assert_eq!(r(silent)["verified"], false);
+    assert!(r(silent)["error"].as_str().unwrap().contains("--timeout"), "{}", r(silent));
+
+    // Ctrl-C while the silent one waits: the done target keeps its result, the other says why.
+    let dir = out.path().join("interrupted");
+    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
+    let mut c = Command::new(curtain());
+    c.args(["acquire", "ecs", "--cluster", "prod", "--task", &a, &b, "--skip-preflight", "--container", "app"])
+        .args(["--parallel", "1", "-o", dir.to_str().unwrap(), "--collector"])
+        .arg(static_collector())
+        .env("DOCKER_HOST", docker_host())
+        .env("PATH", format!("{}:{}", fake.display(), std::env::var("PATH").unwrap_or_default()));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let log = dir.join("acquisition.jsonl");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&log).map_or(true, |s| s.lines().count() < 1) {
+        assert!(std::time::Instant::now() < until, "the first target never ended");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::INT).unwrap();
+    let t = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "Ctrl-C took {:?}", t.elapsed());
+    assert_eq!(status.code(), Some(1));
+    let recs = records(&dir);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["verified"], true);
+    assert!(recs[1]["error"].as_str().unwrap().contains("interrupted"), "{}", recs[1]);
+}

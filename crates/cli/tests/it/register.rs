@@ -15,7 +15,7 @@ fn sample(name: &str) -> Value {
 
 /// The documented RUNNING event, made into task `id` holding `ip` from `start` (and a STOPPED
 /// event at `stop`).
-fn task_events(id: &str, ip: &str, eni: &str, start: &str, stop: Option<&str>) -> Vec<Value> {
+pub(crate) fn task_events(id: &str, ip: &str, eni: &str, start: &str, stop: Option<&str>) -> Vec<Value> {
     let mut ev = sample("eventbridge-ecs-task-state-change-running.json");
     let arn = format!("arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/{id}");
     ev["id"] = format!("run-{id}").into();
