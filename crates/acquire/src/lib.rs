@@ -12,6 +12,7 @@
 pub mod channel;
 pub mod remote;
 pub mod run;
+pub mod shell;
 pub mod target;
 
 pub use run::{Failed, Progress, ShellMethod};

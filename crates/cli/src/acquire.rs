@@ -173,7 +173,7 @@ pub(crate) fn acquire(cmd: &AcquireCommand) -> io::Result<i32> {
         timeout: Duration::from_secs(common.timeout.max(1)),
         attempts: common.attempts,
         collector,
-        shell: None,
+        shell: Some(Box::new(curtain_acquire::shell::Shell)),
         tools,
         operator,
     };

@@ -339,6 +339,30 @@ mod tests {
     }
 
     #[test]
+    fn the_collectors_pipeline_is_the_responders_too() {
+        // `sh -c 'produce | awk'` without job control: the reading subshell (the collector's
+        // place), its od, and the awk beside it are all the responder's; not the workload.
+        let mut t = Tables::new(MemorySink::default(), Some(20));
+        t.add_process(&raw(20, "sh", 19, 19).view(), &ctx());
+        t.add_process(&raw(19, "sh", 0, 19).view(), &ctx());
+        for r in [raw(1, "app", 0, 1), raw(21, "awk", 19, 19), raw(22, "od", 20, 19), raw(23, "sh", 1, 1)] {
+            t.add_process(&r.view(), &ctx());
+        }
+        let labels: Vec<_> = processes(&t).iter().map(|p| (p.pid, p.label)).collect();
+        assert_eq!(
+            labels,
+            [
+                (20, Some(Label::SelfCollector)),
+                (19, Some(Label::Responder)),
+                (1, None),
+                (21, Some(Label::Responder)),
+                (22, Some(Label::Responder)),
+                (23, None)
+            ]
+        );
+    }
+
+    #[test]
     fn kernel_threads_have_no_exe_errors() {
         let mut r = RawProcess { pid: 2, ..Default::default() };
         r.files.insert(

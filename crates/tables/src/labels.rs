@@ -1,6 +1,7 @@
 //! Labels that keep the responder's own footprint out of the findings: the collector itself,
-//! its ancestors in the responder's session (sudo, nsenter, the shell), and the ECS Exec / SSM
-//! agent, decided as the processes arrive.
+//! its ancestors in the responder's session (sudo, nsenter, the shell), the other processes of
+//! its pipeline (its process group: the `od` and `awk` of the shell method, a `| gzip`), and the
+//! ECS Exec / SSM agent, decided as the processes arrive.
 
 use crate::row::ProcRow;
 use crate::sink::RowSink;
@@ -14,6 +15,10 @@ pub(crate) struct Labeller {
     pub(crate) self_pid: Option<u32>,
     pub(crate) next_ancestor: Option<u32>,
     pub(crate) session: Option<i32>,
+    /// The collector's process group: its pipeline.
+    pub(crate) pgrp: Option<i32>,
+    /// The collector's pid and parent: their other children are its pipeline too.
+    pub(crate) family: Option<(u32, u32)>,
 }
 
 impl<S: RowSink> Tables<S> {
@@ -30,7 +35,18 @@ impl<S: RowSink> Tables<S> {
         if Some(p.pid) == l.self_pid {
             p.label = Some(Label::SelfCollector);
             l.session = p.session;
+            l.pgrp = p.pgrp;
+            l.family = p.ppid.map(|pp| (p.pid, pp));
             l.next_ancestor = parent;
+        } else if p.label.is_none() && Some(p.pid) != l.next_ancestor && l.session.is_some() && p.session == l.session {
+            // In the collector's pipeline: its process group when that is not the session's own
+            // (an interactive shell gives each command line a group of its own), else a child of
+            // the collector or of its parent shell (without job control, one group for all).
+            let group = l.pgrp.is_some() && p.pgrp == l.pgrp && p.pgrp != p.session;
+            let kin = l.family.is_some_and(|(me, parent)| p.ppid == Some(me) || p.ppid == Some(parent));
+            if group || kin {
+                p.label = Some(Label::Responder);
+            }
         } else if Some(p.pid) == l.next_ancestor {
             let wrapper = p.comm.is_some_and(|c| WRAPPERS.contains(&c));
             if p.label.is_some() || !(wrapper || (p.session.is_some() && p.session == l.session)) {

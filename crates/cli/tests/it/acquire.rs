@@ -553,3 +553,75 @@ fn a_silent_target_times_out_and_ctrl_c_keeps_what_was_done() {
     assert_eq!(recs[0]["verified"], true);
     assert!(recs[1]["error"].as_str().unwrap().contains("interrupted"), "{}", recs[1]);
 }
+
+/// The workload's processes (not the responder's, not the acquisition's own), keyed by pid.
+fn workload(a: &Archive) -> std::collections::BTreeMap<u32, &curtain_model::Process> {
+    a.processes.iter().filter(|p| p.label.is_none() && !p.vanished).map(|p| (p.pid, p)).collect()
+}
+
+#[test]
+#[ignore = "needs root and a Docker Engine (scripts/test starts a private one)"]
+fn the_shell_method_pushes_nothing_and_gives_the_binary_methods_tables() {
+    require_root!();
+    let mut lab = Lab::new();
+    let (web, web_name) = lab.web();
+    let (_, ro_name) = lab.run("ro", &["--read-only", "curtain-test/shell", "sh", "-c", "exec sleep 100000"]);
+    let out = tempfile::tempdir().unwrap();
+    let listing = || docker(&["exec", &web, "sh", "-c", "ls -la /tmp /var/tmp /dev /dev/shm"]).stdout;
+    let before = listing();
+    let shell = out.path().join("shell");
+    let o = acquire(&["docker", &web_name, &ro_name, "--method", "shell", "-o", shell.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(listing(), before, "the shell method writes nothing in the target");
+    let tty = out.path().join("tty");
+    let o = acquire(&["docker", &web_name, "--method", "shell", "--tty", "-o", tty.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let binary = out.path().join("binary");
+    let o = acquire(&["docker", &web_name, "--method", "binary", "-o", binary.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0));
+
+    let load = |dir: &Path| {
+        let recs = records(dir);
+        let r = record(&recs, &web_name).clone();
+        assert_eq!(r["verified"], true, "{r}");
+        Archive::load(&dir.join(r["archive"].as_str().unwrap()))
+    };
+    let (s, t, b) = (load(&shell), load(&tty), load(&binary));
+    for a in [&s, &t] {
+        let acq = a.manifest.acquisition.as_ref().unwrap();
+        assert_eq!(acq.method, "shell");
+        assert!(acq.tables_built_off_target && acq.pushed.is_none());
+    }
+    assert!(record(&records(&shell), &ro_name)["verified"] == true, "a read-only root is no obstacle");
+    // The same processes, field by field, but what differs by nature: the start time (the
+    // shell's clock is /proc/uptime, to 10 ms) and the rows of the acquisition's own processes
+    // (labelled, left out here).
+    let (ws, wt, wb) = (workload(&s), workload(&t), workload(&b));
+    assert_eq!(ws.keys().collect::<Vec<_>>(), wb.keys().collect::<Vec<_>>());
+    assert_eq!(wt.keys().collect::<Vec<_>>(), wb.keys().collect::<Vec<_>>());
+    for (pid, p) in &wb {
+        for other in [ws[pid], wt[pid]] {
+            let mut o = other.clone();
+            o.started_at = p.started_at.clone();
+            assert_eq!(&o, *p, "pid {pid}");
+        }
+    }
+    let fds = |a: &Archive, w: &std::collections::BTreeMap<u32, &curtain_model::Process>| {
+        let mut v: Vec<_> = a.fds.iter().filter(|f| w.contains_key(&f.pid)).cloned().collect();
+        v.sort_by_key(|f| (f.pid, f.fd));
+        v
+    };
+    assert_eq!(fds(&s, &ws), fds(&b, &wb));
+    let socks = |a: &Archive, w: &std::collections::BTreeMap<u32, &curtain_model::Process>| {
+        let mut v: Vec<_> = a
+            .sockets
+            .iter()
+            .filter(|x| x.owners.iter().any(|o| w.contains_key(&o.pid)))
+            .map(|x| (x.proto, x.local.clone(), x.remote.clone(), x.state.clone(), x.inode, x.owners.clone()))
+            .collect();
+        v.sort_by_key(|x| x.4);
+        v
+    };
+    assert_eq!(socks(&s, &ws), socks(&b, &wb));
+    assert!(!socks(&s, &ws).is_empty());
+}
