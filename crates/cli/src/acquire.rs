@@ -268,7 +268,7 @@ fn elf_is_static(b: &[u8]) -> Option<bool> {
     let phnum = u16_at(0x38)? as usize;
     for i in 0..phnum {
         let o = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        let kind = b.get(o..o + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))?;
+        let kind = b.get(o..o.checked_add(4)?).map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))?;
         if kind == 3 {
             return Some(false);
         }

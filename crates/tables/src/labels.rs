@@ -17,8 +17,10 @@ pub(crate) struct Labeller {
     pub(crate) session: Option<i32>,
     /// The collector's process group: its pipeline.
     pub(crate) pgrp: Option<i32>,
-    /// The collector's pid and parent: their other children are its pipeline too.
+    /// The collector's pid and parent: the collector's children are its pipeline too, and so
+    /// are its parent's once that parent is labelled the responder's.
     pub(crate) family: Option<(u32, u32)>,
+    pub(crate) parent_is_responder: bool,
 }
 
 impl<S: RowSink> Tables<S> {
@@ -36,14 +38,16 @@ impl<S: RowSink> Tables<S> {
             p.label = Some(Label::SelfCollector);
             l.session = p.session;
             l.pgrp = p.pgrp;
-            l.family = p.ppid.map(|pp| (p.pid, pp));
+            l.family = Some((p.pid, parent.unwrap_or(0)));
             l.next_ancestor = parent;
         } else if p.label.is_none() && Some(p.pid) != l.next_ancestor && l.session.is_some() && p.session == l.session {
             // In the collector's pipeline: its process group when that is not the session's own
             // (an interactive shell gives each command line a group of its own), else a child of
             // the collector or of its parent shell (without job control, one group for all).
-            let group = l.pgrp.is_some() && p.pgrp == l.pgrp && p.pgrp != p.session;
-            let kin = l.family.is_some_and(|(me, parent)| p.ppid == Some(me) || p.ppid == Some(parent));
+            let group = l.pgrp.is_some_and(|g| g > 0) && p.pgrp == l.pgrp && p.pgrp != p.session;
+            let kin = l.family.is_some_and(|(me, parent)| {
+                p.ppid == Some(me) || (l.parent_is_responder && parent > 1 && p.ppid == Some(parent))
+            });
             if group || kin {
                 p.label = Some(Label::Responder);
             }
@@ -54,6 +58,9 @@ impl<S: RowSink> Tables<S> {
                 l.next_ancestor = None;
             } else {
                 p.label = Some(Label::Responder);
+                if l.family.is_some_and(|(_, parent)| parent == p.pid) {
+                    l.parent_is_responder = true;
+                }
                 if wrapper {
                     l.session = p.session;
                 }
