@@ -138,7 +138,7 @@ pub(crate) fn acquire(cmd: &AcquireCommand) -> io::Result<i32> {
         AcquireCommand::Docker(a) => (docker_targets(a)?, &a.common, local_operator(), Tools::default()),
         AcquireCommand::K8s(a) => (k8s_targets(a)?, &a.common, local_operator(), Tools::default()),
         AcquireCommand::Ecs(a) => {
-            let (targets, operator) = crate::acquire_ecs::ecs_targets(a)?;
+            let (targets, operator) = ecs_targets(a)?;
             (targets, &a.common, operator, Tools { aws: a.aws_cli.clone(), ..Tools::default() })
         }
     };
@@ -201,6 +201,16 @@ pub(crate) fn acquire(cmd: &AcquireCommand) -> io::Result<i32> {
         eprintln!("curtain: interrupted; the targets done are recorded");
     }
     Ok(if ok == records.len() { 0 } else { 1 })
+}
+
+#[cfg(feature = "aws")]
+fn ecs_targets(a: &EcsArgs) -> io::Result<(Vec<Target>, String)> {
+    crate::acquire_ecs::ecs_targets(a)
+}
+
+#[cfg(not(feature = "aws"))]
+fn ecs_targets(_: &EcsArgs) -> io::Result<(Vec<Target>, String)> {
+    Err(crate::register::without_aws("acquire ecs"))
 }
 
 fn compact_now() -> String {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod acquire;
+#[cfg(feature = "aws")]
 mod acquire_ecs;
 mod analysis;
 mod args;

@@ -4,7 +4,7 @@
 use crate::args::{DbArg, FindingsFormat, IngestCommand, SyncArgs, WhoisArgs};
 use crate::output::text_out;
 use curtain_report::text;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 pub(crate) fn register(db: &DbArg) -> io::Result<curtain_store::Register> {
     curtain_store::Register::open(std::path::Path::new(&db.db)).map_err(|e| io::Error::other(format!("{}: {e}", db.db)))
@@ -43,6 +43,21 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
+/// Said by the commands that need the AWS SDK in a build without it.
+#[cfg(not(feature = "aws"))]
+pub(crate) fn without_aws(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{what} needs the AWS SDK, left out of this build: build curtain with its default features"),
+    )
+}
+
+#[cfg(not(feature = "aws"))]
+pub(crate) fn inventory_sync(_: &SyncArgs) -> io::Result<i32> {
+    Err(without_aws("inventory sync"))
+}
+
+#[cfg(feature = "aws")]
 pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
     use curtain_cloud::aws::{sync, Accounts, SyncPlan};
     let mut reg = register(&a.db)?;
@@ -62,6 +77,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         at_ns,
     };
     // A bar per account × region on a terminal; nothing when piped.
+    use std::io::IsTerminal;
     let bars = indicatif::MultiProgress::with_draw_target(if io::stderr().is_terminal() {
         indicatif::ProgressDrawTarget::stderr()
     } else {
@@ -138,6 +154,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
     Ok(if failed > 0 { 1 } else { 0 })
 }
 
+#[cfg(feature = "aws")]
 pub(crate) fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }

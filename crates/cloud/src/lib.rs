@@ -3,7 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
 pub mod exec;
 pub mod ingest;
 pub mod sync;
