@@ -145,15 +145,20 @@ fn family_key(ix: &Index) -> Option<String> {
 }
 
 /// The image the collector's container runs: its digest when known (a tag moves), else the
-/// image reference.
+/// image reference; from the ECS metadata endpoint, else from what `curtain acquire` knew of the
+/// target (docker's image id, the pod's image id).
 fn image_key(ix: &Index) -> Option<String> {
-    let e = ix.snap.manifest.ecs.as_ref()?;
-    let from_task = || {
-        let me = e.docker_id.as_deref()?;
-        e.containers.iter().find(|c| c.docker_id.as_deref() == Some(me))?.image_digest.clone()
-    };
-    let image = e.image_digest.clone().or_else(from_task).or_else(|| e.image.clone());
-    image.filter(|i| !i.is_empty()).map(|i| format!("image:{i}"))
+    let m = &ix.snap.manifest;
+    let from_ecs = m.ecs.as_ref().and_then(|e| {
+        let from_task = || {
+            let me = e.docker_id.as_deref()?;
+            e.containers.iter().find(|c| c.docker_id.as_deref() == Some(me))?.image_digest.clone()
+        };
+        e.image_digest.clone().or_else(from_task).or_else(|| e.image.clone())
+    });
+    let from_acquisition =
+        || m.acquisition.as_ref().and_then(|a| a.target.image_digest.clone().or_else(|| a.target.image.clone()));
+    from_ecs.or_else(from_acquisition).filter(|i| !i.is_empty()).map(|i| format!("image:{i}"))
 }
 
 /// Compares the archives that belong together: grouped by ECS task definition family and

@@ -625,3 +625,40 @@ fn the_shell_method_pushes_nothing_and_gives_the_binary_methods_tables() {
     assert_eq!(socks(&s, &ws), socks(&b, &wb));
     assert!(!socks(&s, &ws).is_empty());
 }
+
+#[test]
+#[ignore = "needs root and a Docker Engine (scripts/test starts a private one)"]
+fn five_replicas_acquired_and_compared_name_the_one_that_differs() {
+    require_root!();
+    let mut lab = Lab::new();
+    // Five replicas of one image and command; the fourth also runs a second client that holds
+    // a connection to the listener, as an implant's beacon would.
+    let replica = "nc -ll -p 8080 -e cat & exec sleep 100000";
+    let odd = "nc -ll -p 8080 -e cat & sleep 1; (sleep 100000 | nc 127.0.0.1 8080) & exec sleep 100000";
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let (_, name) = lab.run("replica", &["curtain-test/shell", "sh", "-c", if i == 3 { odd } else { replica }]);
+        names.push(name);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("acq");
+    let mut args = vec!["docker"];
+    args.extend(names.iter().map(String::as_str));
+    args.extend(["-o", dir.to_str().unwrap()]);
+    assert_eq!(acquire(&args, &[]).status.code(), Some(0));
+    let recs = records(&dir);
+    let archives: Vec<String> =
+        recs.iter().map(|r| dir.join(r["archive"].as_str().unwrap()).to_string_lossy().into_owned()).collect();
+    let odd_archive = &archives[recs.iter().position(|r| r["target"]["docker_name"] == names[3].as_str()).unwrap()];
+    let o = Command::new(curtain()).arg("compare").args(&archives).args(["--format", "json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "one image, one group: {v}");
+    let outliers = groups[0]["outliers"].as_array().unwrap();
+    assert!(!outliers.is_empty(), "{v}");
+    assert!(outliers.iter().all(|x| x["archive"] == odd_archive.as_str() && x["shared_by"] == 1), "{v}");
+    let said = serde_json::to_string(outliers).unwrap();
+    assert!(said.contains("8080"), "the connection is among what only it has: {said}");
+}
