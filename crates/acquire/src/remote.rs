@@ -75,13 +75,14 @@ pub fn tty_receive(base64: bool, lines: usize) -> String {
     }
 }
 
-/// Over a terminal, once placed: reads the acquisition record (one line), runs the collector
-/// framed, removes it and says `REMOVED <nonce> <0|1>`; then the session ends.
+/// Over a terminal, once placed: reads the acquisition record (as lines up to `.`, joined:
+/// [`split_line`]), runs the collector framed, removes it and says `REMOVED <nonce> <0|1>`;
+/// then the session ends.
 pub fn tty_run(no_environ: bool) -> String {
     let ne = if no_environ { " --no-environ" } else { "" };
     format!(
         "if [ -n \"$p\" ];then\n\
-         IFS= read -r a\n\
+         a=;while IFS= read -r l&&[ \"$l\" != . ];do a=\"$a$l\";done\n\
          \"$p\" --frame \"$N\" --acquisition \"$a\" -q{ne} 2>/dev/null\n\
          rm -f \"$p\";x=0;[ -e \"$p\" ]&&x=1\n\
          printf '%s REMOVED %s %s\\n' \"$M\" \"$N\" \"$x\"\n\
@@ -89,6 +90,23 @@ pub fn tty_run(no_environ: bool) -> String {
          fi\n\
          r;eval \"$S\"\n"
     )
+}
+
+/// One long line (the acquisition record) as lines a terminal takes: at most 1000 bytes each,
+/// cut between characters, none starting with `~` or being `.`; [`tty_run`] joins them.
+pub fn split_line(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(1000);
+        while !rest.is_char_boundary(cut) || (cut < rest.len() && (rest[cut..].starts_with('~') || &rest[cut..] == "."))
+        {
+            cut -= 1;
+        }
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out
 }
 
 /// Without a terminal, the push reads the collector from standard input to its end.
@@ -179,6 +197,17 @@ mod tests {
             let path = line.rsplit(' ').next().unwrap();
             assert_eq!(std::fs::read(path).unwrap(), fake);
             std::fs::remove_file(path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_long_record_is_cut_into_lines_a_terminal_takes() {
+        let long = format!("{{\"image\":\"{}~x\"}}", "é".repeat(1500));
+        let lines = split_line(&long);
+        assert!(lines.len() > 2);
+        assert_eq!(lines.concat(), long);
+        for l in &lines {
+            assert!(l.len() <= 1000 && !l.starts_with('~') && *l != ".");
         }
     }
 

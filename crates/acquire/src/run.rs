@@ -392,8 +392,11 @@ fn tty_steps(
             rec.method = "binary".into();
             rec.pushed = Some(pushed.clone());
             let acq = serde_json::to_string(&rec.acquisition(plan, Some(&pushed))).expect("serialise");
-            s.send(acq.as_bytes()).map_err(io)?;
-            s.send(b"\n").map_err(io)?;
+            for l in remote::split_line(&acq) {
+                s.send(l.as_bytes()).map_err(io)?;
+                s.send(b"\n").map_err(io)?;
+            }
+            s.send(b".\n").map_err(io)?;
             progress.phase("collecting");
             let received = receive_frame(s, nonce, path, deadline, progress);
             // The removal is said after the frame, whatever the frame was.
@@ -434,7 +437,11 @@ fn receive_frame(
     let end = loop {
         match s.next_chunk(deadline) {
             Ok(c) => match r.feed(&c) {
-                Ok(Fed::Done(end)) => break end,
+                Ok(Fed::Done(end)) => {
+                    // The session's next words (the removal) may share the end line's chunk.
+                    s.unread(r.take_rest());
+                    break end;
+                }
                 Ok(Fed::More) => progress.bytes(r.bytes()),
                 Err(e) => return Err(transient(e.to_string())),
             },

@@ -191,6 +191,8 @@ pub struct FrameReader<W: Write> {
     ended: Option<FrameEnd>,
     /// A line shorter than LINE_CHARS ends the payload: only the end line may follow it.
     short_seen: bool,
+    /// What came after the end line in the chunk that held it.
+    rest: Vec<u8>,
 }
 
 /// What feeding a chunk gave.
@@ -216,6 +218,7 @@ impl<W: Write> FrameReader<W> {
             decoded: Vec::with_capacity(LINE_BYTES),
             ended: None,
             short_seen: false,
+            rest: Vec::new(),
         }
     }
 
@@ -232,8 +235,9 @@ impl<W: Write> FrameReader<W> {
     /// Takes the next chunk of the stream. An error of the sink is an `io::Error` in
     /// [`FrameError::Corrupt`]'s place: it ends the transfer too.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Fed, FeedError> {
-        for &b in chunk {
+        for (i, &b) in chunk.iter().enumerate() {
             if self.state == State::Done {
+                self.rest.extend_from_slice(&chunk[i..]);
                 break;
             }
             match b {
@@ -321,6 +325,12 @@ impl<W: Write> FrameReader<W> {
             }
             State::Done => Ok(()),
         }
+    }
+
+    /// What followed the end line in the chunk that held it (the stream goes on after a
+    /// frame: the session's next words).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.rest)
     }
 
     /// The stream ended: the frame must have too.
@@ -422,6 +432,15 @@ mod tests {
                 assert_eq!(end.status, 0);
             }
         }
+    }
+
+    #[test]
+    fn what_follows_the_frame_in_its_chunk_is_kept() {
+        let mut s = framed(b"abc", "x", 0);
+        s.extend_from_slice(b"CURTAIN-FRAME REMOVED x 0\n");
+        let mut r = FrameReader::new("x", Vec::new());
+        assert!(matches!(r.feed(&s).unwrap(), Fed::Done(_)));
+        assert_eq!(r.take_rest(), b"CURTAIN-FRAME REMOVED x 0\n");
     }
 
     #[test]
