@@ -11,9 +11,11 @@
 //! Memory stays flat: text is read line by line and records go to the sink as they are read (a
 //! JSON document is the one unit read whole: AWS caps a subscription payload at about 1 MB).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -33,11 +35,19 @@ pub struct ReadOptions {
     /// The largest Parquet file read from inside another (gzip, base64) into memory; one on disk
     /// is read in place, whatever its size.
     pub max_inner_parquet: usize,
+    /// The largest JSON document (a subscription payload, a CLI output) read whole; AWS caps a
+    /// subscription payload at about 1 MB.
+    pub max_json_document: usize,
 }
 
 impl Default for ReadOptions {
     fn default() -> ReadOptions {
-        ReadOptions { log_format: Layout::v2(), max_line: 16 << 20, max_inner_parquet: 256 << 20 }
+        ReadOptions {
+            log_format: Layout::v2(),
+            max_line: 16 << 20,
+            max_inner_parquet: 256 << 20,
+            max_json_document: 64 << 20,
+        }
     }
 }
 
@@ -170,6 +180,25 @@ pub fn read_stream(name: &str, r: impl Read, opts: &ReadOptions, sink: &mut dyn 
     let mut rd = Reader { opts, sink, stats: &mut stats, file: name.to_string() };
     rd.stream(Box::new(BufReader::with_capacity(64 << 10, r)), 0);
     stats
+}
+
+/// A reader that fails once more than `cap` bytes were read since `used` was last reset: one JSON
+/// document is never read whole past the limit.
+struct Capped<R> {
+    inner: R,
+    used: Rc<Cell<u64>>,
+    cap: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.used.get() > self.cap {
+            return Err(io::Error::other("over the limit"));
+        }
+        let n = self.inner.read(buf)?;
+        self.used.set(self.used.get() + n as u64);
+        Ok(n)
+    }
 }
 
 struct Reader<'a> {
@@ -346,12 +375,19 @@ impl Reader<'_> {
     /// subscription payloads (`logEvents`), the CLI's `events`, single events (`message`), and
     /// arrays of those.
     fn json(&mut self, r: Box<dyn BufRead + '_>) {
+        let used = Rc::new(Cell::new(0u64));
+        let cap = self.opts.max_json_document as u64;
+        let capped = Capped { inner: r, used: used.clone(), cap };
         let mut ordinal = 0u64;
-        for doc in serde_json::Deserializer::from_reader(r).into_iter::<Value>() {
+        for doc in serde_json::Deserializer::from_reader(capped).into_iter::<Value>() {
             match doc {
                 Ok(v) => self.json_value(&v, &mut ordinal, true),
+                Err(_) if used.get() > cap => {
+                    return self.failed(ordinal + 1, format!("a JSON document over {cap} bytes"))
+                }
                 Err(e) => return self.failed(ordinal + 1, format!("JSON: {e}")),
             }
+            used.set(0);
         }
     }
 

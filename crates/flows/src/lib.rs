@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 pub mod attribute;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod input;
 pub mod output;
 #[cfg(feature = "parquet")]

@@ -351,3 +351,28 @@ fn rows_as_jsonl_and_csv_and_the_summary() {
     let v: serde_json::Value = serde_json::from_slice(&js).unwrap();
     assert_eq!(v["tasks"][0]["peer_count"], 3);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flows")).join(name)
+}
+
+/// What the command line calls: files in, rows out, problems reported and counted, not fatal.
+#[test]
+fn the_library_entry_points() {
+    let book = AddressBook::load(&register()).unwrap();
+    let inputs = [fixture("malformed.log"), fixture("cloudwatch-subscription.json.gz")];
+    let opts = curtain_flows::Options::default();
+    let mut out = JsonlWriter { w: Vec::new() };
+    let mut problems = Vec::new();
+    let stats =
+        curtain_flows::attribute(&inputs, &opts, &book, &[], &mut out, &mut |p| problems.push(p.clone())).unwrap();
+    assert_eq!((stats.files, stats.records, stats.malformed, stats.skipdata), (2, 6, 4, 1));
+    assert_eq!(problems.len(), 4);
+    assert_eq!(String::from_utf8(out.w).unwrap().lines().count(), 6, "NODATA and SKIPDATA rows kept");
+
+    let s = curtain_flows::summary(&inputs, &opts, &book, &[], curtain_flows::default_suspicious_ports(), &mut |_| {})
+        .unwrap();
+    assert_eq!((s.read.records, s.read.malformed, s.problems.len(), s.flows), (6, 4, 4, 5));
+    assert!(s.tasks.is_empty(), "10.0.1.23 and its peers are nobody's in this register");
+    assert!(s.unattributed.iter().any(|e| e.key == "198.51.100.7" && e.records == 4));
+}

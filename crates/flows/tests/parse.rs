@@ -189,7 +189,7 @@ fn a_directory_is_every_file_in_it() {
     let mut c = Collect::default();
     let s = read_paths(&[fixture("")], &ReadOptions::default(), &mut c).unwrap();
     // The README is read too, and its lines reported: nothing in a directory is skipped unseen.
-    assert_eq!((s.files, s.records, s.headers), (13, 28, 12), "{s:?}");
+    assert_eq!((s.files, s.records, s.headers), (14, 30, 12), "{s:?}");
 }
 
 #[cfg(feature = "parquet")]
@@ -250,6 +250,19 @@ mod parquet_delivery {
         }
         rg.close().unwrap();
         w.into_inner().unwrap()
+    }
+
+    /// fixtures/flows/aws-v2.parquet is this file, committed for the fuzz corpus and the
+    /// mutation test (tests/fuzz.rs); `CURTAIN_WRITE_FIXTURES=1` writes it again.
+    #[test]
+    fn parquet_fixture() {
+        let path = fixture("aws-v2.parquet");
+        if std::env::var_os("CURTAIN_WRITE_FIXTURES").is_some() {
+            std::fs::write(&path, aws_parquet()).unwrap();
+        }
+        let (c, s) = read("aws-v2.parquet");
+        assert_eq!((s.records, s.nodata, s.malformed), (2, 1, 0), "{:?}", c.problems);
+        assert_eq!(c.records[0].dstport, Some(443));
     }
 
     #[test]
