@@ -12,6 +12,7 @@
 //! With snapshots ([`SnapshotIndex`]), a flow whose window overlaps a snapshot and whose 5-tuple
 //! is one of its sockets (either direction) gets the process that held it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -25,13 +26,19 @@ use crate::record::FlowRecord;
 /// An address in one spelling whatever the source wrote (`::ffff:10.0.0.1` is `10.0.0.1`,
 /// IPv6 compressed); text that is no address is kept as it is.
 pub fn canonical_ip(s: &str) -> String {
+    canonical(s).into_owned()
+}
+
+/// [`canonical_ip`] without a copy when the text is already canonical (an IPv4 address the
+/// parser takes has one spelling: it refuses leading zeros).
+fn canonical(s: &str) -> Cow<'_, str> {
     match s.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => Cow::Borrowed(s),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => Cow::Owned(v6.to_string()),
         },
-        Ok(ip) => ip.to_string(),
-        Err(_) => s.to_string(),
+        Err(_) => Cow::Borrowed(s),
     }
 }
 
@@ -74,7 +81,7 @@ impl AddressBook {
 
     /// The holders of `ip` at `at_ns`, oldest first (`whois --at`).
     pub fn at(&self, ip: &str, at_ns: u64) -> Vec<&HeldInterval> {
-        let Some(list) = self.by_ip.get(&canonical_ip(ip)) else { return Vec::new() };
+        let Some(list) = self.by_ip.get(canonical(ip).as_ref()) else { return Vec::new() };
         list.iter().filter(|h| h.holds(at_ns)).collect()
     }
 
@@ -528,7 +535,7 @@ impl Attributor<'_> {
         let mut dst = lookup(&record.dstaddr);
         let differs = |pkt: &Option<String>, a: &Option<String>| {
             pkt.as_deref().is_some_and(|p| match a.as_deref() {
-                Some(a) => canonical_ip(p) != canonical_ip(a),
+                Some(a) => canonical(p) != canonical(a),
                 None => true,
             })
         };
@@ -538,7 +545,7 @@ impl Attributor<'_> {
         // The interface's side: the address the register gave the ENI, else the direction.
         let eni_holders = record.interface_id.as_deref().map(|e| self.book.eni(e, at)).unwrap_or_default();
         let on = |a: &Option<Attribution>| {
-            a.as_ref().is_some_and(|a| eni_holders.iter().any(|h| canonical_ip(&h.holder.ip) == a.addr))
+            a.as_ref().is_some_and(|a| eni_holders.iter().any(|h| canonical(&h.holder.ip) == a.addr.as_str()))
         };
         let side = if on(&src) {
             Some(true)

@@ -6,10 +6,8 @@
 
 use std::io::{self, Write};
 
-use serde_json::Value;
-
 use crate::attribute::{Attribution, FlowRow};
-use crate::record::{Field, FlowRecord};
+use crate::record::Field;
 
 /// Where rows go.
 pub trait RowSink {
@@ -28,58 +26,69 @@ fn extra_column(name: &str) -> String {
     name.replace('-', "_")
 }
 
-/// The record's fields as (column, value) in output order: AWS's table order for the fields the
-/// format named, the times beside them, then unknown fields.
-pub fn record_fields(r: &FlowRecord) -> Vec<(String, Value)> {
-    let mut out = Vec::with_capacity(24);
-    for &f in Field::ALL {
-        if r.has(f) {
-            out.push((f.column().to_string(), r.json(f)));
-        }
-    }
-    if r.has(Field::Start) {
-        out.push(("start_time".into(), r.start.and_then(rfc3339_secs).map_or(Value::Null, Value::String)));
-    }
-    if r.has(Field::End) {
-        out.push(("end_time".into(), r.end.and_then(rfc3339_secs).map_or(Value::Null, Value::String)));
-    }
-    for (name, v) in &r.extra {
-        out.push((extra_column(name), v.clone().map_or(Value::Null, Value::String)));
-    }
-    out
-}
-
 /// One row as a JSON object, keys in the documented order.
 pub fn row_json(row: &FlowRow) -> String {
-    let mut s = String::with_capacity(1024);
-    s.push('{');
+    let mut out = Vec::with_capacity(2048);
+    write_row_json(row, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Appends one row as a JSON object (no newline), written straight from the row.
+pub fn write_row_json(row: &FlowRow, out: &mut Vec<u8>) {
+    fn key(out: &mut Vec<u8>, first: &mut bool, k: &str) {
+        out.push(if *first { b'{' } else { b',' });
+        *first = false;
+        serde_json::to_writer(&mut *out, k).expect("a string");
+        out.push(b':');
+    }
+    let into = |out: &mut Vec<u8>, v: &dyn erased::Json| v.write(out);
+    let r = &row.record;
     let mut first = true;
-    let mut put = |k: &str, v: String| {
-        if !first {
-            s.push(',');
+    for &f in Field::ALL {
+        if r.has(f) {
+            key(out, &mut first, f.column());
+            r.write_json(f, out);
         }
-        first = false;
-        s.push_str(&serde_json::to_string(k).expect("a string"));
-        s.push(':');
-        s.push_str(&v);
-    };
-    for (k, v) in record_fields(&row.record) {
-        put(&k, v.to_string());
     }
-    let att = |a: &Option<Attribution>| serde_json::to_string(a).expect("attributions serialise");
-    put("src", att(&row.src));
-    put("dst", att(&row.dst));
-    put("pkt_src", att(&row.pkt_src));
-    put("pkt_dst", att(&row.pkt_dst));
+    for (k, f, v) in [("start_time", Field::Start, r.start), ("end_time", Field::End, r.end)] {
+        if r.has(f) {
+            key(out, &mut first, k);
+            into(out, &v.and_then(rfc3339_secs));
+        }
+    }
+    for (name, v) in &r.extra {
+        key(out, &mut first, &extra_column(name));
+        into(out, v);
+    }
+    for (k, a) in [("src", &row.src), ("dst", &row.dst), ("pkt_src", &row.pkt_src), ("pkt_dst", &row.pkt_dst)] {
+        key(out, &mut first, k);
+        into(out, a);
+    }
     if row.interface_owner.is_some() {
-        put("interface_owner", att(&row.interface_owner));
+        key(out, &mut first, "interface_owner");
+        into(out, &row.interface_owner);
     }
-    put("ecs_disagreement", row.ecs_disagreement.to_string());
-    put("snapshot_match", serde_json::to_string(&row.snapshot_match).expect("an enum"));
-    put("input_file", serde_json::to_string(&row.file).expect("a string"));
-    put("input_line", row.line.to_string());
-    s.push('}');
-    s
+    key(out, &mut first, "ecs_disagreement");
+    into(out, &row.ecs_disagreement);
+    key(out, &mut first, "snapshot_match");
+    into(out, &row.snapshot_match);
+    key(out, &mut first, "input_file");
+    into(out, &row.file);
+    key(out, &mut first, "input_line");
+    into(out, &row.line);
+    out.push(b'}');
+}
+
+/// Any serialisable value written into a buffer, behind one object-safe method.
+mod erased {
+    pub trait Json {
+        fn write(&self, out: &mut Vec<u8>);
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, out: &mut Vec<u8>) {
+            serde_json::to_writer(out, self).expect("rows serialise into memory")
+        }
+    }
 }
 
 /// JSON lines: one object a row.
@@ -89,8 +98,10 @@ pub struct JsonlWriter<W: Write> {
 
 impl<W: Write> RowSink for JsonlWriter<W> {
     fn row(&mut self, row: &FlowRow) -> io::Result<()> {
-        self.w.write_all(row_json(row).as_bytes())?;
-        self.w.write_all(b"\n")
+        let mut buf = Vec::with_capacity(2048);
+        write_row_json(row, &mut buf);
+        buf.push(b'\n');
+        self.w.write_all(&buf)
     }
 }
 

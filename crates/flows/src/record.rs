@@ -12,6 +12,8 @@ pub trait FieldValue: Sized + Clone {
     fn parse(s: &str) -> Result<Self, &'static str>;
     fn from_i64(v: i64) -> Result<Self, &'static str>;
     fn json(&self) -> Value;
+    /// Appends its JSON (what [`Self::json`] gives, without building it).
+    fn write_json(&self, out: &mut Vec<u8>);
     fn text(&self) -> String;
 }
 
@@ -24,6 +26,9 @@ impl FieldValue for String {
     }
     fn json(&self) -> Value {
         Value::String(self.clone())
+    }
+    fn write_json(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self).expect("a string serialises into memory")
     }
     fn text(&self) -> String {
         self.clone()
@@ -45,6 +50,9 @@ macro_rules! int_value {
             }
             fn json(&self) -> Value {
                 Value::from(*self)
+            }
+            fn write_json(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes())
             }
             fn text(&self) -> String {
                 self.to_string()
@@ -118,6 +126,14 @@ macro_rules! fields {
             /// The value of `f` as JSON: a number, a string, or null.
             pub fn json(&self, f: Field) -> Value {
                 match f { $(Field::$variant => self.$ident.as_ref().map_or(Value::Null, FieldValue::json)),* }
+            }
+
+            /// Appends the value of `f` as JSON.
+            pub fn write_json(&self, f: Field, out: &mut Vec<u8>) {
+                match f { $(Field::$variant => match &self.$ident {
+                    Some(v) => v.write_json(out),
+                    None => out.extend_from_slice(b"null"),
+                }),* }
             }
 
             /// The value of `f` as text, empty for null.
