@@ -376,3 +376,44 @@ fn the_library_entry_points() {
     assert!(s.tasks.is_empty(), "10.0.1.23 and its peers are nobody's in this register");
     assert!(s.unattributed.iter().any(|e| e.key == "198.51.100.7" && e.records == 4));
 }
+
+/// An interface and its task known only from CloudTrail (RunTask, then ECS's own
+/// CreateNetworkInterface): the task is named, inferred, by the address and by the interface.
+#[test]
+fn an_interface_known_only_from_cloudtrail() {
+    let mut r = Register::in_memory().unwrap();
+    let ct = |id: &str, at: &str| Provenance { kind: SourceKind::CloudTrail, id: id.into(), at_ns: ns(at) };
+    let c = "arn:aws:ecs:us-west-2:111122223333:task/prod/ccc";
+    let mut run = task(c, "x", "x", "2026-02-01T09:00:00Z", None, ct("r1", "2026-02-01T09:00:00Z"));
+    run.started_at = None;
+    run.attachments[0].id = "att-c".into();
+    run.attachments[0].eni_id = None;
+    run.attachments[0].ips.clear();
+    r.add_task(&run).unwrap();
+    r.add_eni(&EniFact {
+        eni_id: "eni-c".into(),
+        attachment_id: Some("att-c".into()),
+        ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
+        account_id: ACCOUNT.into(),
+        region: "us-west-2".into(),
+        ips: vec![IpFact { ip: "10.0.3.3".into(), kind: "private".into() }],
+        created_at: Some(ns("2026-02-01T09:00:02Z")),
+        deleted_at: None,
+        description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
+        source: ct("c1", "2026-02-01T09:00:02Z"),
+    })
+    .unwrap();
+    let book = AddressBook::load(&r).unwrap();
+    let at = "2026-02-01T09:30:00Z";
+    let row = attribute(&book, &[], v2("eni-c", "10.0.3.3", "198.51.100.7", 40000, 443, at, "ACCEPT"));
+    let src = row.src.unwrap();
+    assert_eq!((src.task_arn.as_deref(), src.certainty, src.by), (Some(c), Some("inferred"), Some("address")));
+    assert_eq!(src.sources, ["cloudtrail:r1", "cloudtrail:c1"]);
+
+    let l = Layout::parse_format(&format!("{V2} ${{flow-direction}}")).unwrap();
+    let s = secs(at);
+    let line = format!("5 {ACCOUNT} eni-c 10.0.3.4 198.51.100.7 40000 443 6 1 60 {s} {s} ACCEPT OK egress");
+    let row = attribute(&book, &[], l.parse_line(&line).unwrap());
+    let src = row.src.unwrap();
+    assert_eq!((src.addr.as_str(), src.task_arn.as_deref(), src.by), ("10.0.3.4", Some(c), Some("interface")));
+}
