@@ -7,6 +7,8 @@
 #   - the /proc samples written inline in crates/parse and crates/tables (byte-string literals),
 #     for every parser;
 #   - fixtures/aws/*.json: ECS metadata documents and the times in the AWS samples;
+#   - fixtures/flows/*: flow logs in every form, each twice (first byte 0 and 1: the default and
+#     the all-fields headerless layout of curtain_flows::fuzzing::flow_reader);
 #   - netlink sock_diag replies laid out as the kernel's headers define them (the collector's
 #     fixture has none: it read /proc tables).
 # Seeds are added next to what a corpus holds; `cargo fuzz cmin` removes what adds nothing.
@@ -291,6 +293,13 @@ for fmt, tag in ((tarfile.GNU_FORMAT, "gnu"), (tarfile.PAX_FORMAT, "pax")):
     with open(os.path.join(out, "archive_reader", "small-%s.tar" % tag), "wb") as f:
         f.write(a)
 put("archive_reader", small_archive(tarfile.GNU_FORMAT, pids[:3], longname=False), "three")
+
+flows = os.path.join(repo, "fixtures/flows")
+for name in sorted(os.listdir(flows)):
+    if name != "README.md":
+        data = open(os.path.join(flows, name), "rb").read()
+        for choice in (b"\0", b"\1"):
+            put("flow_reader", choice + data, "fixture")
 PY
 
 # The small GNU archive compressed too, as the collector writes it.
@@ -299,6 +308,6 @@ for t in "$out"/archive_reader/small-*.tar; do
     mv "$work/z" "$out/archive_reader/seed-zstd-$z"
     rm "$t"
 done
-for t in proc_parsers table_builder archive_reader; do
+for t in proc_parsers table_builder archive_reader flow_reader; do
     echo "$t: $(ls "$out/$t" | wc -l) files, $(du -sh "$out/$t" | cut -f1)"
 done

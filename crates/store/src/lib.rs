@@ -22,6 +22,7 @@ mod schema;
 mod write;
 
 pub use error::Error;
+pub use query::HeldInterval;
 
 /// One register, open: a file, or memory. Writes take `&mut self`, so one writer at a time
 /// within a process; other processes may read while it writes (WAL).

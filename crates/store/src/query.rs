@@ -53,6 +53,7 @@ struct TaskRow {
 
 /// A host's address, and one of the bridge or host mode tasks that ran on the host.
 struct HostHolding {
+    ip: String,
     instance_arn: String,
     ec2_instance_id: Option<String>,
     cluster_arn: String,
@@ -94,8 +95,27 @@ impl Definition {
 trait Holding: Sized {
     /// Its rows for one address (?1), in the order holders that start together are listed.
     const SQL: &'static str;
+    /// Its rows for every address, in the same order address by address.
+    const ALL_SQL: &'static str;
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self>;
     fn interval(&self) -> Interval;
+}
+
+/// A holder of an address with its interval as the register reckons it (nanoseconds since the
+/// epoch, UTC): from its start (an unknown start is when it was first seen) to its end, open while
+/// still held as far as the register knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldInterval {
+    pub from_ns: i64,
+    pub to_ns: Option<i64>,
+    pub holder: Holder,
+}
+
+impl HeldInterval {
+    /// Whether the holder held the address at `at_ns`: `whois --at`'s test.
+    pub fn holds(&self, at_ns: u64) -> bool {
+        Interval { from: self.from_ns, to: self.to_ns, last_seen: 0 }.holds(Some(at_ns))
+    }
 }
 
 /// A holder's interval: from, to (open while still held) and when a source last saw it held.
@@ -115,8 +135,12 @@ impl Interval {
     }
 }
 
-/// Every interface holding of `ip`, in the order the register learnt of them.
-const ENI_HOLDINGS: &str = "
+/// Every interface holding of an address (`$filter` chooses which), in the order the register
+/// learnt of them.
+macro_rules! eni_holdings {
+    ($filter:literal) => {
+        concat!(
+            "
 SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region, e.created_at, e.deleted_at,
        e.attachment_id, a.task_arn, a.attachment_id IS NOT NULL, e.ecs_proof,
        t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
@@ -129,24 +153,48 @@ LEFT JOIN attachments a ON a.attachment_id = e.attachment_id
      AND (a.eni_id = e.eni_id OR (a.eni_id IS NULL AND e.ecs_proof IS NOT NULL))
 LEFT JOIN tasks t ON t.task_arn = a.task_arn
 LEFT JOIN task_definitions d ON d.task_definition_arn = t.task_definition_arn
-WHERE i.ip = ?1
-ORDER BY i.rowid";
+",
+            $filter,
+            "
+ORDER BY i.rowid"
+        )
+    };
+}
 
-/// Every host holding of `ip`: the host's bridge and host mode tasks (they use its address),
-/// host by host and task by task in the order the register learnt of them.
-const HOST_HOLDINGS: &str = "
+/// Every interface holding of `ip`.
+const ENI_HOLDINGS: &str = eni_holdings!("WHERE i.ip = ?1");
+/// Every interface holding of every address.
+const ALL_ENI_HOLDINGS: &str = eni_holdings!("");
+
+/// Every host holding of an address (`$filter` chooses which): the host's bridge and host mode
+/// tasks (they use its address), host by host and task by task in the order the register learnt
+/// of them.
+macro_rules! host_holdings {
+    ($filter:literal) => {
+        concat!(
+            "
 SELECT ci.container_instance_arn, ci.ec2_instance_id, ci.cluster_arn, ci.account_id, ci.region, i.kind,
        i.first_seen, i.last_seen,
        t.task_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at, t.stopped_at, t.last_seen,
-       d.network_mode, d.containers
+       d.network_mode, d.containers, i.ip
 -- CROSS JOIN keeps this order: from the address, never from every task (most addresses are
 -- no host's).
 FROM instance_ips i
 CROSS JOIN container_instances ci ON ci.container_instance_arn = i.container_instance_arn
 CROSS JOIN tasks t ON t.container_instance_arn = ci.container_instance_arn
 CROSS JOIN task_definitions d ON d.task_definition_arn = t.task_definition_arn
-WHERE i.ip = ?1 AND d.network_mode IN ('bridge', 'host')
-ORDER BY i.rowid, t.rowid";
+WHERE ",
+            $filter,
+            " d.network_mode IN ('bridge', 'host')
+ORDER BY i.rowid, t.rowid"
+        )
+    };
+}
+
+/// Every host holding of `ip`.
+const HOST_HOLDINGS: &str = host_holdings!("i.ip = ?1 AND");
+/// Every host holding of every address.
+const ALL_HOST_HOLDINGS: &str = host_holdings!("");
 
 /// The sources of every subject in ?1 (a JSON array), each subject's oldest first.
 const SOURCES: &str = "
@@ -162,6 +210,7 @@ ORDER BY task_arn, name";
 
 impl Holding for EniHolding {
     const SQL: &'static str = ENI_HOLDINGS;
+    const ALL_SQL: &'static str = ALL_ENI_HOLDINGS;
 
     fn from_row(r: &Row<'_>) -> rusqlite::Result<EniHolding> {
         let has_task: bool = r.get(13)?;
@@ -216,9 +265,11 @@ impl Holding for EniHolding {
 
 impl Holding for HostHolding {
     const SQL: &'static str = HOST_HOLDINGS;
+    const ALL_SQL: &'static str = ALL_HOST_HOLDINGS;
 
     fn from_row(r: &Row<'_>) -> rusqlite::Result<HostHolding> {
         Ok(HostHolding {
+            ip: r.get(18)?,
             instance_arn: r.get(0)?,
             ec2_instance_id: r.get(1)?,
             cluster_arn: r.get(2)?,
@@ -283,7 +334,33 @@ impl Register {
     pub fn whois(&self, ip: &str, at: Option<u64>) -> Result<Vec<Holder>, Error> {
         let enis: Vec<(EniHolding, Interval)> = self.holdings(ip, at)?;
         let hosts: Vec<(HostHolding, Interval)> = self.holdings(ip, at)?;
+        let mut out: Vec<Holder> = self.holders(enis, hosts)?.into_iter().map(|h| h.holder).collect();
+        out.sort_by(|a, b| a.from.cmp(&b.from));
+        for h in &mut out {
+            if let Some(t) = &h.task_arn {
+                h.acquisitions = self.acquisitions_of(t)?;
+            }
+        }
+        Ok(out)
+    }
 
+    /// Every holder of every address with its interval in nanoseconds, by address then start:
+    /// for a caller that asks about many addresses at many times (flow logs), one read of the
+    /// register instead of a `whois` per question. [`HeldInterval::holds`] is `whois`'s test.
+    pub fn all_holders(&self) -> Result<Vec<HeldInterval>, Error> {
+        let enis: Vec<(EniHolding, Interval)> = self.all_holdings()?;
+        let hosts: Vec<(HostHolding, Interval)> = self.all_holdings()?;
+        let mut out = self.holders(enis, hosts)?;
+        out.sort_by(|a, b| (&a.holder.ip, a.from_ns).cmp(&(&b.holder.ip, b.from_ns)));
+        Ok(out)
+    }
+
+    /// The holders of the holdings read, with their sources and containers.
+    fn holders(
+        &self,
+        enis: Vec<(EniHolding, Interval)>,
+        hosts: Vec<(HostHolding, Interval)>,
+    ) -> Result<Vec<HeldInterval>, Error> {
         // Every holder's sources and containers at once, whatever their number.
         let tasks = enis.iter().filter_map(|(h, _)| h.task_arn.as_deref());
         let tasks = tasks.chain(hosts.iter().map(|(h, _)| h.task_arn.as_str()));
@@ -297,6 +374,7 @@ impl Register {
 
         let mut out = Vec::with_capacity(enis.len() + hosts.len());
         for (row, interval) in enis {
+            let (from_ns, to_ns) = (interval.from, interval.to);
             let eni_sources = sources_of(&row.eni);
             let task_sources = row.task_arn.as_deref().map_or(&none, sources_of);
             // Observed when a sync or a task event saw the address with its task.
@@ -316,62 +394,65 @@ impl Register {
                 None => (row.account, row.region),
             };
             let task = row.task.as_ref();
-            out.push(Holder {
-                ip: row.ip,
-                ip_kind: row.kind,
-                account_id: account,
-                region,
-                cluster_arn: task.and_then(|t| t.cluster_arn.clone()),
-                service: service(task.and_then(|t| t.group.as_deref())),
-                task_definition_arn: task.and_then(|t| t.task_definition_arn.clone()),
-                launch_type: task.and_then(|t| t.launch_type.clone()),
-                network_mode: row.definition.network_mode,
-                containers: row.task_arn.as_deref().map(containers_of).unwrap_or_default(),
-                task_arn: row.task_arn,
-                definition: row.definition.containers,
-                container_instance_arn: None,
-                ec2_instance_id: None,
-                eni_id: Some(row.eni),
-                attachment_id: row.attachment,
-                from: Some(format_rfc3339_signed_ns(interval.from)),
-                to: interval.to.map(format_rfc3339_signed_ns),
-                last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
-                certainty,
-                sources,
-                acquisitions: Vec::new(),
+            out.push(HeldInterval {
+                from_ns,
+                to_ns,
+                holder: Holder {
+                    ip: row.ip,
+                    ip_kind: row.kind,
+                    account_id: account,
+                    region,
+                    cluster_arn: task.and_then(|t| t.cluster_arn.clone()),
+                    service: service(task.and_then(|t| t.group.as_deref())),
+                    task_definition_arn: task.and_then(|t| t.task_definition_arn.clone()),
+                    launch_type: task.and_then(|t| t.launch_type.clone()),
+                    network_mode: row.definition.network_mode,
+                    containers: row.task_arn.as_deref().map(containers_of).unwrap_or_default(),
+                    task_arn: row.task_arn,
+                    definition: row.definition.containers,
+                    container_instance_arn: None,
+                    ec2_instance_id: None,
+                    eni_id: Some(row.eni),
+                    attachment_id: row.attachment,
+                    from: Some(format_rfc3339_signed_ns(interval.from)),
+                    to: interval.to.map(format_rfc3339_signed_ns),
+                    last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
+                    certainty,
+                    sources,
+                    acquisitions: Vec::new(),
+                },
             });
         }
         for (row, interval) in hosts {
-            out.push(Holder {
-                ip: ip.to_string(),
-                ip_kind: format!("{} (host)", row.kind),
-                account_id: row.account,
-                region: row.region,
-                cluster_arn: Some(row.cluster_arn),
-                service: service(row.group.as_deref()),
-                containers: containers_of(&row.task_arn),
-                sources: merged(sources_of(&row.instance_arn), sources_of(&row.task_arn)),
-                task_arn: Some(row.task_arn),
-                task_definition_arn: row.task_definition_arn,
-                launch_type: row.launch_type,
-                network_mode: row.definition.network_mode,
-                definition: row.definition.containers,
-                container_instance_arn: Some(row.instance_arn),
-                ec2_instance_id: row.ec2_instance_id,
-                eni_id: None,
-                attachment_id: None,
-                from: Some(format_rfc3339_signed_ns(interval.from)),
-                to: interval.to.map(format_rfc3339_signed_ns),
-                last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
-                certainty: Certainty::Observed,
-                acquisitions: Vec::new(),
+            let (from_ns, to_ns) = (interval.from, interval.to);
+            out.push(HeldInterval {
+                from_ns,
+                to_ns,
+                holder: Holder {
+                    ip: row.ip,
+                    ip_kind: format!("{} (host)", row.kind),
+                    account_id: row.account,
+                    region: row.region,
+                    cluster_arn: Some(row.cluster_arn),
+                    service: service(row.group.as_deref()),
+                    containers: containers_of(&row.task_arn),
+                    sources: merged(sources_of(&row.instance_arn), sources_of(&row.task_arn)),
+                    task_arn: Some(row.task_arn),
+                    task_definition_arn: row.task_definition_arn,
+                    launch_type: row.launch_type,
+                    network_mode: row.definition.network_mode,
+                    definition: row.definition.containers,
+                    container_instance_arn: Some(row.instance_arn),
+                    ec2_instance_id: row.ec2_instance_id,
+                    eni_id: None,
+                    attachment_id: None,
+                    from: Some(format_rfc3339_signed_ns(interval.from)),
+                    to: interval.to.map(format_rfc3339_signed_ns),
+                    last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
+                    certainty: Certainty::Observed,
+                    acquisitions: Vec::new(),
+                },
             });
-        }
-        out.sort_by(|a, b| a.from.cmp(&b.from));
-        for h in &mut out {
-            if let Some(t) = &h.task_arn {
-                h.acquisitions = self.acquisitions_of(t)?;
-            }
         }
         Ok(out)
     }
@@ -410,6 +491,19 @@ impl Register {
             if interval.holds(at) {
                 out.push((h, interval));
             }
+        }
+        Ok(out)
+    }
+
+    /// The holdings of every address of one kind, in the order of `H::ALL_SQL`.
+    fn all_holdings<H: Holding>(&self) -> Result<Vec<(H, Interval)>, Error> {
+        let mut st = self.conn.prepare(H::ALL_SQL)?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let h = H::from_row(r)?;
+            let interval = h.interval();
+            out.push((h, interval));
         }
         Ok(out)
     }

@@ -102,6 +102,50 @@ fn one_ip_two_tasks_at_different_times() {
     assert!(r.whois("10.9.9.9", None).unwrap().is_empty());
 }
 
+/// `all_holders` is `whois` for every address at once: the same holders, and `holds` gives the
+/// same answer at every instant (an edge, inside, between the two, after).
+#[test]
+fn all_holders_answer_as_whois_does() {
+    let mut r = Register::in_memory().unwrap();
+    r.add_task(&task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/aaa",
+        "att-a",
+        "eni-a",
+        "10.0.0.7",
+        "2026-01-01T10:00:00Z",
+        Some("2026-01-01T12:00:00Z"),
+        ev("e1", "2026-01-01T12:00:01Z"),
+    ))
+    .unwrap();
+    r.add_task(&task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/bbb",
+        "att-b",
+        "eni-b",
+        "10.0.0.7",
+        "2026-01-01T13:00:00Z",
+        None,
+        ev("e2", "2026-01-01T13:00:01Z"),
+    ))
+    .unwrap();
+    let all = r.all_holders().unwrap();
+    assert_eq!(all.len(), 2);
+    for at in [
+        "2026-01-01T09:00:00Z",
+        "2026-01-01T10:00:00Z",
+        "2026-01-01T11:00:00Z",
+        "2026-01-01T12:00:00Z",
+        "2026-01-01T12:30:00Z",
+        "2026-01-01T13:00:00Z",
+        "2027-01-01T00:00:00Z",
+    ] {
+        let at = t(at);
+        let mut mine: Vec<_> =
+            all.iter().filter(|h| h.holder.ip == "10.0.0.7" && h.holds(at)).map(|h| h.holder.clone()).collect();
+        mine.sort_by(|a, b| a.from.cmp(&b.from));
+        assert_eq!(mine, r.whois("10.0.0.7", Some(at)).unwrap());
+    }
+}
+
 #[test]
 fn the_same_facts_twice_change_nothing() {
     let mut r = Register::in_memory().unwrap();
