@@ -66,6 +66,9 @@ pub(crate) enum Command {
     /// The live inventory of ECS across accounts and regions, into the asset register.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+    /// VPC flow logs tied to the task, container and process behind each address (docs/FLOWS.md).
+    #[command(subcommand)]
+    Flows(crate::flows::FlowsCommand),
     /// Which task, container, service and account held an IP address, and when.
     #[command(
         after_help = "Examples:\n  curtain whois 10.0.0.139\n  curtain whois 10.0.0.139 --at 2026-11-29T10:15:00Z --format json"

@@ -13,6 +13,7 @@ mod acquire_ecs;
 mod analysis;
 mod args;
 mod collect;
+mod flows;
 mod output;
 mod register;
 
@@ -34,6 +35,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Reparse(a) => run_reparse(a),
         Command::Ingest(cmd) => register::ingest(cmd),
         Command::Whois(a) => register::whois(a),
+        Command::Flows(c) => flows::flows(c),
         Command::Inventory(InventoryCommand::Sync(a)) => register::inventory_sync(a),
         Command::Detectors(a) => analysis::detectors(a),
         Command::Findings(a) => analysis::findings(a),

@@ -9,6 +9,7 @@ mod analysis;
 mod archive;
 mod bench;
 mod ecs;
+mod flows;
 mod lab;
 mod process;
 mod register;
