@@ -69,6 +69,12 @@ pub(crate) enum Command {
     /// VPC flow logs tied to the task, container and process behind each address (docs/FLOWS.md).
     #[command(subcommand)]
     Flows(crate::flows::FlowsCommand),
+    /// Findings from CloudTrail joined to the register: task credentials used elsewhere, ECS
+    /// Exec sessions, overridden and privileged tasks, unusual deployers.
+    #[command(
+        after_help = "Examples:\n  curtain hunt AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/29/*.json.gz --db register.db\n  curtain hunt trail.json --format json --min-severity high\n\nExit 1 when there are findings, 0 when none, 2 on an error."
+    )]
+    Hunt(crate::hunt::HuntArgs),
     /// Which task, container, service and account held an IP address, and when.
     #[command(
         after_help = "Examples:\n  curtain whois 10.0.0.139\n  curtain whois 10.0.0.139 --at 2026-11-29T10:15:00Z --format json"

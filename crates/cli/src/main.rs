@@ -14,6 +14,7 @@ mod analysis;
 mod args;
 mod collect;
 mod flows;
+mod hunt;
 mod output;
 mod register;
 
@@ -35,6 +36,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Reparse(a) => run_reparse(a),
         Command::Ingest(cmd) => register::ingest(cmd),
         Command::Whois(a) => register::whois(a),
+        Command::Hunt(a) => hunt::hunt(a),
         Command::Flows(c) => flows::flows(c),
         Command::Inventory(InventoryCommand::Sync(a)) => register::inventory_sync(a),
         Command::Detectors(a) => analysis::detectors(a),

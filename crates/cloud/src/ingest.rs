@@ -159,6 +159,12 @@ pub fn task_fact(t: &Value, account: Option<&str>, region: Option<&str>, source:
     })
 }
 
+/// The CloudTrail records of an input, in any of the forms [`cloudtrail`] reads; what could not be
+/// read goes to `errors`.
+pub fn cloudtrail_records(input: &[u8], errors: &mut Vec<String>) -> Vec<Value> {
+    documents(input, errors)
+}
+
 /// The JSON documents of an input: one object, an array, JSON lines, a CloudWatch Logs export
 /// (`TIMESTAMP {json}` per line) or a `{"events": [{"message": "{json}"}]}` dump.
 fn documents(input: &[u8], errors: &mut Vec<String>) -> Vec<Value> {

@@ -324,6 +324,9 @@ pub fn detectors_with(w: &mut dyn Write, rules: &Rules) -> io::Result<()> {
         writeln!(w, "## {} (`{}`)\n", term(&d.title), term(&d.id))?;
         writeln!(w, "- severity: {}", d.severity)?;
         writeln!(w, "- ATT&CK: {}", term(&d.attack.join(", ")))?;
+        if d.is_cloudtrail() {
+            writeln!(w, "- reads: CloudTrail records, in `curtain hunt` (joined to the asset register)")?;
+        }
         if !d.is_builtin() {
             writeln!(w, "- rule file: {}", term(&d.source))?;
         }

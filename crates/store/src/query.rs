@@ -457,6 +457,19 @@ impl Register {
         Ok(out)
     }
 
+    /// The ARN of the task with this id (an ARN's last part, in either form), when the register
+    /// knows it.
+    pub fn task_by_id(&self, id: &str) -> Result<Option<String>, Error> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT task_arn FROM tasks WHERE task_arn = ?1 OR task_arn LIKE '%/' || ?1 ORDER BY task_arn LIMIT 1",
+        )?;
+        let mut rows = st.query([id])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    }
+
     /// The acquisitions of a task's containers, oldest first.
     pub fn acquisitions_of(&self, task_arn: &str) -> Result<Vec<curtain_model::register::AcquisitionRef>, Error> {
         let mut st = self.conn.prepare_cached(

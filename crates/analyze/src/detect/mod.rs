@@ -13,6 +13,7 @@ use curtain_model::{Evidence, Finding, Process, Severity};
 
 mod anon_exec;
 mod bind_shell;
+mod cloud;
 mod connection_match;
 mod credential_endpoint;
 mod deleted_exe;
@@ -102,7 +103,12 @@ const BUILTIN: &[&Engine] = &[
 pub(crate) const KINDS: &[&Engine] = &[&process_match::ENGINE, &connection_match::ENGINE];
 
 pub(crate) fn builtin_engine(id: &str) -> Option<&'static Engine> {
-    BUILTIN.iter().copied().find(|e| e.kind == id)
+    BUILTIN.iter().chain(cloud::ALL).copied().find(|e| e.kind == id)
+}
+
+/// Whether an engine is one of the CloudTrail detectors (`curtain hunt`).
+pub(crate) fn is_cloudtrail(e: &Engine) -> bool {
+    cloud::ALL.iter().any(|c| std::ptr::eq(*c, e))
 }
 
 /// Runs every rule; findings sorted by severity (highest first), then pid, then detector id, and
@@ -306,10 +312,11 @@ mod tests {
             assert!(!d.doc.is_empty() && !d.title.is_empty(), "{}", d.id);
             assert!(d.attack.iter().all(|t| crate::rules::valid_attack(t)), "{}", d.id);
         }
-        assert_eq!(rules.len(), 13);
-        // Every built-in detector has its rule file, in the listing order.
+        assert_eq!(rules.len(), BUILTIN.len() + cloud::ALL.len());
+        // Every built-in detector has its rule file, in the listing order: the process detectors,
+        // then the CloudTrail ones.
         let order: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-        let engines: Vec<&str> = BUILTIN.iter().map(|e| e.kind).collect();
+        let engines: Vec<&str> = BUILTIN.iter().chain(cloud::ALL).map(|e| e.kind).collect();
         assert_eq!(order, engines);
     }
 

@@ -10,6 +10,7 @@ mod archive;
 mod bench;
 mod ecs;
 mod flows;
+mod hunt;
 mod lab;
 mod process;
 mod register;
