@@ -110,7 +110,7 @@ pub(crate) struct EcsArgs {
     pub(crate) ip: Option<String>,
     #[arg(long, value_name = "TIME", requires = "ip")]
     pub(crate) at: Option<String>,
-    /// The register: where --ip is looked up (default register.db), and where each acquisition
+    /// The register: where --ip is looked up (default curtain-register.db, as for whois), and where each acquisition
     /// is recorded against its task when given.
     #[arg(long, value_name = "FILE")]
     pub(crate) db: Option<PathBuf>,

@@ -156,7 +156,7 @@ fn task_of_ip(a: &EcsArgs, ip: &str) -> io::Result<String> {
         }
         None => None,
     };
-    let db = a.db.clone().unwrap_or_else(|| "register.db".into());
+    let db = a.db.clone().unwrap_or_else(|| "curtain-register.db".into());
     if !db.exists() {
         return Err(usage(format!(
             "{}: no register (--db; `curtain inventory sync` or `ingest` make one)",

@@ -29,7 +29,7 @@ pub(crate) struct Inputs {
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
     /// The asset register (from `inventory sync` and `ingest`).
-    #[arg(long, value_name = "FILE", default_value = "register.db")]
+    #[arg(long, value_name = "FILE", default_value = "curtain-register.db")]
     pub(crate) db: PathBuf,
     /// Snapshots whose sockets name the process behind a flow (repeatable).
     #[arg(long = "snapshot", value_name = "ARCHIVE")]
