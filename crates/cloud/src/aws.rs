@@ -277,11 +277,10 @@ impl RegionApi for AwsRegion {
         Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
     }
 
-    async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError> {
-        let filter =
-            aws_sdk_ec2::types::Filter::builder().name("description").values("arn:aws:ecs:*:attachment/*").build();
-        let pages: Vec<_> =
-            self.ec2.describe_network_interfaces().filters(filter).into_paginator().send().collect().await;
+    async fn enis(&self) -> Result<Vec<EniFact>, CloudError> {
+        // Every interface, not only ECS's: whoever owns an address is named (curtain_model::
+        // register::classify_eni), the ECS task claim checked as before.
+        let pages: Vec<_> = self.ec2.describe_network_interfaces().into_paginator().send().collect().await;
         let mut out = Vec::new();
         for p in pages {
             for ni in p.map_err(|e| err("DescribeNetworkInterfaces", e))?.network_interfaces() {
@@ -311,18 +310,23 @@ impl RegionApi for AwsRegion {
                     }
                 }
                 let description = ni.description().map(str::to_string);
+                let attachment_id = description.as_deref().and_then(attachment_of_description);
                 out.push(EniFact {
                     eni_id: eni_id.to_string(),
-                    attachment_id: description.as_deref().and_then(attachment_of_description),
                     // Only an AWS service can make a requester-managed interface; the emulator
                     // makes none, and the task's own attachment names its interface anyway.
-                    ecs_proof: ni.requester_managed().unwrap_or(false).then(|| "requester-managed".to_string()),
+                    ecs_proof: (attachment_id.is_some() && ni.requester_managed().unwrap_or(false))
+                        .then(|| "requester-managed".to_string()),
+                    attachment_id,
                     account_id: self.account_id.clone(),
                     region: self.region.clone(),
                     ips,
                     created_at: None,
                     deleted_at: None,
                     description,
+                    interface_type: ni.interface_type().map(|t| t.as_str().to_string()),
+                    requester_id: ni.requester_id().map(str::to_string),
+                    instance_id: ni.attachment().and_then(|a| a.instance_id()).map(str::to_string),
                     source: self.source.clone(),
                 });
             }

@@ -327,6 +327,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     created_at: Some(at),
                     deleted_at: None,
                     description,
+                    interface_type: None,
+                    requester_id: None,
+                    instance_id: None,
                     source,
                 });
             }
@@ -341,6 +344,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     created_at: None,
                     deleted_at: Some(at),
                     description: None,
+                    interface_type: None,
+                    requester_id: None,
+                    instance_id: None,
                     source,
                 }),
                 None => r.skipped += 1,

@@ -33,8 +33,8 @@ pub trait RegionApi {
     async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError>;
     /// At most 100 arns at a time.
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
-    /// ENIs whose description names an ECS attachment.
-    async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError>;
+    /// Every network interface, with what names its owner (ECS's by their attachment).
+    async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError>;
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError>;
     /// The cluster's container instances with their EC2 instance's addresses.
@@ -118,7 +118,7 @@ pub async fn inventory_region<A: RegionApi>(
         }
     }
     progress("network interfaces");
-    match api.ecs_enis().await {
+    match api.enis().await {
         Ok(e) => inv.enis = e,
         Err(e) => inv.errors.push(format!("DescribeNetworkInterfaces: {e}")),
     }
@@ -193,7 +193,7 @@ pub(crate) mod tests {
                 })
                 .collect())
         }
-        async fn ecs_enis(&self) -> Result<Vec<EniFact>, CloudError> {
+        async fn enis(&self) -> Result<Vec<EniFact>, CloudError> {
             self.call("DescribeNetworkInterfaces")?;
             Ok(vec![])
         }

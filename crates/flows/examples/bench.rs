@@ -42,6 +42,8 @@ fn holder(i: u32) -> HeldInterval {
             last_seen: None,
             certainty: Certainty::Observed,
             sources: Vec::new(),
+            kind: "ecs-task".into(),
+            owner: None,
             acquisitions: Vec::new(),
         },
     }

@@ -43,6 +43,8 @@ fn holder(ip: &str, eni: &str, task: Option<&str>) -> HeldInterval {
             last_seen: None,
             certainty: Certainty::Observed,
             sources: Vec::new(),
+            kind: "ecs-task".into(),
+            owner: None,
             acquisitions: Vec::new(),
         },
     }

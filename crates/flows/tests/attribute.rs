@@ -79,6 +79,9 @@ fn register() -> Register {
         created_at: Some(ns("2026-01-01T00:00:00Z")),
         deleted_at: None,
         description: Some("Interface for NAT Gateway".into()),
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: Provenance { kind: SourceKind::CloudTrail, id: "ct1".into(), at_ns: ns("2026-01-01T00:00:00Z") },
     })
     .unwrap();
@@ -400,6 +403,9 @@ fn an_interface_known_only_from_cloudtrail() {
         created_at: Some(ns("2026-02-01T09:00:02Z")),
         deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: ct("c1", "2026-02-01T09:00:02Z"),
     })
     .unwrap();

@@ -105,7 +105,133 @@ pub struct EniFact {
     pub created_at: Option<u64>,
     pub deleted_at: Option<u64>,
     pub description: Option<String>,
+    /// EC2's `InterfaceType` (`interface`, `nat_gateway`, `lambda`, `vpc_endpoint`, `branch`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_type: Option<String>,
+    /// EC2's `RequesterId`: the service or account that made a requester-managed interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_id: Option<String>,
+    /// The EC2 instance it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     pub source: Provenance,
+}
+
+/// The kinds of owner `whois` names, first on each holder.
+pub const OWNER_KINDS: &[&str] = &[
+    "ecs-task",
+    "ec2-instance",
+    "load-balancer",
+    "nat-gateway",
+    "lambda",
+    "vpc-endpoint",
+    "efs-mount-target",
+    "rds",
+    "eks",
+    "transit-gateway",
+    "elastic-ip",
+    "unknown",
+];
+
+/// Who owns an interface that is not an ECS task's: its kind (one of [`OWNER_KINDS`]) and what
+/// identifies it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub kind: String,
+    /// The owner's id: an instance id, a NAT gateway id, a function name, a load balancer's
+    /// name, an endpoint id, a file system and mount target...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// More of what AWS says: the load balancer's type, the EKS cluster...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The interface's description as AWS gives it, kept for an owner it cannot classify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Classifies an interface's owner from what EC2 says of it: its interface type, who requested
+/// it, the instance it is attached to, and its description, in the forms AWS documents for each
+/// service. An owner it cannot classify is `unknown`, with the raw description kept. The
+/// description is anyone's to write: only the ECS task claim is ever checked further (see
+/// [`EniFact::ecs_proof`]); the others name what the interface says it is for.
+pub fn classify_eni(
+    description: Option<&str>,
+    interface_type: Option<&str>,
+    requester_id: Option<&str>,
+    instance_id: Option<&str>,
+) -> Owner {
+    let d = description.unwrap_or("").trim();
+    let t = interface_type.unwrap_or("");
+    let own = |kind: &str, id: Option<&str>, detail: Option<&str>| Owner {
+        kind: kind.into(),
+        id: id.filter(|s| !s.is_empty()).map(str::to_string),
+        detail: detail.filter(|s| !s.is_empty()).map(str::to_string),
+        description: description.map(str::to_string),
+    };
+    let word = |s: &str, prefix: &str| {
+        s.split(|c: char| c.is_whitespace() || c == ')' || c == '(').find(|w| w.starts_with(prefix)).map(str::to_string)
+    };
+    if d.starts_with("arn:aws:ecs:") && d.contains(":attachment/") {
+        return own("ecs-task", None, None);
+    }
+    if t == "nat_gateway" || d.starts_with("Interface for NAT Gateway") {
+        return own("nat-gateway", word(d, "nat-").as_deref(), None);
+    }
+    if t == "lambda" || d.starts_with("AWS Lambda VPC ENI") {
+        // "AWS Lambda VPC ENI-<function>-<uuid>": the function (one ENI serves every function of
+        // the same subnet and security groups; the name is the one it was made for).
+        let f = d.strip_prefix("AWS Lambda VPC ENI-").map(|r| {
+            let parts: Vec<&str> = r.rsplitn(6, '-').collect();
+            if parts.len() == 6 {
+                parts[5]
+            } else {
+                r
+            }
+        });
+        return own("lambda", f, None);
+    }
+    if let Some(rest) = d.strip_prefix("ELB ") {
+        // "ELB app/NAME/ID", "ELB net/NAME/ID", "ELB gwy/NAME/ID", or "ELB NAME" (classic).
+        let mut it = rest.split('/');
+        let (kind, name) = match (it.next(), it.next()) {
+            (Some("app"), Some(n)) => ("application", n),
+            (Some("net"), Some(n)) => ("network", n),
+            (Some("gwy"), Some(n)) => ("gateway", n),
+            _ => ("classic", rest),
+        };
+        return own("load-balancer", Some(name), Some(kind));
+    }
+    if t == "network_load_balancer" || t == "gateway_load_balancer" {
+        return own("load-balancer", None, Some(t));
+    }
+    if t == "vpc_endpoint" || t == "gateway_load_balancer_endpoint" || d.starts_with("VPC Endpoint Interface") {
+        return own("vpc-endpoint", word(d, "vpce-").as_deref(), None);
+    }
+    if d.starts_with("EFS mount target") {
+        let fs = word(d, "fs-");
+        return own("efs-mount-target", fs.as_deref(), word(d, "fsmt-").as_deref());
+    }
+    if d == "RDSNetworkInterface" || requester_id == Some("amazon-rds") {
+        return own("rds", None, None);
+    }
+    if t == "transit_gateway" || d.starts_with("Network Interface for Transit Gateway Attachment") {
+        return own("transit-gateway", word(d, "tgw-attach-").as_deref(), None);
+    }
+    if let Some(c) = d.strip_prefix("Amazon EKS ") {
+        return own("eks", Some(c), Some("control plane"));
+    }
+    if t == "branch" || t == "trunk" || d.starts_with("aws-K8S-") {
+        return own(
+            "eks",
+            instance_id.or_else(|| d.strip_prefix("aws-K8S-")),
+            Some(if t.is_empty() { "node" } else { t }),
+        );
+    }
+    if let Some(i) = instance_id {
+        return own("ec2-instance", Some(i), None);
+    }
+    own("unknown", None, None)
 }
 
 /// How sure the register is that a holder held an address over an interval.
@@ -154,9 +280,20 @@ pub struct Holder {
     pub last_seen: Option<String>,
     pub certainty: Certainty,
     pub sources: Vec<Provenance>,
+    /// What holds it: one of [`OWNER_KINDS`] (`ecs-task` for a task, whether on its own
+    /// interface or on its container instance's address).
+    #[serde(default = "ecs_task")]
+    pub kind: String,
+    /// Who, when it is not a task: the interface's owner as EC2 describes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
     /// The snapshots `curtain acquire` took of the task's containers, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acquisitions: Vec<AcquisitionRef>,
+}
+
+fn ecs_task() -> String {
+    "ecs-task".into()
 }
 
 /// One acquisition of a task's container, as the register keeps it.
@@ -222,4 +359,81 @@ pub struct ContainerInstanceFact {
     pub account_id: String,
     pub region: String,
     pub source: Provenance,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Descriptions and interface types as AWS documents them for each service's interfaces.
+    #[test]
+    fn every_owner_kind_from_what_ec2_says() {
+        let c = |d: &str, t: &str, req: Option<&str>, inst: Option<&str>| {
+            let o = classify_eni((!d.is_empty()).then_some(d), (!t.is_empty()).then_some(t), req, inst);
+            (o.kind, o.id, o.detail)
+        };
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(c("arn:aws:ecs:us-east-1:111122223333:attachment/1a2b", "interface", None, None).0, "ecs-task");
+        assert_eq!(
+            c("Interface for NAT Gateway nat-0a1b2c3d4e5f60718", "nat_gateway", None, None),
+            ("nat-gateway".into(), s("nat-0a1b2c3d4e5f60718"), None)
+        );
+        assert_eq!(
+            c("AWS Lambda VPC ENI-my-function-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9", "lambda", None, None),
+            ("lambda".into(), s("my-function"), None)
+        );
+        assert_eq!(
+            c("ELB app/web-alb/50dc6c495c0c9188", "interface", Some("amazon-elb"), None),
+            ("load-balancer".into(), s("web-alb"), s("application"))
+        );
+        assert_eq!(
+            c("ELB net/api-nlb/4d3c2b1a", "network_load_balancer", None, None),
+            ("load-balancer".into(), s("api-nlb"), s("network"))
+        );
+        assert_eq!(
+            c("ELB legacy-elb", "interface", None, None),
+            ("load-balancer".into(), s("legacy-elb"), s("classic"))
+        );
+        assert_eq!(
+            c("VPC Endpoint Interface vpce-0a1b2c3d4e5f60718", "vpc_endpoint", None, None),
+            ("vpc-endpoint".into(), s("vpce-0a1b2c3d4e5f60718"), None)
+        );
+        assert_eq!(
+            c("EFS mount target for fs-12345678 (fsmt-87654321)", "interface", None, None),
+            ("efs-mount-target".into(), s("fs-12345678"), s("fsmt-87654321"))
+        );
+        assert_eq!(c("RDSNetworkInterface", "interface", Some("amazon-rds"), None).0, "rds");
+        assert_eq!(c("Amazon EKS prod", "interface", None, None), ("eks".into(), s("prod"), s("control plane")));
+        assert_eq!(c("aws-K8S-i-0a1b2c3d4e5f60718", "interface", None, Some("i-0a1b2c3d4e5f60718")).0, "eks");
+        assert_eq!(
+            c(
+                "Network Interface for Transit Gateway Attachment tgw-attach-0a1b2c3d4e5f60718",
+                "transit_gateway",
+                None,
+                None
+            ),
+            ("transit-gateway".into(), s("tgw-attach-0a1b2c3d4e5f60718"), None)
+        );
+        assert_eq!(
+            c("Primary network interface", "interface", None, Some("i-0123456789abcdef0")),
+            ("ec2-instance".into(), s("i-0123456789abcdef0"), None)
+        );
+        let o = classify_eni(Some("made by hand"), Some("interface"), None, None);
+        assert_eq!((o.kind.as_str(), o.description.as_deref()), ("unknown", Some("made by hand")));
+        for k in [
+            "ecs-task",
+            "nat-gateway",
+            "lambda",
+            "load-balancer",
+            "vpc-endpoint",
+            "efs-mount-target",
+            "rds",
+            "eks",
+            "transit-gateway",
+            "ec2-instance",
+            "unknown",
+        ] {
+            assert!(OWNER_KINDS.contains(&k));
+        }
+    }
 }

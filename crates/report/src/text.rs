@@ -388,8 +388,18 @@ pub fn holders(
                 curtain_model::register::Certainty::Claimed => "claimed",
             }
         )?;
+        if let (Some(o), false) = (&h.owner, h.kind == "ecs-task") {
+            let id = o.id.as_deref().map(|i| format!(" {}", term(i))).unwrap_or_default();
+            let detail = o.detail.as_deref().map(|d| format!(" ({})", term(d))).unwrap_or_default();
+            let described = match (&o.description, o.kind.as_str()) {
+                (Some(d), "unknown") => format!(": described as {:?}", term(d)),
+                _ => String::new(),
+            };
+            writeln!(w, "    {}{id}{detail}{described}", term(&h.kind))?;
+        }
         match &h.task_arn {
-            Some(t) => writeln!(w, "    task {}", term(t))?,
+            _ if h.kind != "ecs-task" => {}
+            Some(t) => writeln!(w, "    ecs-task {}", term(t))?,
             None if h.certainty == curtain_model::register::Certainty::Claimed => writeln!(
                 w,
                 "    task unknown: only the interface's description claims ECS attachment {} (ECS's own records do not confirm it)",

@@ -132,6 +132,9 @@ fn fill(r: &mut Register, tasks: usize) {
                 created_at: Some(started - 2_000_000_000),
                 deleted_at: Some(stopped + 1_000_000_000),
                 description: Some(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:attachment/{att}")),
+                interface_type: None,
+                requester_id: None,
+                instance_id: None,
                 source: src(SourceKind::CloudTrail, format!("ct-{i}"), started - 2_000_000_000),
             })
             .unwrap();

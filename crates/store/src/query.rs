@@ -35,6 +35,8 @@ struct EniHolding {
     ecs_proof: Option<String>,
     task: Option<TaskRow>,
     definition: Definition,
+    /// The interface's owner as EC2 describes it (for one that is no task's).
+    owner: curtain_model::register::Owner,
 }
 
 /// What the register holds of a task itself.
@@ -145,7 +147,7 @@ SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region
        e.attachment_id, a.task_arn, a.attachment_id IS NOT NULL, e.ecs_proof,
        t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
        t.stopped_at, t.last_seen, t.account_id, t.region,
-       d.network_mode, d.containers
+       d.network_mode, d.containers, e.description, e.interface_type, e.requester_id, e.instance_id
 FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
 -- The attachment names the interface, or ECS made the interface for an attachment that has
 -- none yet; a description alone links nothing.
@@ -244,6 +246,11 @@ impl Holding for EniHolding {
                 false => None,
             },
             definition: Definition::from_columns(r.get(24)?, r.get(25)?),
+            owner: {
+                let (d, t, q, i): (Option<String>, Option<String>, Option<String>, Option<String>) =
+                    (r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?);
+                curtain_model::register::classify_eni(d.as_deref(), t.as_deref(), q.as_deref(), i.as_deref())
+            },
         })
     }
 
@@ -394,6 +401,13 @@ impl Register {
                 None => (row.account, row.region),
             };
             let task = row.task.as_ref();
+            // A task's (or one claimed for ECS by its description alone: `claimed`, no task
+            // named); else the interface's owner as EC2 describes it.
+            let (kind, owner) = if row.task_arn.is_some() || row.owner.kind == "ecs-task" {
+                ("ecs-task".to_string(), None)
+            } else {
+                (row.owner.kind.clone(), Some(row.owner.clone()))
+            };
             out.push(HeldInterval {
                 from_ns,
                 to_ns,
@@ -419,6 +433,8 @@ impl Register {
                     last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
                     certainty,
                     sources,
+                    kind: kind.clone(),
+                    owner,
                     acquisitions: Vec::new(),
                 },
             });
@@ -450,6 +466,8 @@ impl Register {
                     to: interval.to.map(format_rfc3339_signed_ns),
                     last_seen: Some(format_rfc3339_signed_ns(interval.last_seen)),
                     certainty: Certainty::Observed,
+                    kind: "ecs-task".into(),
+                    owner: None,
                     acquisitions: Vec::new(),
                 },
             });

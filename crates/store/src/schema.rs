@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_enis_ecs_proof"),
     migration!(4, "0004_tasks_by_container_instance"),
     migration!(5, "0005_acquisitions"),
+    migration!(6, "0006_eni_owners"),
 ];
 
 /// Kept apart from the migrations: registers older than it hold it only once opened by a

@@ -120,9 +120,20 @@ impl Register {
         self.eni_row(&e.eni_id, e.attachment_id.as_deref(), &e.account_id, &e.region, at)?;
         self.conn.execute(
             "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
-                             deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5)
+                             deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5),
+                             interface_type = coalesce(?6, interface_type), requester_id = coalesce(?7, requester_id),
+                             instance_id = coalesce(?8, instance_id)
              WHERE eni_id = ?1",
-            params![e.eni_id, e.description, ns(e.created_at), ns(e.deleted_at), e.ecs_proof],
+            params![
+                e.eni_id,
+                e.description,
+                ns(e.created_at),
+                ns(e.deleted_at),
+                e.ecs_proof,
+                e.interface_type,
+                e.requester_id,
+                e.instance_id
+            ],
         )?;
         // Only an interface ECS made names the attachment's interface; a description alone must
         // not take the place of the task's real one.

@@ -125,7 +125,7 @@ ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
 "#;
 
 /// The migrations there are now.
-const LATEST: i64 = 5;
+const LATEST: i64 = 6;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-west-2";
@@ -391,6 +391,8 @@ fn holder_a(definitions: bool) -> Holder {
         from: time("2026-01-01T10:00:00Z"),
         to: None,
         last_seen: time("2026-01-01T11:00:01Z"),
+        kind: "ecs-task".into(),
+        owner: None,
         acquisitions: Vec::new(),
         certainty: Certainty::Observed,
         sources: vec![
@@ -423,6 +425,8 @@ fn holder_c() -> Holder {
         from: time("2026-02-01T09:00:00Z"),
         to: time("2026-02-01T10:00:00Z"),
         last_seen: time("2026-02-01T10:00:00Z"),
+        kind: "ecs-task".into(),
+        owner: None,
         acquisitions: Vec::new(),
         certainty: Certainty::Inferred,
         sources: vec![
@@ -455,6 +459,8 @@ fn holder_x() -> Holder {
         from: time("2026-02-01T09:10:00Z"),
         to: None,
         last_seen: time("2026-02-01T09:10:00Z"),
+        kind: "ecs-task".into(),
+        owner: None,
         acquisitions: Vec::new(),
         certainty: Certainty::Inferred,
         sources: vec![src(SourceKind::CloudTrail, "c2", "2026-02-01T09:10:00Z")],
@@ -493,6 +499,8 @@ fn holder_h() -> Holder {
         from: time("2026-03-01T10:00:00Z"),
         to: time("2026-03-01T11:30:00Z"),
         last_seen: time("2026-03-01T12:00:00Z"),
+        kind: "ecs-task".into(),
+        owner: None,
         acquisitions: Vec::new(),
         certainty: Certainty::Observed,
         sources: vec![
@@ -548,6 +556,7 @@ fn migrations(ran_before: usize) -> Vec<(i64, String, bool)> {
         "0003_enis_ecs_proof",
         "0004_tasks_by_container_instance",
         "0005_acquisitions",
+        "0006_eni_owners",
     ]
     .iter()
     .zip(timed)
@@ -635,6 +644,9 @@ fn a_migrated_register_takes_new_facts() {
         created_at: Some(t("2026-01-01T10:30:00Z") as u64),
         deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-a".into()),
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: src(SourceKind::CloudTrail, "c-evil", "2026-01-01T10:30:00Z"),
     })
     .unwrap();
@@ -661,6 +673,7 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     // acquisitions of migration 5.
     old.execute_batch("CREATE INDEX tasks_by_container_instance ON tasks (container_instance_arn);").unwrap();
     old.execute_batch(include_str!("../migrations/0005_acquisitions.sql")).unwrap();
+    old.execute_batch(include_str!("../migrations/0006_eni_owners.sql")).unwrap();
     assert_eq!(schema(&new), schema(&old));
     assert_eq!(user_version(&dir.db()), LATEST);
     assert_eq!(recorded(&dir.db()), migrations(0));
@@ -681,6 +694,9 @@ fn an_up_to_date_register_opens_while_a_sync_writes() {
             created_at: None,
             deleted_at: None,
             description: None,
+            interface_type: None,
+            requester_id: None,
+            instance_id: None,
             source: src(SourceKind::Sync, "s1", "2026-01-01T10:00:00Z"),
         })
         .unwrap();

@@ -186,6 +186,9 @@ fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
         created_at: Some(t("2026-02-01T09:00:02Z")),
         deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: ct("c1", "2026-02-01T09:00:02Z"),
     })
     .unwrap();
@@ -199,6 +202,9 @@ fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
         created_at: None,
         deleted_at: Some(t("2026-02-01T10:00:00Z")),
         description: None,
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: ct("d1", "2026-02-01T10:00:00Z"),
     })
     .unwrap();
@@ -249,6 +255,9 @@ fn a_description_alone_cannot_attribute_an_address_to_a_task() {
         created_at: Some(t("2026-02-01T09:00:05Z")),
         deleted_at: None,
         description: Some(format!("arn:aws:ecs:us-west-2:111122223333:attachment/{att}")),
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
         source: ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
     };
     // Made by someone else, claiming either task's attachment.

@@ -232,7 +232,9 @@ fn inventory_sync_of_three_accounts_and_two_regions() {
         for r in regions {
             assert!(
                 text.contains(&format!(
-                    "  {a} {r}: 1 cluster(s), 2 task(s), 0 ENI(s), 1 service(s), 1 task definition(s)"
+                    // Every interface is listed: the emulator's two task interfaces (without the
+                    // ECS description AWS gives them, so named by the tasks' own attachments).
+                    "  {a} {r}: 1 cluster(s), 2 task(s), 2 ENI(s), 1 service(s), 1 task definition(s)"
                 )),
                 "{a} {r}: {text}"
             );
@@ -330,4 +332,72 @@ print(len(org.list_accounts()["Accounts"]))
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains(&format!("{n} account × region(s), 0 with errors")), "{text}");
+}
+
+#[test]
+#[ignore = "needs the AWS emulator (scripts/test installs and starts it)"]
+fn whois_names_every_kind_of_owner() {
+    let (url, python) = emulator();
+    let account = fresh_account(8);
+    // Interfaces as each service makes them, in the emulator: an instance's own, and interfaces
+    // with the descriptions (and, where the emulator keeps it, the interface type) AWS documents
+    // for a NAT gateway, a Lambda function, load balancers, a VPC endpoint, an EFS mount target,
+    // RDS, EKS and a transit gateway attachment (the emulator cannot make those services'
+    // interfaces itself, and makes every interface look user-made); one made by hand.
+    let seed = format!(
+        r#"
+import boto3, json
+sts = boto3.client("sts", endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+c = sts.assume_role(RoleArn="arn:aws:iam::{account}:role/curtain-read", RoleSessionName="seed")["Credentials"]
+ec2 = boto3.client("ec2", endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
+                   aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+out = {{}}
+inst = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub)["Instances"][0]
+out["ec2-instance"] = (inst["PrivateIpAddress"], inst["InstanceId"], inst["NetworkInterfaces"][0]["NetworkInterfaceId"])
+kinds = [
+    ("nat-gateway", "Interface for NAT Gateway nat-0a1b2c3d4e5f60718", "nat-0a1b2c3d4e5f60718"),
+    ("lambda", "AWS Lambda VPC ENI-orders-worker-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9", "orders-worker"),
+    ("load-balancer", "ELB app/web-alb/50dc6c495c0c9188", "web-alb"),
+    ("vpc-endpoint", "VPC Endpoint Interface vpce-0a1b2c3d4e5f60718", "vpce-0a1b2c3d4e5f60718"),
+    ("efs-mount-target", "EFS mount target for fs-12345678 (fsmt-87654321)", "fs-12345678"),
+    ("rds", "RDSNetworkInterface", None),
+    ("eks", "Amazon EKS prod", "prod"),
+    ("transit-gateway", "Network Interface for Transit Gateway Attachment tgw-attach-0a1b2c3d4e5f60718", "tgw-attach-0a1b2c3d4e5f60718"),
+    ("unknown", "made by hand", None),
+]
+for kind, desc, owner in kinds:
+    ni = ec2.create_network_interface(SubnetId=sub, Description=desc)["NetworkInterface"]
+    out[kind] = (ni["PrivateIpAddress"], owner, ni["NetworkInterfaceId"])
+print(json.dumps(out))
+"#
+    );
+    let o = Command::new(&python).arg("-c").arg(&seed).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want: serde_json::Map<String, Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("register.db");
+    let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
+    assert!(run(&mut c).status.success());
+    for (kind, v) in &want {
+        let (ip, owner, eni) = (v[0].as_str().unwrap(), &v[1], &v[2]);
+        let (code, w) = whois(&db, ip, None);
+        assert_eq!(code, 0, "{kind} {ip}");
+        // The emulator may give two interfaces one address: the holder on this one.
+        let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == *eni).unwrap_or_else(|| panic!("{w}"));
+        assert_eq!(h["kind"], kind.as_str(), "{ip}: {h}");
+        assert_eq!(&h["owner"]["id"], owner, "{kind}: {h}");
+        assert_eq!(h["account_id"], account.as_str());
+        assert!(curtain_model::register::OWNER_KINDS.contains(&h["kind"].as_str().unwrap()));
+    }
+    // The text names the kind first, then the owner.
+    let o = run(Command::new(curtain()).args(["whois", want["lambda"][0].as_str().unwrap(), "--db"]).arg(&db));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("    lambda orders-worker"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run(Command::new(curtain()).args(["whois", want["unknown"][0].as_str().unwrap(), "--db"]).arg(&db));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("unknown: described as \"made by hand\""));
 }
