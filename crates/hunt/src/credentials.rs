@@ -187,6 +187,36 @@ mod tests {
     }
 
     #[test]
+    fn instance_profile_credentials_are_judged_against_their_instance() {
+        let assume = event(
+            "AssumeRole",
+            "2026-11-29T10:00:00Z",
+            json!({"userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+                   "sourceIPAddress": "ec2.amazonaws.com",
+                   "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/app-host", "roleSessionName": "i-0a1b2c3d4e5f60718"},
+                   "responseElements": {"credentials": {"accessKeyId": "ASIAEXAMPLEHOSTKEY01"}}}),
+        );
+        let use_from = |ip: &str| {
+            event(
+                "GetCallerIdentity",
+                "2026-11-29T10:30:00Z",
+                json!({"eventSource": "sts.amazonaws.com", "sourceIPAddress": ip,
+                       "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLEHOSTKEY01",
+                                        "arn": "arn:aws:sts::111122223333:assumed-role/app-host/i-0a1b2c3d4e5f60718"}}),
+            )
+        };
+        let mut k = Known::default();
+        k.instances.insert(
+            "10.0.2.9".into(),
+            vec![(ns("2026-11-29T00:00:00Z"), ns("2026-11-30T00:00:00Z"), "i-0a1b2c3d4e5f60718".into())],
+        );
+        assert!(find(&[assume.clone(), use_from("10.0.2.9")], &k, &Rules::builtin()).unwrap().is_empty());
+        let f = find(&[assume, use_from("192.0.2.44")], &k, &Rules::builtin()).unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(f[0].summary.contains("instance i-0a1b2c3d4e5f60718"), "{}", f[0].summary);
+    }
+
+    #[test]
     fn without_the_assume_role_the_session_name_ties_the_call_to_a_known_task() {
         let ev = [call("2026-11-29T10:05:00Z", "198.51.100.77")];
         assert_eq!(find(&ev, &known(), &Rules::builtin()).unwrap().len(), 1);

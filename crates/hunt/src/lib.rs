@@ -194,18 +194,18 @@ pub(crate) mod testkit {
     pub struct Known {
         /// ip -> [(from, to, task arn)]
         pub held: HashMap<String, Vec<(u64, u64, String)>>,
+        /// ip -> [(from, to, instance id)]
+        pub instances: HashMap<String, Vec<(u64, u64, String)>>,
         pub acquired: Vec<(String, String, String, String)>,
     }
 
     impl Knows for Known {
         fn holders_at(&self, ip: &str, at: u64) -> Result<Vec<HeldBy>, String> {
-            Ok(self
-                .held
-                .get(ip)
-                .into_iter()
-                .flatten()
-                .filter(|(f, t, _)| *f <= at && at < *t)
+            let tasks = self.held.get(ip).into_iter().flatten().filter(|(f, t, _)| *f <= at && at < *t);
+            let instances = self.instances.get(ip).into_iter().flatten().filter(|(f, t, _)| *f <= at && at < *t);
+            Ok(tasks
                 .map(|(_, _, arn)| (Some(arn.clone()), None))
+                .chain(instances.map(|(_, _, i)| (None, Some(i.clone()))))
                 .collect())
         }
         fn knows_task(&self, id: &str) -> Result<bool, String> {

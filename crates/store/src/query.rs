@@ -425,7 +425,9 @@ impl Register {
                     task_arn: row.task_arn,
                     definition: row.definition.containers,
                     container_instance_arn: None,
-                    ec2_instance_id: None,
+                    // An instance's own interface: the instance (instance-profile credentials
+                    // are judged against it).
+                    ec2_instance_id: owner.as_ref().filter(|o| o.kind == "ec2-instance").and_then(|o| o.id.clone()),
                     eni_id: Some(row.eni),
                     attachment_id: row.attachment,
                     from: Some(format_rfc3339_signed_ns(interval.from)),
