@@ -277,6 +277,33 @@ impl RegionApi for AwsRegion {
         Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
     }
 
+    async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
+        let r = self.ec2.describe_addresses().send().await.map_err(|e| err("DescribeAddresses", e))?;
+        let mut out = Vec::new();
+        for a in r.addresses() {
+            // The emulator says "" for none.
+            let eni = a.network_interface_id().filter(|s| !s.is_empty());
+            let (Some(ip), None) = (a.public_ip(), eni) else { continue };
+            let id = a.allocation_id().unwrap_or(ip);
+            out.push(EniFact {
+                eni_id: id.to_string(),
+                attachment_id: None,
+                ecs_proof: None,
+                account_id: self.account_id.clone(),
+                region: self.region.clone(),
+                ips: vec![IpFact { ip: ip.to_string(), kind: "public".into() }],
+                created_at: None,
+                deleted_at: None,
+                description: Some(format!("Elastic IP {id}")),
+                interface_type: Some("elastic-ip".into()),
+                requester_id: None,
+                instance_id: a.instance_id().filter(|s| !s.is_empty()).map(str::to_string),
+                source: self.source.clone(),
+            });
+        }
+        Ok(out)
+    }
+
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError> {
         // Every interface, not only ECS's: whoever owns an address is named (curtain_model::
         // register::classify_eni), the ECS task claim checked as before.

@@ -35,6 +35,9 @@ pub trait RegionApi {
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
     /// Every network interface, with what names its owner (ECS's by their attachment).
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
+    /// Elastic IPs associated with no interface (an associated one is on its interface's
+    /// addresses), each as an interface-like fact of type `elastic-ip`.
+    async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError>;
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError>;
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError>;
     /// The cluster's container instances with their EC2 instance's addresses.
@@ -122,6 +125,11 @@ pub async fn inventory_region<A: RegionApi>(
         Ok(e) => inv.enis = e,
         Err(e) => inv.errors.push(format!("DescribeNetworkInterfaces: {e}")),
     }
+    progress("elastic IPs");
+    match api.idle_elastic_ips().await {
+        Ok(e) => inv.enis.extend(e),
+        Err(e) => inv.errors.push(format!("DescribeAddresses: {e}")),
+    }
     inv
 }
 
@@ -195,6 +203,10 @@ pub(crate) mod tests {
         }
         async fn enis(&self) -> Result<Vec<EniFact>, CloudError> {
             self.call("DescribeNetworkInterfaces")?;
+            Ok(vec![])
+        }
+        async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
+            self.call("DescribeAddresses")?;
             Ok(vec![])
         }
         async fn services(&self, _: &str) -> Result<Vec<ServiceFact>, CloudError> {

@@ -175,6 +175,10 @@ pub fn classify_eni(
     if d.starts_with("arn:aws:ecs:") && d.contains(":attachment/") {
         return own("ecs-task", None, None);
     }
+    if t == "elastic-ip" {
+        // Not an interface: an Elastic IP the sync found associated with none.
+        return own("elastic-ip", d.strip_prefix("Elastic IP "), Some("not associated"));
+    }
     if t == "nat_gateway" || d.starts_with("Interface for NAT Gateway") {
         return own("nat-gateway", word(d, "nat-").as_deref(), None);
     }

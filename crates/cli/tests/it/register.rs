@@ -370,6 +370,8 @@ kinds = [
 for kind, desc, owner in kinds:
     ni = ec2.create_network_interface(SubnetId=sub, Description=desc)["NetworkInterface"]
     out[kind] = (ni["PrivateIpAddress"], owner, ni["NetworkInterfaceId"])
+eip = ec2.allocate_address(Domain="vpc")
+out["elastic-ip"] = (eip["PublicIp"], eip["AllocationId"], eip["AllocationId"])
 print(json.dumps(out))
 "#
     );
