@@ -244,8 +244,8 @@ pub(crate) mod tests {
         assert!(inv.errors.is_empty());
         assert_eq!((inv.clusters, inv.tasks.len()), (2, 153));
         // clusters, then per cluster: services, instances, running list, 2 (or 1) describes,
-        // stopped list; then ENIs
-        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 1);
+        // stopped list; then ENIs and Elastic IPs
+        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 2);
     }
 
     #[test]
