@@ -163,6 +163,28 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
     out
 }
 
+/// Rows for findings from CloudTrail (`curtain hunt`): at the event's time, from the trail file,
+/// on host `aws`; merged with the snapshots' rows they sort with the process findings.
+pub fn cloud_rows(findings: &[Finding]) -> Vec<TimelineRow> {
+    findings
+        .iter()
+        .filter_map(|f| {
+            let ns = f.started_at.as_deref().and_then(parse_rfc3339_ns)?;
+            let mut r = TimelineRow::new(
+                ns,
+                "Finding (CloudTrail event)",
+                format!("[{}] {}: {}", f.severity, f.title, f.summary),
+                &f.source,
+                "aws",
+            );
+            r.detector = Some(f.detector.clone());
+            r.severity = Some(f.severity.to_string());
+            r.attack = Some(f.attack.join(","));
+            Some(r)
+        })
+        .collect()
+}
+
 /// Sorts rows of any number of snapshots into one timeline.
 pub fn merge(mut rows: Vec<TimelineRow>) -> Vec<TimelineRow> {
     // Stable: rows of one instant keep the order they were made in (a process's start before

@@ -64,6 +64,9 @@ pub(crate) fn timeline(a: &TimelineArgs) -> io::Result<i32> {
         let x = Analysed::with_rules(s, &rules);
         rows.extend(timeline::rows(&x.ix, &x.findings));
     }
+    if !a.cloudtrail.is_empty() {
+        rows.extend(timeline::cloud_rows(&crate::hunt::findings(&a.cloudtrail, &a.db.db, 256 << 20)?));
+    }
     let rows = timeline::merge(rows);
     let mut out = Output::open(&a.output, &a.input.archives)?;
     match a.format {

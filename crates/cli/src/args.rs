@@ -295,6 +295,12 @@ pub(crate) struct TimelineArgs {
     pub(crate) input: Archives,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub(crate) format: TimelineFormat,
+    /// Also CloudTrail files: `curtain hunt`'s findings (against the register, --db) on the same
+    /// timeline as the snapshots' processes and findings.
+    #[arg(long = "cloudtrail", value_name = "FILE")]
+    pub(crate) cloudtrail: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub(crate) db: DbArg,
     #[arg(short, long)]
     pub(crate) output: Option<String>,
 }

@@ -23,22 +23,34 @@ pub(crate) struct HuntArgs {
     pub(crate) limit: InputLimit,
 }
 
-pub(crate) fn hunt(a: &HuntArgs) -> io::Result<i32> {
-    let db = std::path::Path::new(&a.db.db);
-    if !db.exists() {
+/// The findings of CloudTrail `files` against the register `db`, with what could not be read
+/// said on standard error; and how many records were read and failed calls skipped.
+fn run(files: &[PathBuf], db: &str, max_input: u64) -> io::Result<(Vec<curtain_model::Finding>, usize, u64)> {
+    let path = std::path::Path::new(db);
+    if !path.exists() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{}: no register (--db; `curtain inventory sync` or `curtain ingest` make one)", a.db.db),
+            format!("{db}: no register (--db; `curtain inventory sync` or `curtain ingest` make one)"),
         ));
     }
-    let reg = curtain_store::Register::open(db).map_err(|e| io::Error::other(format!("{}: {e}", a.db.db)))?;
-    let paths: Vec<&std::path::Path> = a.files.iter().map(PathBuf::as_path).collect();
-    let events = curtain_hunt::read(&paths, a.limit.max_input)?;
+    let reg = curtain_store::Register::open(path).map_err(|e| io::Error::other(format!("{db}: {e}")))?;
+    let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    let events = curtain_hunt::read(&paths, max_input)?;
     for e in &events.errors {
         eprintln!("curtain: {}", curtain_model::term(e));
     }
     let rules = curtain_analyze::rules::Rules::builtin();
     let found = curtain_hunt::hunt(&events.events, &reg, &rules).map_err(io::Error::other)?;
+    Ok((found, events.events.len(), events.failed_calls))
+}
+
+/// The findings alone, for the timeline.
+pub(crate) fn findings(files: &[PathBuf], db: &str, max_input: u64) -> io::Result<Vec<curtain_model::Finding>> {
+    run(files, db, max_input).map(|(f, _, _)| f)
+}
+
+pub(crate) fn hunt(a: &HuntArgs) -> io::Result<i32> {
+    let (found, read, failed) = run(&a.files, &a.db.db, a.limit.max_input)?;
     let shown = curtain_analyze::at_least(&found, a.threshold.min_severity);
     match a.format {
         FindingsFormat::Text => text::findings(&mut text_out(), &shown, style())?,
@@ -46,8 +58,8 @@ pub(crate) fn hunt(a: &HuntArgs) -> io::Result<i32> {
     }
     eprintln!(
         "curtain: {} CloudTrail record(s) read ({} failed call(s) skipped), {} finding(s)",
-        events.events.len(),
-        events.failed_calls,
+        read,
+        failed,
         shown.len()
     );
     Ok(exit_for(&shown))

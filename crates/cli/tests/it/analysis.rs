@@ -9,7 +9,7 @@ use std::process::Command;
 
 const FIXTURE: &str = "tests/fixtures/lab.tar.zst";
 
-fn crate_dir() -> PathBuf {
+pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 

@@ -134,6 +134,17 @@ fn hunt_finds_stolen_task_credentials_and_the_ecs_calls_an_attacker_makes() {
     ]);
     let f = dir.path().join("bad.json");
     std::fs::write(&f, bad).unwrap();
+    // On one timeline with a snapshot's processes and findings, in time order.
+    let lab = crate::analysis::crate_dir().join("tests/fixtures/lab.tar.zst");
+    let o = run(Command::new(curtain()).arg("timeline").arg(&lab).arg("--cloudtrail").arg(&f).arg("--db").arg(&db));
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cloud: Vec<&Value> = rows.iter().filter(|r| r["timestamp_desc"] == "Finding (CloudTrail event)").collect();
+    assert_eq!(cloud.len(), 5, "{cloud:?}");
+    assert!(cloud.iter().all(|r| r["host"] == "aws" && r["detector"].is_string()));
+    assert!(rows.iter().any(|r| r["timestamp_desc"] == "Finding (process start)"));
+    let times: Vec<&str> = rows.iter().map(|r| r["datetime"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
     let o = Command::new(curtain()).args(["hunt", "--format", "json", "--db"]).arg(&db).arg(&f).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
