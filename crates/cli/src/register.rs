@@ -31,6 +31,9 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         for e in &got.enis {
             reg.add_eni(e).map_err(io::Error::other)?;
         }
+        for (instance, at, source) in &got.ended_instances {
+            reg.end_instance(instance, *at, source).map_err(io::Error::other)?;
+        }
         (tasks, enis, skipped, errors) =
             (tasks + got.tasks.len(), enis + got.enis.len(), skipped + got.skipped, errors + got.errors.len());
     }

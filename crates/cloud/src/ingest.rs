@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct Ingested {
     pub tasks: Vec<TaskFact>,
     pub enis: Vec<EniFact>,
+    /// EC2 instances terminated (TerminateInstances): (instance id, when, the record).
+    pub ended_instances: Vec<(String, u64, Provenance)>,
     /// Records read that were not about ECS tasks or their network interfaces.
     pub skipped: usize,
     /// Input that was not JSON or not in the expected shape, with where it was.
@@ -327,11 +329,54 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     created_at: Some(at),
                     deleted_at: None,
                     description,
-                    interface_type: None,
-                    requester_id: None,
-                    instance_id: None,
+                    interface_type: s(ni, "interfaceType"),
+                    requester_id: s(ni, "requesterId"),
+                    instance_id: ni.pointer("/attachment/instanceId").and_then(Value::as_str).map(str::to_string),
                     source,
                 });
+            }
+            "RunInstances" => {
+                // Each instance's interfaces as launched: their addresses are the instance's from now.
+                for item in resp.pointer("/instancesSet/items").and_then(Value::as_array).into_iter().flatten() {
+                    let instance = s(item, "instanceId");
+                    for ni in item.pointer("/networkInterfaceSet/items").and_then(Value::as_array).into_iter().flatten()
+                    {
+                        let Some(eni_id) = s(ni, "networkInterfaceId") else { continue };
+                        let mut ips: Vec<IpFact> = Vec::new();
+                        for item in
+                            ni.pointer("/privateIpAddressesSet/item").and_then(Value::as_array).into_iter().flatten()
+                        {
+                            if let Some(p) = s(item, "privateIpAddress") {
+                                ips.push(ip("private", p));
+                            }
+                        }
+                        if let Some(p) = s(ni, "privateIpAddress").filter(|p| !ips.iter().any(|x| x.ip == *p)) {
+                            ips.push(ip("private", p));
+                        }
+                        r.enis.push(EniFact {
+                            eni_id,
+                            attachment_id: None,
+                            ecs_proof: None,
+                            account_id: account.clone().unwrap_or_default(),
+                            region: region.clone().unwrap_or_default(),
+                            ips,
+                            created_at: Some(at),
+                            deleted_at: None,
+                            description: s(ni, "description"),
+                            interface_type: s(ni, "interfaceType"),
+                            requester_id: None,
+                            instance_id: instance.clone(),
+                            source: source.clone(),
+                        });
+                    }
+                }
+            }
+            "TerminateInstances" => {
+                for item in resp.pointer("/instancesSet/items").and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(i) = s(item, "instanceId") {
+                        r.ended_instances.push((i, at, source.clone()));
+                    }
+                }
             }
             "DeleteNetworkInterface" => match s(req, "networkInterfaceId") {
                 Some(eni_id) => r.enis.push(EniFact {

@@ -151,6 +151,21 @@ impl Register {
         Ok(tx.commit()?)
     }
 
+    /// An EC2 instance terminated at `at_ns`: the interfaces attached to it end there (those
+    /// already ended keep their end).
+    pub fn end_instance(&mut self, instance_id: &str, at_ns: u64, source: &Provenance) -> Result<(), Error> {
+        let ended: Vec<String> = {
+            let mut st = self.conn.prepare("SELECT eni_id FROM enis WHERE instance_id = ?1 AND deleted_at IS NULL")?;
+            let rows = st.query_map([instance_id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for eni in ended {
+            self.conn.execute("UPDATE enis SET deleted_at = ?2 WHERE eni_id = ?1", params![eni, sql_ns(at_ns)])?;
+            self.source(&eni, source)?;
+        }
+        Ok(())
+    }
+
     /// Records one acquisition of a task's container: `record` is its line of
     /// acquisition.jsonl, kept whole, its fields read for the columns.
     pub fn add_acquisition(&mut self, task_arn: &str, record: &serde_json::Value) -> Result<(), Error> {

@@ -403,3 +403,45 @@ print(json.dumps(out))
     let o = run(Command::new(curtain()).args(["whois", want["unknown"][0].as_str().unwrap(), "--db"]).arg(&db));
     assert!(String::from_utf8_lossy(&o.stdout).contains("unknown: described as \"made by hand\""));
 }
+
+#[test]
+fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
+    // RunInstances and TerminateInstances, and a CreateNetworkInterface by the Lambda service,
+    // in the shapes AWS documents for those records (made up: ids and addresses are examples).
+    let dir = tempfile::tempdir().unwrap();
+    let trail = serde_json::json!({"Records": [
+        {"eventVersion": "1.08", "eventName": "RunInstances", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T08:00:00Z", "eventID": "run-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+         "requestParameters": {"instanceType": "t3.micro"},
+         "responseElements": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718",
+             "networkInterfaceSet": {"items": [{"networkInterfaceId": "eni-0aaa1111bbbb2222c", "privateIpAddress": "10.0.5.17",
+                 "privateIpAddressesSet": {"item": [{"privateIpAddress": "10.0.5.17", "primary": true}]}}]}}]}}},
+        {"eventVersion": "1.08", "eventName": "TerminateInstances", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T20:00:00Z", "eventID": "term-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+         "requestParameters": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718"}]}},
+         "responseElements": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718",
+             "currentState": {"code": 32, "name": "shutting-down"}}]}}},
+        {"eventVersion": "1.08", "eventName": "CreateNetworkInterface", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T09:00:00Z", "eventID": "cni-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "AssumedRole", "invokedBy": "lambda.amazonaws.com"}, "sourceIPAddress": "lambda.amazonaws.com",
+         "requestParameters": {"subnetId": "subnet-1", "description": "AWS Lambda VPC ENI-orders-worker-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"},
+         "responseElements": {"networkInterface": {"networkInterfaceId": "eni-0ccc3333dddd4444e", "interfaceType": "lambda",
+             "privateIpAddress": "10.0.5.99", "requesterId": "AROAEXAMPLE:lambda"}}}
+    ]});
+    let f = dir.path().join("trail.json");
+    std::fs::write(&f, trail.to_string()).unwrap();
+    let db = dir.path().join("register.db");
+    assert!(run(Command::new(curtain()).args(["ingest", "cloudtrail"]).arg(&f).arg("--db").arg(&db)).status.success());
+    let (code, v) = whois(&db, "10.0.5.17", Some("2026-11-28T12:00:00Z"));
+    assert_eq!(code, 0);
+    assert_eq!(v["holders"][0]["kind"], "ec2-instance");
+    assert_eq!(v["holders"][0]["owner"]["id"], "i-0a1b2c3d4e5f60718");
+    assert_eq!(v["holders"][0]["to"], "2026-11-28T20:00:00.000000000Z", "ended by its termination");
+    let (code, _) = whois(&db, "10.0.5.17", Some("2026-11-29T12:00:00Z"));
+    assert_eq!(code, 1, "nobody holds it after the termination");
+    let (_, v) = whois(&db, "10.0.5.99", Some("2026-11-28T12:00:00Z"));
+    assert_eq!(v["holders"][0]["kind"], "lambda");
+    assert_eq!(v["holders"][0]["owner"]["id"], "orders-worker");
+}
