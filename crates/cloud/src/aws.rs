@@ -40,6 +40,7 @@ fn nanos(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<u64> {
 pub struct AwsRegion {
     pub ecs: aws_sdk_ecs::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub lambda: aws_sdk_lambda::Client,
     pub account_id: String,
     pub region: String,
     /// The sync's provenance: its start time.
@@ -51,6 +52,7 @@ impl AwsRegion {
         AwsRegion {
             ecs: aws_sdk_ecs::Client::new(conf),
             ec2: aws_sdk_ec2::Client::new(conf),
+            lambda: aws_sdk_lambda::Client::new(conf),
             account_id: account_id.into(),
             region: region.into(),
             source,
@@ -277,6 +279,25 @@ impl RegionApi for AwsRegion {
         Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
     }
 
+    async fn lambda_vpc_functions(&self) -> Result<Vec<crate::sync::VpcFunction>, CloudError> {
+        let pages: Vec<_> = self.lambda.list_functions().into_paginator().send().collect().await;
+        let mut out = Vec::new();
+        for p in pages {
+            for f in p.map_err(|e| err("ListFunctions", e))?.functions() {
+                let (Some(name), Some(vpc)) = (f.function_name(), f.vpc_config()) else { continue };
+                if vpc.subnet_ids().is_empty() {
+                    continue;
+                }
+                out.push(crate::sync::VpcFunction {
+                    name: name.to_string(),
+                    subnets: vpc.subnet_ids().to_vec(),
+                    security_groups: vpc.security_group_ids().to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
         let r = self.ec2.describe_addresses().send().await.map_err(|e| err("DescribeAddresses", e))?;
         let mut out = Vec::new();
@@ -298,6 +319,9 @@ impl RegionApi for AwsRegion {
                 interface_type: Some("elastic-ip".into()),
                 requester_id: None,
                 instance_id: a.instance_id().filter(|s| !s.is_empty()).map(str::to_string),
+                subnet_id: None,
+                security_groups: Vec::new(),
+                lambda_functions: Vec::new(),
                 source: self.source.clone(),
             });
         }
@@ -354,6 +378,9 @@ impl RegionApi for AwsRegion {
                     interface_type: ni.interface_type().map(|t| t.as_str().to_string()),
                     requester_id: ni.requester_id().map(str::to_string),
                     instance_id: ni.attachment().and_then(|a| a.instance_id()).map(str::to_string),
+                    subnet_id: ni.subnet_id().map(str::to_string),
+                    security_groups: ni.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+                    lambda_functions: Vec::new(),
                     source: self.source.clone(),
                 });
             }

@@ -332,6 +332,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     interface_type: s(ni, "interfaceType"),
                     requester_id: s(ni, "requesterId"),
                     instance_id: ni.pointer("/attachment/instanceId").and_then(Value::as_str).map(str::to_string),
+                    subnet_id: None,
+                    security_groups: Vec::new(),
+                    lambda_functions: Vec::new(),
                     source,
                 });
             }
@@ -366,6 +369,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                             interface_type: s(ni, "interfaceType"),
                             requester_id: None,
                             instance_id: instance.clone(),
+                            subnet_id: None,
+                            security_groups: Vec::new(),
+                            lambda_functions: Vec::new(),
                             source: source.clone(),
                         });
                     }
@@ -392,6 +398,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     interface_type: None,
                     requester_id: None,
                     instance_id: None,
+                    subnet_id: None,
+                    security_groups: Vec::new(),
+                    lambda_functions: Vec::new(),
                     source,
                 }),
                 None => r.skipped += 1,

@@ -27,6 +27,38 @@ pub enum Listed {
 
 /// The calls the inventory makes in one account and region. The SDK implements it
 /// ([`crate::aws::AwsRegion`]); tests use an in-memory one, and a wrapper can make any call fail.
+/// A Lambda function's VPC configuration (ListFunctions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VpcFunction {
+    pub name: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// Names each Lambda interface's functions: Lambda shares one interface among every function of
+/// the same subnet and set of security groups.
+pub fn name_lambda_functions(enis: &mut [EniFact], functions: &[VpcFunction]) {
+    let is_lambda = |e: &EniFact| {
+        e.interface_type.as_deref() == Some("lambda")
+            || e.description.as_deref().is_some_and(|d| d.starts_with("AWS Lambda VPC ENI"))
+    };
+    for e in enis.iter_mut().filter(|e| is_lambda(e)) {
+        let mut groups = e.security_groups.clone();
+        groups.sort();
+        let mut names: Vec<String> = functions
+            .iter()
+            .filter(|f| {
+                let mut g = f.security_groups.clone();
+                g.sort();
+                g == groups && e.subnet_id.as_ref().is_some_and(|s| f.subnets.contains(s))
+            })
+            .map(|f| f.name.clone())
+            .collect();
+        names.sort();
+        e.lambda_functions = names;
+    }
+}
+
 #[allow(async_fn_in_trait)]
 pub trait RegionApi {
     async fn clusters(&self) -> Result<Vec<String>, CloudError>;
@@ -35,6 +67,8 @@ pub trait RegionApi {
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
     /// Every network interface, with what names its owner (ECS's by their attachment).
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
+    /// Lambda functions in a VPC: their subnets and security groups.
+    async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError>;
     /// Elastic IPs associated with no interface (an associated one is on its interface's
     /// addresses), each as an interface-like fact of type `elastic-ip`.
     async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError>;
@@ -125,6 +159,11 @@ pub async fn inventory_region<A: RegionApi>(
         Ok(e) => inv.enis = e,
         Err(e) => inv.errors.push(format!("DescribeNetworkInterfaces: {e}")),
     }
+    progress("Lambda functions");
+    match api.lambda_vpc_functions().await {
+        Ok(f) => name_lambda_functions(&mut inv.enis, &f),
+        Err(e) => inv.errors.push(format!("ListFunctions: {e}")),
+    }
     progress("elastic IPs");
     match api.idle_elastic_ips().await {
         Ok(e) => inv.enis.extend(e),
@@ -209,6 +248,10 @@ pub(crate) mod tests {
             self.call("DescribeAddresses")?;
             Ok(vec![])
         }
+        async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError> {
+            self.call("ListFunctions")?;
+            Ok(vec![])
+        }
         async fn services(&self, _: &str) -> Result<Vec<ServiceFact>, CloudError> {
             self.call("Services")?;
             Ok(vec![])
@@ -244,8 +287,48 @@ pub(crate) mod tests {
         assert!(inv.errors.is_empty());
         assert_eq!((inv.clusters, inv.tasks.len()), (2, 153));
         // clusters, then per cluster: services, instances, running list, 2 (or 1) describes,
-        // stopped list; then ENIs and Elastic IPs
-        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 2);
+        // stopped list; then ENIs, Lambda functions and Elastic IPs
+        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 3);
+    }
+
+    #[test]
+    fn a_lambda_interface_names_every_function_of_its_subnet_and_groups() {
+        let eni = |sub: &str, groups: &[&str]| EniFact {
+            eni_id: "eni-l".into(),
+            attachment_id: None,
+            ecs_proof: None,
+            account_id: "1".into(),
+            region: "r".into(),
+            ips: vec![],
+            created_at: None,
+            deleted_at: None,
+            description: None,
+            interface_type: Some("lambda".into()),
+            requester_id: None,
+            instance_id: None,
+            subnet_id: Some(sub.into()),
+            security_groups: groups.iter().map(|g| g.to_string()).collect(),
+            lambda_functions: vec![],
+            source: curtain_model::register::Provenance {
+                kind: curtain_model::register::SourceKind::Sync,
+                id: "s".into(),
+                at_ns: 1,
+            },
+        };
+        let f = |n: &str, subs: &[&str], groups: &[&str]| VpcFunction {
+            name: n.into(),
+            subnets: subs.iter().map(|s| s.to_string()).collect(),
+            security_groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        let functions = [
+            f("orders", &["subnet-a", "subnet-b"], &["sg-2", "sg-1"]),
+            f("billing", &["subnet-a"], &["sg-1", "sg-2"]),
+            f("other-groups", &["subnet-a"], &["sg-1"]),
+            f("other-subnet", &["subnet-c"], &["sg-1", "sg-2"]),
+        ];
+        let mut enis = [eni("subnet-a", &["sg-1", "sg-2"])];
+        name_lambda_functions(&mut enis, &functions);
+        assert_eq!(enis[0].lambda_functions, ["billing", "orders"]);
     }
 
     #[test]

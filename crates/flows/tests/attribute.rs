@@ -82,6 +82,9 @@ fn register() -> Register {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: Provenance { kind: SourceKind::CloudTrail, id: "ct1".into(), at_ns: ns("2026-01-01T00:00:00Z") },
     })
     .unwrap();
@@ -406,6 +409,9 @@ fn an_interface_known_only_from_cloudtrail() {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: ct("c1", "2026-02-01T09:00:02Z"),
     })
     .unwrap();

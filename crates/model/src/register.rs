@@ -114,6 +114,15 @@ pub struct EniFact {
     /// The EC2 instance it is attached to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    /// Its subnet and security groups: a Lambda interface serves every function of that subnet
+    /// and set of groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// For a Lambda interface: the functions whose VPC configuration it serves (ListFunctions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda_functions: Vec<String>,
     pub source: Provenance,
 }
 
@@ -148,6 +157,9 @@ pub struct Owner {
     /// The interface's description as AWS gives it, kept for an owner it cannot classify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A Lambda interface's functions: every function of its subnet and security groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
 }
 
 /// Classifies an interface's owner from what EC2 says of it: its interface type, who requested
@@ -168,6 +180,7 @@ pub fn classify_eni(
         id: id.filter(|s| !s.is_empty()).map(str::to_string),
         detail: detail.filter(|s| !s.is_empty()).map(str::to_string),
         description: description.map(str::to_string),
+        functions: Vec::new(),
     };
     let word = |s: &str, prefix: &str| {
         s.split(|c: char| c.is_whitespace() || c == ')' || c == '(').find(|w| w.starts_with(prefix)).map(str::to_string)

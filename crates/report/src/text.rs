@@ -396,6 +396,9 @@ pub fn holders(
                 _ => String::new(),
             };
             writeln!(w, "    {}{id}{detail}{described}", term(&h.kind))?;
+            if !o.functions.is_empty() {
+                writeln!(w, "      serves the functions {}", term(&o.functions.join(", ")))?;
+            }
         }
         match &h.task_arn {
             _ if h.kind != "ecs-task" => {}

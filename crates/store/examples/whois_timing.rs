@@ -135,6 +135,9 @@ fn fill(r: &mut Register, tasks: usize) {
                 interface_type: None,
                 requester_id: None,
                 instance_id: None,
+                subnet_id: None,
+                security_groups: Vec::new(),
+                lambda_functions: Vec::new(),
                 source: src(SourceKind::CloudTrail, format!("ct-{i}"), started - 2_000_000_000),
             })
             .unwrap();

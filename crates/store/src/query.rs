@@ -147,7 +147,8 @@ SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region
        e.attachment_id, a.task_arn, a.attachment_id IS NOT NULL, e.ecs_proof,
        t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
        t.stopped_at, t.last_seen, t.account_id, t.region,
-       d.network_mode, d.containers, e.description, e.interface_type, e.requester_id, e.instance_id
+       d.network_mode, d.containers, e.description, e.interface_type, e.requester_id, e.instance_id,
+       e.lambda_functions
 FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
 -- The attachment names the interface, or ECS made the interface for an attachment that has
 -- none yet; a description alone links nothing.
@@ -249,7 +250,11 @@ impl Holding for EniHolding {
             owner: {
                 let (d, t, q, i): (Option<String>, Option<String>, Option<String>, Option<String>) =
                     (r.get(26)?, r.get(27)?, r.get(28)?, r.get(29)?);
-                curtain_model::register::classify_eni(d.as_deref(), t.as_deref(), q.as_deref(), i.as_deref())
+                let mut o =
+                    curtain_model::register::classify_eni(d.as_deref(), t.as_deref(), q.as_deref(), i.as_deref());
+                let functions: Option<String> = r.get(30)?;
+                o.functions = functions.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default();
+                o
             },
         })
     }

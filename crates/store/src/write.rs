@@ -122,7 +122,7 @@ impl Register {
             "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
                              deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5),
                              interface_type = coalesce(?6, interface_type), requester_id = coalesce(?7, requester_id),
-                             instance_id = coalesce(?8, instance_id)
+                             instance_id = coalesce(?8, instance_id), lambda_functions = coalesce(?9, lambda_functions)
              WHERE eni_id = ?1",
             params![
                 e.eni_id,
@@ -132,7 +132,8 @@ impl Register {
                 e.ecs_proof,
                 e.interface_type,
                 e.requester_id,
-                e.instance_id
+                e.instance_id,
+                (!e.lambda_functions.is_empty()).then(|| serde_json::to_string(&e.lambda_functions).expect("strings"))
             ],
         )?;
         // Only an interface ECS made names the attachment's interface; a description alone must

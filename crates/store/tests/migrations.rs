@@ -647,6 +647,9 @@ fn a_migrated_register_takes_new_facts() {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: src(SourceKind::CloudTrail, "c-evil", "2026-01-01T10:30:00Z"),
     })
     .unwrap();
@@ -697,6 +700,9 @@ fn an_up_to_date_register_opens_while_a_sync_writes() {
             interface_type: None,
             requester_id: None,
             instance_id: None,
+            subnet_id: None,
+            security_groups: Vec::new(),
+            lambda_functions: Vec::new(),
             source: src(SourceKind::Sync, "s1", "2026-01-01T10:00:00Z"),
         })
         .unwrap();

@@ -189,6 +189,9 @@ fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: ct("c1", "2026-02-01T09:00:02Z"),
     })
     .unwrap();
@@ -205,6 +208,9 @@ fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: ct("d1", "2026-02-01T10:00:00Z"),
     })
     .unwrap();
@@ -258,6 +264,9 @@ fn a_description_alone_cannot_attribute_an_address_to_a_task() {
         interface_type: None,
         requester_id: None,
         instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
         source: ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
     };
     // Made by someone else, claiming either task's attachment.

@@ -346,13 +346,25 @@ fn whois_names_every_kind_of_owner() {
     // interfaces itself, and makes every interface look user-made); one made by hand.
     let seed = format!(
         r#"
-import boto3, json
+import boto3, io, json, zipfile
 sts = boto3.client("sts", endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 c = sts.assume_role(RoleArn="arn:aws:iam::{account}:role/curtain-read", RoleSessionName="seed")["Credentials"]
 ec2 = boto3.client("ec2", endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
                    aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
 vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
 sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+sg = ec2.create_security_group(GroupName="fn", Description="functions", VpcId=vpc)["GroupId"]
+session = dict(endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
+               aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+role = boto3.client("iam", **session).create_role(RoleName="fn", AssumeRolePolicyDocument="{{}}")["Role"]["Arn"]
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("h.py", "def h(e, c): return 1")
+lam = boto3.client("lambda", **session)
+# Two functions of the subnet and group share the one interface Lambda makes for them.
+for name in ["orders-worker", "billing-sync"]:
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="h.h", Code={{"ZipFile": code.getvalue()}},
+                        VpcConfig={{"SubnetIds": [sub], "SecurityGroupIds": [sg]}})
 out = {{}}
 inst = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub)["Instances"][0]
 out["ec2-instance"] = (inst["PrivateIpAddress"], inst["InstanceId"], inst["NetworkInterfaces"][0]["NetworkInterfaceId"])
@@ -368,7 +380,7 @@ kinds = [
     ("unknown", "made by hand", None),
 ]
 for kind, desc, owner in kinds:
-    ni = ec2.create_network_interface(SubnetId=sub, Description=desc)["NetworkInterface"]
+    ni = ec2.create_network_interface(SubnetId=sub, Description=desc, Groups=[sg])["NetworkInterface"]
     out[kind] = (ni["PrivateIpAddress"], owner, ni["NetworkInterfaceId"])
 eip = ec2.allocate_address(Domain="vpc")
 out["elastic-ip"] = (eip["PublicIp"], eip["AllocationId"], eip["AllocationId"])
@@ -393,6 +405,10 @@ print(json.dumps(out))
         assert_eq!(h["account_id"], account.as_str());
         assert!(curtain_model::register::OWNER_KINDS.contains(&h["kind"].as_str().unwrap()));
     }
+    // The Lambda interface serves both functions of its subnet and group.
+    let (_, w) = whois(&db, want["lambda"][0].as_str().unwrap(), None);
+    let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == want["lambda"][2]).unwrap();
+    assert_eq!(h["owner"]["functions"], serde_json::json!(["billing-sync", "orders-worker"]), "{h}");
     // The text names the kind first, then the owner.
     let o = run(Command::new(curtain()).args(["whois", want["lambda"][0].as_str().unwrap(), "--db"]).arg(&db));
     assert!(
