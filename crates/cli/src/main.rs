@@ -37,6 +37,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Whois(a) => register::whois(a),
         Command::Flows(c) => flows::flows(c),
         Command::Inventory(InventoryCommand::Sync(a)) => register::inventory_sync(a),
+        Command::Inventory(InventoryCommand::Export(a)) => register::inventory_export(a),
         Command::Detectors(a) => analysis::detectors(a),
         Command::Findings(a) => analysis::findings(a),
         Command::Report(a) => analysis::report(a),
