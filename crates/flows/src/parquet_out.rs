@@ -23,7 +23,7 @@ use crate::record::Field;
 pub use crate::tables::{Kind, CONTAINER_COLUMNS, INTERVAL_COLUMNS, TASK_COLUMNS};
 
 /// Rows kept in memory before they are written as one row group.
-pub const ROW_GROUP_ROWS: usize = 32 * 1024;
+pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 
 /// One cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +84,8 @@ impl<W: Write + Send> ParquetTable<W> {
         let schema = parquet::schema::parser::parse_message_type(&schema).map_err(perr)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
             .set_created_by(format!("curtain {}", env!("CARGO_PKG_VERSION")))
             .build();
         let writer = SerializedFileWriter::new(w, Arc::new(schema), Arc::new(props)).map_err(perr)?;
