@@ -153,6 +153,22 @@ pub(crate) enum InventoryCommand {
         after_help = "Examples:\n  curtain inventory sync                                  # this account, every enabled region\n  curtain inventory sync --org --role CurtainReadOnly --regions us-east-1,eu-west-1\n  curtain inventory sync --accounts 111122223333,444455556666 --role CurtainReadOnly\n\nCredentials and endpoints come from the standard AWS configuration (environment, profiles,\nSSO, instance or task role, AWS_ENDPOINT_URL). The role policy: docs/AWS.md."
     )]
     Sync(SyncArgs),
+    /// Write the register as Parquet: its address intervals (as `whois --at` reckons them), its
+    /// tasks and their containers, for Athena or DuckDB to join flow logs to (docs/FLOWS.md).
+    #[command(
+        after_help = "Examples:\n  curtain inventory export --parquet register-parquet/ --db register.db\n  aws s3 cp --recursive register-parquet/ s3://BUCKET/curtain-register/\n\nWrites DIR/intervals/intervals.parquet, DIR/tasks/tasks.parquet and\nDIR/containers/containers.parquet. DIR must not exist or be empty: nothing is ever replaced."
+    )]
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    /// The folder to write (created; refused when it holds anything).
+    #[arg(long, value_name = "DIR", required = true)]
+    pub(crate) parquet: std::path::PathBuf,
+    /// The register (it must exist).
+    #[arg(long, value_name = "FILE", default_value = "curtain-register.db")]
+    pub(crate) db: std::path::PathBuf,
 }
 
 #[derive(Args)]

@@ -20,6 +20,39 @@ pub(crate) enum FlowsCommand {
         after_help = "Examples:\n  curtain flows summary AWSLogs/ --db register.db\n  curtain flows summary f.log --db register.db --format md"
     )]
     Summary(SummaryArgs),
+    /// The Athena SQL for the same attribution past one machine: the flow-log table (projected
+    /// over AWSLogs/{account}/vpcflowlogs/{region}/YYYY/MM/DD), the register's tables over
+    /// `inventory export --parquet`, and the query (docs/FLOWS.md, "Past one machine").
+    #[command(
+        after_help = "Examples:\n  curtain flows athena --location s3://my-flow-logs/vpc --register-parquet s3://my-bucket/curtain-register\n  curtain flows athena --table prod_flows --log-format '${version} ${account-id} ...' --accounts 111122223333 --regions us-east-1,eu-west-1\n\nEach statement follows a line `-- curtain: NAME`."
+    )]
+    Athena(AthenaArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct AthenaArgs {
+    /// The flow-log table's name.
+    #[arg(long, value_name = "NAME", default_value = "vpc_flow_logs")]
+    pub(crate) table: String,
+    /// Where the flow log delivers: s3://BUCKET/PREFIX above AWSLogs/.
+    #[arg(long, value_name = "S3", default_value = "s3://BUCKET/PREFIX")]
+    pub(crate) location: String,
+    /// Where `curtain inventory export --parquet DIR` was copied.
+    #[arg(long = "register-parquet", value_name = "S3", default_value = "s3://BUCKET/curtain-register")]
+    pub(crate) register: String,
+    /// The flow log's format string, as given to AWS (the text table's columns, in order);
+    /// default: AWS's default (version 2) format.
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) log_format: Option<String>,
+    /// Accounts the partitions are projected over (default: each query names its own).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub(crate) accounts: Vec<String>,
+    /// Regions the partitions are projected over (default: each query names its own).
+    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
+    pub(crate) regions: Vec<String>,
+    /// The first day of the projection.
+    #[arg(long, value_name = "YYYY/MM/DD", default_value = "2020/01/01")]
+    pub(crate) first_day: String,
 }
 
 #[derive(Args)]
@@ -46,6 +79,8 @@ pub(crate) struct Inputs {
 pub(crate) enum RowFormat {
     Jsonl,
     Csv,
+    /// The CSV's columns, typed, in one Parquet file (needs -o).
+    Parquet,
 }
 
 #[derive(Args)]
@@ -125,15 +160,40 @@ pub(crate) fn flows(cmd: &FlowsCommand) -> io::Result<i32> {
     match cmd {
         FlowsCommand::Attribute(a) => attribute(a),
         FlowsCommand::Summary(a) => summary(a),
+        FlowsCommand::Athena(a) => athena(a),
     }
 }
 
+fn athena(a: &AthenaArgs) -> io::Result<i32> {
+    let layout = match &a.log_format {
+        Some(f) => Layout::parse_format(f).map_err(|e| usage(format!("--log-format: {e}")))?,
+        None => Layout::v2(),
+    };
+    let o = curtain_flows::athena::AthenaOptions {
+        table: a.table.clone(),
+        location: a.location.clone(),
+        register: a.register.clone(),
+        layout,
+        accounts: a.accounts.clone(),
+        regions: a.regions.clone(),
+        first_day: a.first_day.clone(),
+    };
+    let sql = curtain_flows::athena::script(&o).map_err(usage)?;
+    let mut out = io::stdout().lock();
+    out.write_all(sql.as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
+
 fn attribute(a: &AttributeArgs) -> io::Result<i32> {
+    if matches!(a.output, RowFormat::Parquet) && a.file.is_none() {
+        return Err(usage("--output parquet writes a file: give it with -o FILE"));
+    }
     let (book, snaps, opts) = prepare(&a.inputs)?;
     let mut problems = Problems { shown: 0 };
     let inputs: Vec<String> = a.inputs.files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).chain([a.inputs.db.to_str().unwrap_or("")]).collect();
-    let run = |w: &mut dyn Write, problems: &mut Problems| -> io::Result<ReadStats> {
+    let run = |w: &mut (dyn Write + Send), problems: &mut Problems| -> io::Result<ReadStats> {
         let mut say = |p: &Problem| problems.say(p);
         match a.output {
             RowFormat::Jsonl => {
@@ -148,6 +208,12 @@ fn attribute(a: &AttributeArgs) -> io::Result<i32> {
                 out.finish()?.flush()?;
                 Ok(stats)
             }
+            RowFormat::Parquet => {
+                let mut out = curtain_flows::ParquetRowWriter::new(io::BufWriter::new(w))?;
+                let stats = curtain_flows::attribute(&a.inputs.files, &opts, &book, &snaps, &mut out, &mut say)?;
+                out.finish()?.flush()?;
+                Ok(stats)
+            }
         }
     };
     let stats = match &a.file {
@@ -157,7 +223,7 @@ fn attribute(a: &AttributeArgs) -> io::Result<i32> {
             f.commit()?;
             stats
         }
-        None => run(&mut io::stdout().lock(), &mut problems)?,
+        None => run(&mut io::stdout(), &mut problems)?,
     };
     eprintln!("curtain: {}", said(&stats));
     Ok(0)

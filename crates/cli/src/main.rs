@@ -39,6 +39,7 @@ fn run(cli: &Cli) -> io::Result<i32> {
         Command::Hunt(a) => hunt::hunt(a),
         Command::Flows(c) => flows::flows(c),
         Command::Inventory(InventoryCommand::Sync(a)) => register::inventory_sync(a),
+        Command::Inventory(InventoryCommand::Export(a)) => register::inventory_export(a),
         Command::Detectors(a) => analysis::detectors(a),
         Command::Findings(a) => analysis::findings(a),
         Command::Report(a) => analysis::report(a),

@@ -46,6 +46,70 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
+/// `inventory export --parquet DIR`: the register's intervals, tasks and containers, each in a
+/// folder of its own (an Athena table's location is a folder). DIR is created, or must be empty;
+/// each file appears only whole and nothing is replaced (`NewFile`).
+pub(crate) fn inventory_export(a: &crate::args::ExportArgs) -> io::Result<i32> {
+    let dir = &a.parquet;
+    let shown = dir.display().to_string();
+    if !a.db.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: no register (--db; `curtain inventory sync` or `curtain ingest` make one)", a.db.display()),
+        ));
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{shown}: is a symbolic link; outputs are never written through one"),
+            ))
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{shown}: exists and is not a folder")))
+        }
+        Ok(_) => {
+            if std::fs::read_dir(dir)?.next().is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{shown}: holds files already; an export never replaces or mixes with them"),
+                ));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir(dir).map_err(|e| io::Error::new(e.kind(), format!("{shown}: {e}")))?
+        }
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{shown}: {e}"))),
+    }
+    let reg = curtain_store::Register::open(&a.db).map_err(|e| io::Error::other(format!("{}: {e}", a.db.display())))?;
+    let err = |e: curtain_store::Error| io::Error::other(format!("{}: {e}", a.db.display()));
+    let holders = reg.all_holders().map_err(err)?;
+    let tasks = reg.all_tasks().map_err(err)?;
+    let db = a.db.to_string_lossy().into_owned();
+    use curtain_flows::parquet_out::{write_containers, write_intervals, write_tasks};
+    for name in ["intervals", "tasks", "containers"] {
+        let sub = dir.join(name);
+        std::fs::create_dir(&sub).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", sub.display())))?;
+        let path = sub.join(format!("{name}.parquet"));
+        let f = curtain_archive::output::NewFile::create(&path.to_string_lossy(), &[&db])?;
+        let f = match name {
+            "intervals" => write_intervals(&holders, f)?,
+            "tasks" => write_tasks(&tasks, f)?,
+            _ => write_containers(&tasks, f)?,
+        };
+        f.commit()?;
+    }
+    let containers: usize = tasks.iter().map(|t| t.containers.len()).sum();
+    println!(
+        "exported {}: {} address interval(s), {} task(s), {} container(s) as Parquet in {shown}",
+        a.db.display(),
+        holders.len(),
+        tasks.len(),
+        containers
+    );
+    Ok(0)
+}
+
 /// Said by the commands that need the AWS SDK in a build without it.
 #[cfg(not(feature = "aws"))]
 pub(crate) fn without_aws(what: &str) -> io::Error {

@@ -2,8 +2,13 @@
 //! attributed against an address book of T tasks, each row written as JSON to nowhere. Prints
 //! records per second and the peak RSS, which should not grow with N.
 //!
-//! `cargo run --release -p curtain-flows --example bench -- N T gz|plain [read|rows|json]`: `read`
-//! only parses, `rows` attributes too, `json` (the default) writes each row as well.
+//! `cargo run --release -p curtain-flows --example bench -- N T gz|plain [gen|read|rows|json|parquet] [DIR]`:
+//! `gen` only generates (into DIR), `read` only parses, `rows` attributes too, `json` (the default) writes each row as JSON as
+//! well, `parquet` writes the rows as Parquet (`--output parquet`) into DIR (or a temporary
+//! folder). With DIR the input is kept there (`flows-N.log[.gz]`, generated once and reused), with
+//! the same address book as `inventory export --parquet` writes it (`register/intervals/`) and the
+//! SQL of `curtain flows athena` for this layout (`athena.sql`): what scripts/bench-flows gives
+//! DuckDB, so that both read the same files and join the same intervals.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -11,6 +16,9 @@ use std::time::Instant;
 use curtain_flows::{AddressBook, FlowRow, Options, RowSink};
 use curtain_model::register::{Certainty, Holder};
 use curtain_store::HeldInterval;
+
+/// The version 5 layout the records are written in.
+const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
 
 fn ip(i: u32) -> String {
     format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
@@ -83,17 +91,21 @@ fn main() {
     let tasks: u32 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let gz = args.get(3).is_none_or(|a| a == "gz");
     let mode = args.get(4).map_or("json", String::as_str);
-    let dir = std::env::temp_dir().join(format!("curtain-flows-bench-{}", std::process::id()));
+    let keep = args.get(5).map(std::path::PathBuf::from);
+    let dir = keep
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("curtain-flows-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(if gz { "flows.log.gz" } else { "flows.log" });
-    {
-        let f = std::fs::File::create(&path).unwrap();
+    let path = dir.join(format!("flows-{n}.log{}", if gz { ".gz" } else { "" }));
+    if !path.exists() {
+        let part = path.with_extension("part");
+        let f = std::fs::File::create(&part).unwrap();
         let mut w: Box<dyn Write> = if gz {
             Box::new(flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast()))
         } else {
             Box::new(BufWriter::new(f))
         };
-        writeln!(w, "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path").unwrap();
+        writeln!(w, "{HEADER}").unwrap();
         for i in 0..n {
             let t = (i as u32).wrapping_mul(2654435761) % tasks;
             let s = 1_795_687_200 + i / 1000;
@@ -105,21 +117,53 @@ fn main() {
             .unwrap();
         }
         w.flush().unwrap();
+        drop(w);
+        std::fs::rename(&part, &path).unwrap();
     }
     let size = std::fs::metadata(&path).unwrap().len();
-    let book = AddressBook::from_holders((0..tasks).map(holder).collect());
+    let holders: Vec<HeldInterval> = (0..tasks).map(holder).collect();
+    if keep.is_some() {
+        let intervals = dir.join("register").join("intervals");
+        if !intervals.exists() {
+            std::fs::create_dir_all(&intervals).unwrap();
+            let f = std::fs::File::create(intervals.join("intervals.parquet")).unwrap();
+            curtain_flows::parquet_out::write_intervals(&holders, BufWriter::new(f)).unwrap().flush().unwrap();
+        }
+        let layout = curtain_flows::Layout::from_header(HEADER).unwrap();
+        let o = curtain_flows::athena::AthenaOptions { layout, ..Default::default() };
+        std::fs::write(dir.join("athena.sql"), curtain_flows::athena::script(&o).unwrap()).unwrap();
+    }
+    if mode == "gen" {
+        println!("gen: {n} records in {} ({} MB)", path.display(), std::fs::metadata(&path).unwrap().len() >> 20);
+        return;
+    }
+    let book = AddressBook::from_holders(holders);
     let before = peak_rss_kib();
     let t0 = Instant::now();
     let mut out = Json(0, mode == "json");
+    let rows_file = dir.join(format!("curtain-rows-{}.parquet", std::process::id()));
     let stats = if mode == "read" {
-        curtain_flows::read_paths(&[path], &Default::default(), &mut Count(0)).unwrap()
+        curtain_flows::read_paths(std::slice::from_ref(&path), &Default::default(), &mut Count(0)).unwrap()
+    } else if mode == "parquet" {
+        let f = BufWriter::new(std::fs::File::create(&rows_file).unwrap());
+        let mut w = curtain_flows::ParquetRowWriter::new(f).unwrap();
+        let stats =
+            curtain_flows::attribute(std::slice::from_ref(&path), &Options::default(), &book, &[], &mut w, &mut |_| {})
+                .unwrap();
+        w.finish().unwrap().flush().unwrap();
+        out.0 = std::fs::metadata(&rows_file).unwrap().len();
+        stats
     } else {
-        curtain_flows::attribute(&[path], &Options::default(), &book, &[], &mut out, &mut |_| {}).unwrap()
+        curtain_flows::attribute(std::slice::from_ref(&path), &Options::default(), &book, &[], &mut out, &mut |_| {})
+            .unwrap()
     };
     let secs = t0.elapsed().as_secs_f64();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(&rows_file);
+    if keep.is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     println!(
-        "{mode}: {} records ({}, {} MB) against {tasks} tasks: {:.1} s, {:.0} records/s, {} MB of JSON; peak RSS {} MiB (before reading: {} MiB)",
+        "{mode}: {} records ({}, {} MB) against {tasks} tasks: {:.2} s, {:.0} records/s, {} MB written; peak RSS {} MiB (before reading: {} MiB)",
         stats.records,
         if gz { "gzip" } else { "plain" },
         size >> 20,

@@ -204,7 +204,7 @@ impl Attribution {
     }
 
     /// The first holder names it; the others' tasks are listed in `also`.
-    fn from_holders(addr: &str, holders: &[&HeldInterval], by: &'static str) -> Attribution {
+    pub(crate) fn from_holders(addr: &str, holders: &[&HeldInterval], by: &'static str) -> Attribution {
         let Some(first) = holders.first() else { return Attribution::unknown(addr) };
         let h: &Holder = &first.holder;
         let kind = if h.container_instance_arn.is_some() {

@@ -5,6 +5,8 @@
 //! address over which interval, and a snapshot knows which process held a socket. This crate
 //! reads flow logs in every form AWS delivers them (`input`, `format`, `record`, `parquet`),
 //! attributes each record (`attribute`), and writes rows and a summary (`output`, `summary`).
+//! Past one machine, `parquet_out` writes the register as Parquet and `athena` the SQL that does
+//! the same attribution in Athena (or DuckDB) over it.
 //! It is a library with no command line: `curtain flows` wires it through [`attribute`] and
 //! [`summary`]; docs/FLOWS.md documents the inputs, the output fields and the rules.
 
@@ -14,6 +16,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod athena;
 pub mod attribute;
 pub mod format;
 #[doc(hidden)]
@@ -22,13 +25,18 @@ pub mod input;
 pub mod output;
 #[cfg(feature = "parquet")]
 mod parquet;
+#[cfg(feature = "parquet")]
+pub mod parquet_out;
 pub mod record;
 pub mod summary;
+pub mod tables;
 
 pub use attribute::{AddressBook, AttributeOptions, Attribution, Attributor, FlowRow, SnapshotIndex, SnapshotMatch};
 pub use format::{Column, Layout, DEFAULT_FORMAT};
 pub use input::{read_bytes, read_file, read_paths, read_stream, Collect, Problem, ReadOptions, ReadStats, Sink};
 pub use output::{CsvWriter, JsonlWriter, RowSink};
+#[cfg(feature = "parquet")]
+pub use parquet_out::ParquetRowWriter;
 pub use record::{Field, FlowRecord};
 pub use summary::{default_suspicious_ports, suspicious_ports, Summary};
 

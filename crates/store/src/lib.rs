@@ -22,7 +22,7 @@ mod schema;
 mod write;
 
 pub use error::Error;
-pub use query::HeldInterval;
+pub use query::{HeldInterval, TaskListing};
 
 /// One register, open: a file, or memory. Writes take `&mut self`, so one writer at a time
 /// within a process; other processes may read while it writes (WAL).

@@ -120,6 +120,32 @@ impl HeldInterval {
     }
 }
 
+/// A task as the register keeps it, with its containers and every source that named it: a row
+/// of `curtain inventory export`'s tasks table. Times are nanoseconds since the epoch, UTC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskListing {
+    pub task_arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub cluster_arn: Option<String>,
+    /// The ECS service, from a `service:NAME` group.
+    pub service: Option<String>,
+    /// The group as ECS gives it (`service:NAME`, `family:NAME`).
+    pub group: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub launch_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub last_status: Option<String>,
+    pub created_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub container_instance_arn: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub containers: Vec<ContainerFact>,
+    pub sources: Vec<Provenance>,
+}
+
 /// A holder's interval: from, to (open while still held) and when a source last saw it held.
 struct Interval {
     from: i64,
@@ -364,6 +390,50 @@ impl Register {
         let hosts: Vec<(HostHolding, Interval)> = self.all_holdings()?;
         let mut out = self.holders(enis, hosts)?;
         out.sort_by(|a, b| (&a.holder.ip, a.from_ns).cmp(&(&b.holder.ip, b.from_ns)));
+        Ok(out)
+    }
+
+    /// Every task the register holds, in the order it learnt of them, with its containers and
+    /// sources (three queries whatever the number of tasks).
+    pub fn all_tasks(&self) -> Result<Vec<TaskListing>, Error> {
+        let mut st = self.conn.prepare(
+            "SELECT task_arn, account_id, region, cluster_arn, grp, task_definition_arn, launch_type,
+                    availability_zone, last_status, created_at, started_at, stopped_at,
+                    container_instance_arn, first_seen, last_seen
+             FROM tasks ORDER BY rowid",
+        )?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let group: Option<String> = r.get(4)?;
+            out.push(TaskListing {
+                task_arn: r.get(0)?,
+                account_id: r.get(1)?,
+                region: r.get(2)?,
+                cluster_arn: r.get(3)?,
+                service: service(group.as_deref()),
+                group,
+                task_definition_arn: r.get(5)?,
+                launch_type: r.get(6)?,
+                availability_zone: r.get(7)?,
+                last_status: r.get(8)?,
+                created_at: r.get(9)?,
+                started_at: r.get(10)?,
+                stopped_at: r.get(11)?,
+                container_instance_arn: r.get(12)?,
+                first_seen: r.get(13)?,
+                last_seen: r.get(14)?,
+                containers: Vec::new(),
+                sources: Vec::new(),
+            });
+        }
+        let arns = json_array(out.iter().map(|t| t.task_arn.as_str()));
+        let mut containers = self.containers_of(&arns)?;
+        let mut sources = self.sources_of(&arns)?;
+        for t in &mut out {
+            t.containers = containers.remove(&t.task_arn).unwrap_or_default();
+            t.sources = sources.remove(&t.task_arn).unwrap_or_default();
+        }
         Ok(out)
     }
 

@@ -146,6 +146,36 @@ fn all_holders_answer_as_whois_does() {
     }
 }
 
+/// `all_tasks` is the tasks table with each task's containers and sources, in the order the
+/// register learnt of them (what `curtain inventory export` writes).
+#[test]
+fn all_tasks_lists_every_task_with_its_containers_and_sources() {
+    let mut r = Register::in_memory().unwrap();
+    r.add_task(&running_a()).unwrap();
+    r.add_task(&task(
+        "arn:aws:ecs:us-west-2:111122223333:task/prod/bbb",
+        "att-b",
+        "eni-b",
+        "10.0.0.8",
+        "2026-01-01T13:00:00Z",
+        Some("2026-01-01T14:00:00Z"),
+        ev("e2", "2026-01-01T14:00:01Z"),
+    ))
+    .unwrap();
+    let tasks = r.all_tasks().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks[0].task_arn.ends_with("/aaa") && tasks[1].task_arn.ends_with("/bbb"));
+    let b = &tasks[1];
+    assert_eq!(b.service.as_deref(), Some("web"));
+    assert_eq!(b.group.as_deref(), Some("service:web"));
+    assert_eq!(b.started_at, Some(t("2026-01-01T13:00:00Z") as i64));
+    assert_eq!(b.stopped_at, Some(t("2026-01-01T14:00:00Z") as i64));
+    assert_eq!(b.containers.len(), 1);
+    assert_eq!(b.containers[0].name, "web");
+    assert_eq!(b.sources, vec![ev("e2", "2026-01-01T14:00:01Z")]);
+    assert!(Register::in_memory().unwrap().all_tasks().unwrap().is_empty());
+}
+
 #[test]
 fn the_same_facts_twice_change_nothing() {
     let mut r = Register::in_memory().unwrap();
