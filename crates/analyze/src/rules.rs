@@ -41,6 +41,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("interactive-shell.toml", include_str!("../rules/interactive-shell.toml")),
     ("suspicious-mapping.toml", include_str!("../rules/suspicious-mapping.toml")),
     ("root-full-caps.toml", include_str!("../rules/root-full-caps.toml")),
+    ("exposed-container.toml", include_str!("../rules/exposed-container.toml")),
+    ("joined-container-ns.toml", include_str!("../rules/joined-container-ns.toml")),
+    ("container-host-root.toml", include_str!("../rules/container-host-root.toml")),
 ];
 
 /// The shared program families, how their names are matched, and what each is for.
@@ -709,8 +712,8 @@ names = ["acmeminer"]
         std::fs::remove_dir_all(&dir).unwrap();
         let r = r.unwrap();
         let ids: Vec<&str> = r.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids.len(), 14);
-        assert_eq!(ids[13], "acme-miner");
+        assert_eq!(ids.len(), 17);
+        assert_eq!(ids[16], "acme-miner");
         let acme = r.get("acme-miner").unwrap();
         assert_eq!(acme.text("names"), ["acmeminer", "acmebot"]);
         assert!(acme.source.ends_with("b-acme.toml") && acme.extended_by[0].ends_with("a-more.toml"));
