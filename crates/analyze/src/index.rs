@@ -184,10 +184,12 @@ impl<'a> Index<'a> {
         self.snap.processes.iter().find(|p| p.kernel_thread).and_then(|p| p.ns.pid)
     }
 
-    /// The host's PID 1 (its namespaces are the host's), when the snapshot is the host's.
-    pub fn host_init(&self) -> Option<&'a Process> {
+    /// The host's own namespaces, when the snapshot is the host's: its PID 1's, or where those
+    /// could not be read (a PID 1 that guards its links) a kernel thread's, which are the same.
+    pub fn host_ns(&self) -> Option<&'a curtain_model::Namespaces> {
         let ns = self.host_pidns()?;
-        self.process(1).filter(|p| p.ns.pid == Some(ns) && !p.kernel_thread)
+        let init = self.process(1).filter(|p| p.ns.pid == Some(ns) && !p.kernel_thread && p.ns.mnt.is_some());
+        init.or_else(|| self.snap.processes.iter().find(|p| p.kernel_thread && p.ns.mnt.is_some())).map(|p| &p.ns)
     }
 
     /// The init of the container `pid` runs in.

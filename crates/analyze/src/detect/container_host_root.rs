@@ -16,8 +16,7 @@ fn root_mount(ix: &Index, mnt_ns: u64) -> Option<(String, Vec<u8>)> {
 }
 
 fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
-    let Some(host) = ix.host_init() else { return Vec::new() };
-    let Some(host_mnt) = host.ns.mnt else { return Vec::new() };
+    let Some(host_mnt) = ix.host_ns().and_then(|ns| ns.mnt) else { return Vec::new() };
     let host_root = root_mount(ix, host_mnt);
     let mut out = Vec::new();
     for p in candidates(ix) {

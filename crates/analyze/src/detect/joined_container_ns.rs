@@ -8,12 +8,12 @@ use std::collections::HashMap;
 pub(crate) const ENGINE: Engine = Engine { kind: "joined-container-ns", run, lists: &[], needs_lists: false };
 
 fn run(d: &Rule, _rules: &Rules, ix: &Index) -> Vec<Finding> {
-    let (Some(host_pidns), Some(host)) = (ix.host_pidns(), ix.host_init()) else { return Vec::new() };
+    let (Some(host_pidns), Some(host)) = (ix.host_pidns(), ix.host_ns()) else { return Vec::new() };
     // The mount and network namespaces of each container's init, when they are not the host's.
     let mut owned: HashMap<(&str, u64), &crate::container::Container> = HashMap::new();
     for c in ix.containers.iter().filter(|c| c.runtime != crate::container::Runtime::Host && c.id.is_some()) {
         let Some(init) = c.init_pid.and_then(|pid| ix.process(pid)) else { continue };
-        for (kind, ns, host_ns) in [("mount", init.ns.mnt, host.ns.mnt), ("network", init.ns.net, host.ns.net)] {
+        for (kind, ns, host_ns) in [("mount", init.ns.mnt, host.mnt), ("network", init.ns.net, host.net)] {
             if let Some(ns) = ns.filter(|n| Some(*n) != host_ns) {
                 owned.entry((kind, ns)).or_insert(c);
             }
@@ -67,6 +67,10 @@ mod tests {
         let f = check("joined-container-ns", &s);
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("mount and network namespace"), "{}", f[0].summary);
+        // A PID 1 whose namespace links could not be read: the kernel threads' are the host's.
+        let init = s.processes.iter_mut().find(|p| p.pid == 1).unwrap();
+        (init.ns.mnt, init.ns.net) = (None, None);
+        assert_eq!(check("joined-container-ns", &s).len(), 1);
     }
 
     #[test]

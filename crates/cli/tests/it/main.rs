@@ -9,6 +9,7 @@ mod analysis;
 mod archive;
 mod bench;
 mod ecs;
+mod host;
 mod lab;
 mod process;
 mod register;
