@@ -350,6 +350,34 @@ mod tests {
     }
 
     #[test]
+    fn mutated_documents_never_panic() {
+        // Every byte of real-shaped documents flipped, cut and repeated (a poor man's fuzzer,
+        // deterministic): any outcome but a panic.
+        let docs: [&[u8]; 3] = [
+            br#"{"Name":"/a","Config":{"Image":"i","Labels":{"io.kubernetes.pod.name":"p"}},"MountPoints":{"/x":{"Source":"/","Destination":"/x","RW":true}}}"#,
+            br#"{"Privileged":true,"Binds":["/:/h:ro"],"Mounts":[{"Source":"/s","Target":"/t","ReadOnly":true}]}"#,
+            br#"{"Tasks":[{"Arn":"a","Containers":[{"DockerId":"d","Name":"n"}]}]}"#,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for d in docs {
+            for i in 0..d.len() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut m = d.to_vec();
+                m[i] = seed as u8;
+                for b in [&m[..], &d[..i], &[d, d].concat()[..]] {
+                    let _ = (docker_config(b), docker_hostconfig(b), agent_tasks(b), daemon_json(b));
+                    let text = String::from_utf8_lossy(b);
+                    let _ = (docker_file(&text), pod_dir(&text));
+                    let argv: Vec<&[u8]> = b.split(|&c| c == b' ').collect();
+                    let _ = (is_dockerd(&argv), dockerd_args(&argv));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn agent_tasks_as_documented() {
         // The shape of AWS's example response for the agent introspection API's /v1/tasks.
         let b = br#"{"Tasks":[{"Arn":"arn:aws:ecs:us-west-2:012345678910:task/example5-58ff-46c9-ae05-543f8example","DesiredStatus":"RUNNING","KnownStatus":"RUNNING","Family":"hello_world","Version":"8","Containers":[{"DockerId":"9581a69a761a557fbfce1d0f6745e4af5b9dbfb86b6b2c5c4df156f1a5932ff1","DockerName":"ecs-hello_world-8-mysql-fcae8ac8f9f1d89d8301","Name":"mysql"}]}]}"#;
