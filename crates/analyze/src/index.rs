@@ -99,11 +99,34 @@ impl<'a> Index<'a> {
     /// loop back on themselves in hostile data), marked as such. Walked with a stack, not
     /// recursion: a chain of tens of thousands of processes is just rows.
     pub fn tree_rows(&self) -> Vec<TreeRow<'a>> {
+        self.tree_rows_where(&|_| true)
+    }
+
+    /// The tree of one container (or the host): its processes, each headed by its nearest
+    /// ancestor in it, so that a container's init is a root of its own. The host first, then
+    /// each container; a single group when the snapshot has only one.
+    pub fn tree_groups(&self) -> Vec<(&Container, Vec<TreeRow<'a>>)> {
+        self.containers
+            .iter()
+            .map(|c| {
+                let members: std::collections::HashSet<u32> = c.pids.iter().copied().collect();
+                (c, self.tree_rows_where(&|p: &Process| members.contains(&p.pid)))
+            })
+            .filter(|(_, rows)| !rows.is_empty())
+            .collect()
+    }
+
+    /// [`Self::tree_rows`] over the processes `keep` takes, a process whose parent it does not
+    /// take being a root.
+    fn tree_rows_where(&self, keep: &dyn Fn(&Process) -> bool) -> Vec<TreeRow<'a>> {
         let mut rows = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut roots: Vec<&'a Process> =
+            self.snap.processes.iter().filter(|p| keep(p) && self.parent(p).is_none_or(|pp| !keep(pp))).collect();
+        roots.sort_by_key(|p| (p.starttime_ticks, p.pid));
         let mut starts: Vec<(&'a Process, bool)> =
-            self.roots().into_iter().rev().filter(|p| !p.kernel_thread).map(|p| (p, false)).collect();
-        let mut rest: Vec<&'a Process> = self.snap.processes.iter().filter(|p| !p.kernel_thread).collect();
+            roots.into_iter().rev().filter(|p| !p.kernel_thread).map(|p| (p, false)).collect();
+        let mut rest: Vec<&'a Process> = self.snap.processes.iter().filter(|p| !p.kernel_thread && keep(p)).collect();
         rest.sort_by_key(|p| (p.starttime_ticks, p.pid));
         let mut stack: Vec<(&'a Process, usize, bool)> = Vec::new();
         let mut next_rest = 0;
@@ -128,7 +151,7 @@ impl<'a> Index<'a> {
                 }
                 rows.push(TreeRow { process: p, depth, last, unreachable: looped && depth == 0 });
                 let kids: Vec<&'a Process> =
-                    self.children(p.pid).filter(|c| !c.kernel_thread && !seen.contains(&c.pid)).collect();
+                    self.children(p.pid).filter(|c| !c.kernel_thread && keep(c) && !seen.contains(&c.pid)).collect();
                 let n = kids.len();
                 for (i, c) in kids.into_iter().enumerate().rev() {
                     stack.push((c, depth + 1, i + 1 == n));
@@ -153,6 +176,20 @@ impl<'a> Index<'a> {
 
     pub fn container_of(&self, pid: u32) -> Option<&Container> {
         self.container_of.get(&pid).map(|&i| &self.containers[i])
+    }
+
+    /// The host's pid namespace: the one kernel threads show in (none in a container's own
+    /// snapshot).
+    pub fn host_pidns(&self) -> Option<u64> {
+        self.snap.processes.iter().find(|p| p.kernel_thread).and_then(|p| p.ns.pid)
+    }
+
+    /// The host's own namespaces, when the snapshot is the host's: its PID 1's, or where those
+    /// could not be read (a PID 1 that guards its links) a kernel thread's, which are the same.
+    pub fn host_ns(&self) -> Option<&'a curtain_model::Namespaces> {
+        let ns = self.host_pidns()?;
+        let init = self.process(1).filter(|p| p.ns.pid == Some(ns) && !p.kernel_thread && p.ns.mnt.is_some());
+        init.or_else(|| self.snap.processes.iter().find(|p| p.kernel_thread && p.ns.mnt.is_some())).map(|p| &p.ns)
     }
 
     /// The init of the container `pid` runs in.

@@ -93,3 +93,55 @@ pub fn rules_with(files: &[(&str, &str)]) -> Result<crate::rules::Rules, crate::
     let files: Vec<(String, String)> = files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     crate::rules::Rules::builtin().merged(&files)
 }
+
+pub const HOST_MNT: u64 = 4026531841;
+pub const HOST_NET: u64 = 4026531840;
+pub const CONTAINER_MNT: u64 = 4026532201;
+pub const CONTAINER_NET: u64 = 4026532202;
+pub const CONTAINER_ID: &str = "2a3bb61285714a653c791656d7f7a81a7825db5d0eed0bd248ec96ae565285b1";
+
+/// Places a process in the docker container `id` (its cgroup) with its own namespaces.
+pub fn in_container(mut p: Process, id: &str) -> Process {
+    p.cgroup = Some(vec![CgroupEntry {
+        hierarchy: 0,
+        controllers: String::new(),
+        path: format!("/docker/{id}").as_str().into(),
+    }]);
+    p.ns.pid = Some(4026532200);
+    p.ns.mnt = Some(CONTAINER_MNT);
+    p.ns.net = Some(CONTAINER_NET);
+    p
+}
+
+/// A host (kthreadd, systemd, containerd-shim) with one docker container `web` (pids 200, its
+/// init, and 201), and the container's row.
+pub fn host_with_container() -> (Snapshot, String) {
+    let mut kthreadd = process(2, 0, "kthreadd", "");
+    kthreadd.kernel_thread = true;
+    kthreadd.exe = None;
+    kthreadd.cmdline = Some(vec![]);
+    let mut init = in_container(started(process(200, 150, "sh", "/bin/sh"), 100), CONTAINER_ID);
+    init.nspid = vec![200, 1];
+    let mut sleep = in_container(started(process(201, 200, "sleep", "/bin/sleep"), 101), CONTAINER_ID);
+    sleep.nspid = vec![201, 7];
+    let mut s = snapshot(
+        vec![
+            process(1, 0, "systemd", "/usr/lib/systemd/systemd"),
+            kthreadd,
+            process(150, 1, "containerd-shim", "/usr/bin/containerd-shim-runc-v2"),
+            init,
+            sleep,
+        ],
+        vec![],
+        vec![],
+    );
+    s.containers = vec![ContainerRow {
+        runtime: "docker".into(),
+        id: CONTAINER_ID.into(),
+        pids: vec![200, 201],
+        name: Some("web".into()),
+        image: Some("app:1".into()),
+        ..Default::default()
+    }];
+    (s, CONTAINER_ID.to_string())
+}

@@ -203,11 +203,15 @@ pub fn reparse(contents: &ArchiveContents) -> Result<Reparsed, ReparseError> {
         .iter()
         .map(|table| {
             let body = std::mem::take(&mut t.sink.tables[table.index()]);
-            // Part by part, without joining them.
-            let same = contents.parts(table.base()).is_some_and(|parts| {
-                let mut rest = body.as_slice();
-                parts.iter().all(|(_, d)| rest.strip_prefix(*d).map(|r| rest = r).is_some()) && rest.is_empty()
-            });
+            // Part by part, without joining them. A table written before it existed
+            // (containers) is the same when the rebuild has no row for it either.
+            let same = match contents.parts(table.base()) {
+                Some(parts) => {
+                    let mut rest = body.as_slice();
+                    parts.iter().all(|(_, d)| rest.strip_prefix(*d).map(|r| rest = r).is_some()) && rest.is_empty()
+                }
+                None => body.is_empty() && *table == curtain_tables::Table::Containers,
+            };
             (table.base(), body, same)
         })
         .collect();
@@ -328,6 +332,7 @@ pub fn load_snapshot_with(path: &str, limits: &Limits) -> io::Result<curtain_mod
         maps: rows(&contents, "tables/maps").map_err(bad)?,
         mounts: rows(&contents, "tables/mounts").map_err(bad)?,
         errors: rows(&contents, "tables/errors").map_err(bad)?,
+        containers: rows(&contents, "tables/containers").map_err(bad)?,
         manifest,
     })
 }

@@ -153,7 +153,7 @@ pub const INDEX: &str = "raw/index";
 
 /// Members listed in the index parts rather than the manifest: the many raw files.
 pub fn is_indexed(path: &str) -> bool {
-    path.starts_with("raw/proc/") || path.starts_with("raw/netlink/")
+    path.starts_with("raw/proc/") || path.starts_with("raw/netlink/") || path.starts_with("raw/host/")
 }
 
 /// The header of a regular, read-only member stamped `mtime`, as `tar::Builder` writes it.

@@ -110,7 +110,7 @@ fn reparse_output_is_the_raw_part_byte_for_byte_and_names_its_source() {
         collect(&a, c);
         let (code, text) = reparse(&a, None, false);
         assert_eq!(code, 0, "{text}");
-        assert_eq!(text.matches("identical").count(), 6, "{text}");
+        assert_eq!(text.matches("identical").count(), 7, "{text}");
         let new = d.path(&format!("new-{name}"));
         assert_eq!(reparse(&a, Some(&new), false).0, 0);
         let old = read_archive_file(&a, &Default::default(), Keep::All).unwrap();

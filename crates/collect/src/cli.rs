@@ -123,6 +123,8 @@ fn options(args: &CollectArgs, compression: Compression) -> Options {
         // The endpoint ECS gives the collector's own environment (PID 1's is looked at otherwise).
         ecs_uri: std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok().filter(|s| !s.is_empty()),
         acquisition: args.acquisition.as_deref().cloned(),
+        // Another address for the ECS agent's introspection API (a test, a non-default port).
+        ecs_agent_uri: std::env::var(crate::host::AGENT_URI_ENV).ok().filter(|s| !s.is_empty()),
         ..Options::default()
     }
 }

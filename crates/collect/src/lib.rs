@@ -9,6 +9,7 @@
 //! taken as the collector (`self`) or as this machine's boot (its start times count from its own
 //! `btime`). A collection stopped early ([`stop`]) still ends with a whole archive.
 
+pub mod host;
 pub mod http;
 pub mod netlink;
 pub mod pipeline;
@@ -42,6 +43,9 @@ pub struct Options {
     /// `None`, PID 1's environment is looked at for it.
     pub ecs_uri: Option<String>,
     pub http_timeout: Duration,
+    /// The ECS agent's introspection API on a container instance (`http://IP:PORT`); `None`:
+    /// [`host::DEFAULT_AGENT_URI`].
+    pub ecs_agent_uri: Option<String>,
     /// Threads reading processes; `None`: [`pipeline::default_jobs`].
     pub jobs: Option<usize>,
     /// Stop reading processes once this much time has passed since the start, and finish the
@@ -61,6 +65,7 @@ impl Default for Options {
             argv: Vec::new(),
             ecs_uri: None,
             http_timeout: Duration::from_millis(1500),
+            ecs_agent_uri: None,
             jobs: None,
             time_budget: None,
             acquisition: None,
@@ -79,6 +84,8 @@ pub struct Outcome {
     pub members: u64,
     /// Why the collection stopped before its end, if it did.
     pub stopped: Option<stop::Reason>,
+    /// The rows of `tables/containers.jsonl`.
+    pub containers: Vec<curtain_model::ContainerRow>,
 }
 
 fn now(id: rustix::time::ClockId) -> u64 {
@@ -200,6 +207,21 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
         stopped = stopped.or_else(|| stop.reason());
     }
 
+    // The containers named from the host's own files, when this is the host's live /proc.
+    if go_on(&mut stopped) {
+        let mode = if kind != ProcRootKind::Procfs {
+            host::Mode::Skipped("the proc root is a copy: the collector's own files are not that machine's")
+        } else if self_pid != Some(std::process::id()) {
+            host::Mode::Skipped("the proc root is not the collector's own pid namespace's")
+        } else {
+            host::Mode::Live {
+                agent_uri: opts.ecs_agent_uri.clone().unwrap_or_else(|| host::DEFAULT_AGENT_URI.into()),
+                timeout: opts.http_timeout.min(Duration::from_millis(500)),
+            }
+        };
+        host::collect(&mut w, &mode)?;
+    }
+
     // ECS identity: our own environment, else the container's init's.
     let ecs_uri = opts.ecs_uri.clone().or_else(|| {
         let init = w.tables.kept.iter().find(|p| p.pid == 1)?;
@@ -235,6 +257,7 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
     clock.boottime_end_ns = now(rustix::time::ClockId::Boottime);
     clock.realtime_end_ns = now(rustix::time::ClockId::Realtime);
 
+    let containers = w.tables.container_rows();
     // The socket tables, parsed now that every owner is known, written as their parts fill.
     let mut failed = Ok(());
     let mut counts = w.tables.finish_with(|sink| {
@@ -297,7 +320,50 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
     let body = serde_json::to_vec_pretty(&manifest).expect("serialise manifest");
     let members = archive.written() + 1;
     let (out, sha256, bytes) = archive.finish(&body)?;
-    Ok((Outcome { manifest, sha256, bytes, members, stopped }, out))
+    Ok((Outcome { manifest, sha256, bytes, members, stopped, containers }, out))
+}
+
+/// One container of the summary: runtime, name and id, image, task or pod, what it was given of
+/// the host, and where that was read.
+fn container_line(c: &curtain_model::ContainerRow) -> String {
+    let short = c.id.get(..12).unwrap_or(&c.id);
+    let mut s = format!("{} {} ({short})", c.runtime, c.name.as_deref().unwrap_or("?"));
+    if let Some(i) = &c.image {
+        s.push_str(&format!(" image {i}"));
+    }
+    if let Some(e) = &c.ecs {
+        s.push_str(&format!(
+            " ECS task {} ({}:{}) container {}",
+            e.task_arn.as_deref().unwrap_or("?"),
+            e.family.as_deref().unwrap_or("?"),
+            e.revision.as_deref().unwrap_or("?"),
+            e.container_name.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(p) = &c.pod {
+        s.push_str(&format!(
+            " pod {}/{} container {}",
+            p.namespace.as_deref().unwrap_or("?"),
+            p.name.as_deref().unwrap_or("?"),
+            p.container_name.as_deref().unwrap_or("?")
+        ));
+    }
+    if c.privileged == Some(true) {
+        s.push_str(" PRIVILEGED");
+    }
+    for m in &c.mounts {
+        s.push_str(&format!(" mount {}:{}{}", m.source, m.destination, if m.ro { ":ro" } else { "" }));
+    }
+    for (what, v) in [("network", &c.network_mode), ("pid", &c.pid_mode)] {
+        if let Some(v) = v {
+            s.push_str(&format!(" {what} {v}"));
+        }
+    }
+    let mut from: Vec<&str> = c.sources.values().map(String::as_str).collect();
+    from.sort_unstable();
+    from.dedup();
+    s.push_str(&format!(", {} processes; from {}", c.pids.len(), from.join(", ")));
+    s
 }
 
 /// The one-screen summary printed after a collection.
@@ -329,6 +395,9 @@ pub fn summary(o: &Outcome, output: &str, elapsed: Duration) -> String {
             ecs.container_name.as_deref().unwrap_or("?"),
             ecs.launch_type.as_deref().unwrap_or("?")
         );
+    }
+    for c in &o.containers {
+        let _ = writeln!(s, "  {}", curtain_model::term(&container_line(c)));
     }
     if m.errors_by_kind.is_empty() {
         let _ = writeln!(s, "  errors: none");

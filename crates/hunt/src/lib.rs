@@ -165,6 +165,7 @@ pub(crate) fn finding(rules: &Rules, id: &str, severity: Option<Severity>, e: &E
         summary,
         evidence: vec![e.evidence()],
         source: e.file.clone(),
+        container: None,
     }
 }
 

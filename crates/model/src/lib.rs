@@ -650,6 +650,93 @@ pub struct EcsContainer {
     pub ipv4_addresses: Vec<String>,
 }
 
+/// One container found on the machine (a row of `tables/containers.jsonl`): its id from the
+/// cgroups of its processes, and what the host's own files said about it. Every value but `id`,
+/// `runtime` and `pids` comes from files an attacker in the container may have shaped (labels,
+/// names): text to show, escaped, never to act on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRow {
+    /// What the cgroup path says: `docker`, `containerd`, `cri-o`, `ecs-ec2`, `ecs-fargate`,
+    /// `kubernetes`.
+    pub runtime: String,
+    /// The runtime's id (64 hex; an ECS Fargate `<task>-<n>`).
+    pub id: String,
+    /// Its processes, in the order of collection.
+    pub pids: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Docker's image id: the SHA-256 of the image's configuration (`sha256:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    /// The labels of interest (ECS and Kubernetes), as the runtime kept them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<ContainerEcs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<ContainerPod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Mounts whose source is on the host (binds and volumes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<HostMount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_mode: Option<String>,
+    /// The docker data root its files were found under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<String>,
+    /// Where each field came from: `cgroup`, `docker-config` (config.v2.json),
+    /// `docker-hostconfig` (hostconfig.json), `ecs-agent` (the introspection API), `kubelet-logs`
+    /// (the /var/log/pods layout).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+}
+
+/// The ECS task a container belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerEcs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_status: Option<String>,
+}
+
+/// The Kubernetes pod a container belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPod {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+}
+
+/// A mount of a host path into a container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMount {
+    pub source: String,
+    pub destination: String,
+    pub ro: bool,
+    /// `bind`, `volume`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
 /// Options the collector ran with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectOptions {
@@ -925,6 +1012,12 @@ pub enum RawOp {
     /// instead of reading `/proc/PID/net/<table>`; the replies are kept under
     /// `raw/netlink/<netns>/<table>`.
     Netlink,
+    /// A file of the host read from the collector's own root (a container runtime's files:
+    /// docker's config.v2.json and hostconfig.json, /etc/docker/daemon.json); `path` is
+    /// absolute, the bytes under `raw/host/<path>`.
+    Host,
+    /// A directory of the host listed (the kubelet's /var/log/pods); `entries` its names.
+    Hostlist,
 }
 
 /// One link read: its name (`exe`, `ns/net`, or an fd number) and its target, or why not.
@@ -971,6 +1064,8 @@ pub struct Snapshot {
     pub maps: Vec<Mapping>,
     pub mounts: Vec<Mount>,
     pub errors: Vec<CollectError>,
+    /// `tables/containers.jsonl` (absent from archives written before it).
+    pub containers: Vec<ContainerRow>,
 }
 
 /// How much a finding matters.
@@ -1032,6 +1127,10 @@ pub struct Finding {
     /// One line for a responder. It quotes content from the target: escape it when rendering.
     pub summary: String,
     pub evidence: Vec<Evidence>,
+    /// The container the process runs in (`host` for the host's own processes): its runtime,
+    /// name or short id, and image or pod, as `curtain report` groups them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// The archive it came from (when several are analysed together).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,

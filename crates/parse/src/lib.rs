@@ -9,8 +9,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod container;
 pub mod diag;
 pub mod ecs;
+pub mod host;
 pub mod net;
 pub mod proc;
 

@@ -95,7 +95,8 @@ fn archive(h: &mut String, a: &Analysed) {
             pid = f
                 .pid
                 .map(|p| format!(" · pid {p} started {}", esc(f.started_at.as_deref().unwrap_or("?"))))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                + &f.container.as_deref().map(|c| format!(" · container {}", esc(c))).unwrap_or_default(),
             summary = esc(&f.summary),
             ev = esc(&crate::evidence(f)),
         );
@@ -140,12 +141,13 @@ fn archive(h: &mut String, a: &Analysed) {
     }
     kv("Archive", &s.source);
     kv("Archive SHA-256", s.archive_sha256.as_deref().unwrap_or("?"));
-    h.push_str("</table><h3>Containers</h3><table><tr><th>runtime</th><th>id</th><th>pod / task</th><th>init pid</th><th>processes</th></tr>");
+    h.push_str("</table><h3>Containers</h3><table><tr><th>runtime</th><th>container</th><th>id</th><th>pod / task</th><th>init pid</th><th>processes</th></tr>");
     for c in &a.ix.containers {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
             c.runtime.as_str(),
+            esc(&c.display()),
             esc(&c.key),
             esc(c.pod_uid.as_deref().or(c.ecs_task_id.as_deref()).unwrap_or("")),
             c.init_pid.map(|p| p.to_string()).unwrap_or_default(),
@@ -263,7 +265,18 @@ const NESTED_DEPTH: usize = 64;
 
 /// Every process but kernel threads, as nested folding blocks in tree order.
 fn tree(h: &mut String, a: &Analysed) {
-    let rows = a.ix.tree_rows();
+    let groups = a.ix.tree_groups();
+    if groups.len() > 1 {
+        for (c, rows) in &groups {
+            let _ = write!(h, "<h4 class=\"mono\">{} ({} processes)</h4>", esc(&c.display()), rows.len());
+            tree_rows(h, rows);
+        }
+    } else {
+        tree_rows(h, &a.ix.tree_rows());
+    }
+}
+
+fn tree_rows(h: &mut String, rows: &[curtain_analyze::index::TreeRow]) {
     let mut open = 0usize;
     for (i, row) in rows.iter().enumerate() {
         let p = row.process;

@@ -36,18 +36,25 @@ pub fn report(w: &mut dyn Write, all: &[Analysed]) -> io::Result<()> {
                 md(e.image_digest.as_deref().unwrap_or(""))
             )?;
         }
+        if a.ix.containers.len() > 1 {
+            writeln!(w, "\n### Containers\n")?;
+            for c in &a.ix.containers {
+                writeln!(w, "- `{}`: {} processes", md(&c.display()), c.pids.len())?;
+            }
+        }
         writeln!(w, "\n### Findings ({})\n", a.findings.len())?;
         if a.findings.is_empty() {
             writeln!(w, "None.")?;
         } else {
-            writeln!(w, "| severity | finding | ATT&CK | pid | details |\n|---|---|---|---|---|")?;
+            writeln!(w, "| severity | finding | ATT&CK | container | pid | details |\n|---|---|---|---|---|---|")?;
             for f in &a.findings {
                 writeln!(
                     w,
-                    "| {} | {} | {} | {} | `{}` |",
+                    "| {} | {} | {} | `{}` | {} | `{}` |",
                     f.severity,
                     f.title,
                     f.attack.join(", "),
+                    md(f.container.as_deref().unwrap_or("")),
                     f.pid.map(|p| p.to_string()).unwrap_or_default(),
                     md(&f.summary)
                 )?;

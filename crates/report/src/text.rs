@@ -51,6 +51,9 @@ pub fn findings(w: &mut dyn Write, findings: &[&Finding], style: Style) -> io::R
     for f in findings {
         writeln!(w, "{} {} [{}] ({})", style.sev(f.severity), style.bold(&f.title), f.attack.join(", "), f.detector)?;
         writeln!(w, "         {}", term(&f.summary))?;
+        if let Some(c) = &f.container {
+            writeln!(w, "         container: {}", term(c))?;
+        }
         writeln!(w, "         evidence: {}", term(&crate::evidence(f)))?;
         if !f.source.is_empty() {
             writeln!(w, "         archive: {}", term(&f.source))?;
@@ -82,9 +85,8 @@ pub fn summary(w: &mut dyn Write, a: &Analysed, style: Style) -> io::Result<()> 
     for c in &a.ix.containers {
         writeln!(
             w,
-            "  {} {} ({} processes, init pid {})",
-            c.runtime.as_str(),
-            term(&c.key),
+            "  {} ({} processes, init pid {})",
+            term(&c.display()),
             c.pids.len(),
             c.init_pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
         )?;
@@ -131,12 +133,29 @@ fn process_line(p: &Process) -> String {
 const DRAWN_DEPTH: usize = 32;
 
 /// The process tree, oldest first at each level; kernel threads folded into one line. Every
-/// other process is shown, deep chains and parent cycles included.
+/// other process is shown, deep chains and parent cycles included. With containers, one tree per
+/// container under its name, the host's own processes first as "host".
 pub fn tree(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
     let kthreads = ix.snap.processes.iter().filter(|p| p.kernel_thread).count();
+    let groups = ix.tree_groups();
+    if groups.len() > 1 {
+        for (c, rows) in &groups {
+            writeln!(w, "== {} ({} processes) ==", term(&c.display()), rows.len())?;
+            tree_rows(w, rows)?;
+        }
+    } else {
+        tree_rows(w, &ix.tree_rows())?;
+    }
+    if kthreads > 0 {
+        writeln!(w, "({kthreads} kernel threads not shown)")?;
+    }
+    Ok(())
+}
+
+fn tree_rows(w: &mut dyn Write, rows: &[curtain_analyze::index::TreeRow]) -> io::Result<()> {
     // Per drawn level, whether a sibling still follows (a vertical line continues).
     let mut open: Vec<bool> = Vec::new();
-    for row in ix.tree_rows() {
+    for row in rows {
         let d = row.depth.min(DRAWN_DEPTH);
         open.truncate(d);
         let mut prefix = String::new();
@@ -154,9 +173,6 @@ pub fn tree(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
         if row.depth < DRAWN_DEPTH {
             open.push(!row.last);
         }
-    }
-    if kthreads > 0 {
-        writeln!(w, "({kthreads} kernel threads not shown)")?;
     }
     Ok(())
 }

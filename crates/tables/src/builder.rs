@@ -30,6 +30,8 @@ pub struct Tables<S: RowSink = MemorySink> {
     pub(crate) netns: BTreeSet<u64>,
     pub(crate) mntns: BTreeSet<u64>,
     pub(crate) labels: Labeller,
+    /// The containers seen in cgroups and what the host's files said of them.
+    pub(crate) hosts: crate::containers::Hosts,
     /// The collector's own row and PID 1's, kept for the manifest and the ECS lookup.
     pub kept: Vec<Process>,
     pub(crate) scratch: Vec<u8>,
@@ -54,6 +56,7 @@ impl<S: RowSink> Tables<S> {
             netns: BTreeSet::new(),
             mntns: BTreeSet::new(),
             labels: Labeller { self_pid, ..Default::default() },
+            hosts: Default::default(),
             kept: Vec::new(),
             repeats: Default::default(),
             scratch: Vec::with_capacity(4096),

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+pub mod containers;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod labels;

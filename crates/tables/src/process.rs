@@ -183,6 +183,7 @@ impl<S: RowSink> Tables<S> {
             self.push_error(error(Some(pid), format!("{pid}"), ErrorKind::Vanished, None));
         }
         self.label(&mut p);
+        self.hosts.observe(&p);
 
         self.counts.processes += 1;
         self.counts.kernel_threads += p.kernel_thread as u64;

@@ -147,6 +147,8 @@ pub fn member_of(rec: &RawRecord) -> Option<String> {
     }
     match rec.op {
         RawOp::Read => Some(format!("raw/proc/{}", rec.path)),
+        RawOp::Host => crate::containers::host_member(&rec.path),
+        RawOp::Http if rec.path == crate::containers::AGENT_TASKS => Some(crate::containers::AGENT_MEMBER.into()),
         RawOp::Netlink => {
             let (_, name) = split_pid(&rec.path)?;
             let table = name.strip_prefix("net/").filter(|t| table_proto(t).is_some())?;
@@ -209,7 +211,18 @@ pub fn rebuild<'a, S: RowSink>(
         at = n + 1;
         let rec: RawRecord = serde_json::from_slice(line).map_err(|e| failed(at)(e.to_string()))?;
         let step = (|| -> Result<(), String> {
+            let host = matches!(rec.op, RawOp::Host | RawOp::Hostlist)
+                || (rec.op == RawOp::Http && rec.path == crate::containers::AGENT_TASKS);
             match (rec.op, split_pid(&rec.path)) {
+                _ if host => {
+                    replay_process(&mut t, &group, &member, ctx)?;
+                    group.clear();
+                    let bytes = match member_of(&rec) {
+                        Some(name) => Some(member(&name).ok_or(format!("missing member {name}"))?),
+                        None => None,
+                    };
+                    t.add_host(&rec, bytes);
+                }
                 (RawOp::Opendir, Some((_, ""))) => {
                     replay_process(&mut t, &group, &member, ctx)?;
                     group.clear();

@@ -10,11 +10,12 @@ pub enum Table {
     Mounts,
     Errors,
     Sockets,
+    Containers,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::Processes, Table::Fds, Table::Maps, Table::Mounts, Table::Errors, Table::Sockets];
+    pub const ALL: [Table; 7] =
+        [Table::Processes, Table::Fds, Table::Maps, Table::Mounts, Table::Errors, Table::Sockets, Table::Containers];
     /// Member name of the table's first part, without `.jsonl`; further parts are
     /// `<base>.1.jsonl`, `<base>.2.jsonl`...
     pub fn base(self) -> &'static str {
@@ -25,6 +26,7 @@ impl Table {
             Table::Mounts => "tables/mounts",
             Table::Errors => "tables/errors",
             Table::Sockets => "tables/sockets",
+            Table::Containers => "tables/containers",
         }
     }
     pub fn index(self) -> usize {
@@ -40,7 +42,7 @@ pub trait RowSink {
 /// Keeps every table in memory (reparse, tests).
 #[derive(Debug, Default)]
 pub struct MemorySink {
-    pub tables: [Vec<u8>; 6],
+    pub tables: [Vec<u8>; 7],
 }
 
 impl RowSink for MemorySink {

@@ -131,6 +131,8 @@ impl<S: RowSink> Tables<S> {
     /// [`Self::finish`], calling `each` with the sink after every socket row, so that a sink
     /// writing parts writes them as they fill: no table is held whole.
     pub fn finish_with(&mut self, mut each: impl FnMut(&mut S)) -> Counts {
+        self.write_containers();
+        each(&mut self.sink);
         // Stable: the owners of one socket stay in reading order.
         self.owners.sort_by_key(|(inode, _)| *inode);
         for t in std::mem::take(&mut self.net_tables) {

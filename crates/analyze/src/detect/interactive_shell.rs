@@ -16,6 +16,10 @@ fn run(d: &Rule, rules: &Rules, ix: &Index) -> Vec<Finding> {
         if p.label.is_some() || !is_shell(p, rules) {
             return None;
         }
+        // About a container's init only: the host's own logins and shells are not this rule's.
+        if ix.container_of(p.pid).is_none_or(|c| c.runtime == crate::container::Runtime::Host) {
+            return None;
+        }
         let init = ix.init_of(p.pid)?;
         let t = p.started_at.as_deref().and_then(parse_rfc3339_ns)?;
         let t0 = init.started_at.as_deref().and_then(parse_rfc3339_ns)?;
@@ -73,6 +77,19 @@ mod tests {
         me.label = Some(Label::Responder);
         let app = started(process(60, 1, "python3", "/usr/bin/python3"), 5000);
         assert!(check("interactive-shell", &snapshot(vec![init, child, me, app], vec![], vec![])).is_empty());
+    }
+
+    #[test]
+    fn a_late_shell_in_a_container_fires_and_a_login_on_the_host_does_not() {
+        let (mut s, id) = host_with_container();
+        // `docker exec web sh` an hour after the container started: its parent is the shim.
+        let exec = in_container(started(process(210, 150, "sh", "/bin/sh"), 3700), &id);
+        // An administrator's login shell on the host, days after boot.
+        let login = started(with_args(process(500, 1, "bash", "/bin/bash"), &["-bash"]), 90_000);
+        s.processes.extend([exec, login]);
+        let f = check("interactive-shell", &s);
+        assert_eq!(f.iter().map(|f| f.pid).collect::<Vec<_>>(), [Some(210)], "{f:?}");
+        assert!(f[0].summary.contains("container's init (pid 200)"));
     }
 
     #[test]

@@ -15,9 +15,12 @@ mod anon_exec;
 mod bind_shell;
 mod cloud;
 mod connection_match;
+mod container_host_root;
 mod credential_endpoint;
 mod deleted_exe;
+mod exposed_container;
 mod interactive_shell;
+mod joined_container_ns;
 mod ld_preload;
 mod masquerade;
 mod memfd_exe;
@@ -97,6 +100,9 @@ const BUILTIN: &[&Engine] = &[
     &interactive_shell::ENGINE,
     &anon_exec::ENGINE,
     &root_caps::ENGINE,
+    &exposed_container::ENGINE,
+    &joined_container_ns::ENGINE,
+    &container_host_root::ENGINE,
 ];
 
 /// The list-only kinds a responder's own rule may use.
@@ -117,6 +123,9 @@ pub fn run_all(ix: &Index, rules: &Rules) -> Vec<Finding> {
     let mut out: Vec<Finding> = rules.iter().flat_map(|r| r.run(rules, ix)).collect();
     for f in &mut out {
         f.source = ix.snap.source.clone();
+        if f.container.is_none() {
+            f.container = f.pid.and_then(|pid| ix.container_of(pid)).map(|c| c.display());
+        }
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.pid.cmp(&b.pid)).then(a.detector.cmp(&b.detector)));
     out
@@ -140,6 +149,7 @@ pub(crate) fn finding(d: &Rule, p: &Process, severity: Severity, summary: String
         comm: p.comm.clone(),
         summary,
         evidence,
+        container: None,
         source: String::new(),
     }
 }
@@ -163,6 +173,11 @@ pub(crate) fn ev_raw(p: &Process, file: &str) -> Evidence {
 /// A link of the process, as recorded in raw/reads.jsonl.
 pub(crate) fn ev_link(p: &Process, link: &str) -> Evidence {
     Evidence { member: "raw/reads.jsonl".into(), locator: format!("path={}/{}", p.pid, link) }
+}
+
+/// A container's row.
+pub(crate) fn ev_container(c: &crate::container::Container) -> Evidence {
+    Evidence { member: "tables/containers.jsonl".into(), locator: format!("id={}", c.id.as_deref().unwrap_or(&c.key)) }
 }
 
 pub(crate) fn ev_socket(inode: u64) -> Evidence {

@@ -267,7 +267,7 @@ fn detectors_doc_is_the_registry() {
     assert!(doc == o.stdout, "docs/DETECTORS.md is stale: curtain detectors > docs/DETECTORS.md");
     // One section per detector (`## Title (`id`)`), then the program families they share.
     let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(text.lines().filter(|l| l.starts_with("## ") && l.ends_with("`)")).count(), 18);
+    assert_eq!(text.lines().filter(|l| l.starts_with("## ") && l.ends_with("`)")).count(), 21);
     assert!(text.contains("\n## Program families"));
 }
 
@@ -293,7 +293,7 @@ fn the_fixture_verifies_and_reparses_identically() {
         "rebuild scripts/make-fixture after a format change: {}",
         String::from_utf8_lossy(&o.stdout)
     );
-    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("identical").count(), 6);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("identical").count(), 7);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod archive;
 mod bench;
 mod ecs;
 mod flows;
+mod host;
 mod hunt;
 mod lab;
 mod process;
