@@ -85,6 +85,7 @@ impl<W: Write + Send> ParquetTable<W> {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_dictionary_enabled(false)
+            .set_offset_index_disabled(true)
             .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
             .set_created_by(format!("curtain {}", env!("CARGO_PKG_VERSION")))
             .build();
