@@ -213,6 +213,9 @@ pub fn collect<W: Write + Send>(opts: &Options, out: W) -> io::Result<(Outcome, 
             host::Mode::Skipped("the proc root is a copy: the collector's own files are not that machine's")
         } else if self_pid != Some(std::process::id()) {
             host::Mode::Skipped("the proc root is not the collector's own pid namespace's")
+        } else if w.tables.counts().kernel_threads == 0 {
+            // Inside a container: its root is the image's, not the host's.
+            host::Mode::Skipped("not the host's pid namespace (no kernel thread visible)")
         } else {
             host::Mode::Live {
                 agent_uri: opts.ecs_agent_uri.clone().unwrap_or_else(|| host::DEFAULT_AGENT_URI.into()),

@@ -198,6 +198,12 @@ fn a_copy_whose_self_names_this_process_is_not_taken_for_this_machine() {
     assert_eq!(processes[0].label, None);
     assert!(reads.iter().all(|r| r.op != RawOp::Netlink), "sock_diag of this machine for a copy");
     assert!(c.members.iter().all(|(name, _)| !name.starts_with("raw/netlink/")));
+    // Nor this machine's container files: one record says why they were not read.
+    let host: Vec<_> = reads.iter().filter(|r| matches!(r.op, RawOp::Host | RawOp::Hostlist)).collect();
+    assert_eq!(host.len(), 1, "{host:?}");
+    assert_eq!((host[0].path.as_str(), host[0].error), ("/", Some(ErrorKind::NotFollowed)));
+    assert!(host[0].detail.as_deref().unwrap().contains("copy"));
+    assert!(c.members.iter().all(|(name, _)| !name.starts_with("raw/host/")));
     let self_read = reads.iter().find(|r| r.path == "self").expect("self recorded");
     assert_eq!(self_read.target.as_ref().map(|t| t.to_lossy().into_owned()), Some(me.to_string()));
 }

@@ -161,9 +161,15 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
             "io.kubernetes.pod.uid=8e3d1c2a-1b2c-4d5e-8f90-0a1b2c3d4e5f",
         ],
     );
-    // `docker run --privileged` (scripts/test's engine runs runc through scripts/runc-capdrop
-    // where the machine lacks a capability).
-    let (privileged, priv_name) = lab.run("priv", &["--privileged"]);
+    // `docker run --privileged`, through scripts/runc-capdrop where the engine knows it (scripts/test
+    // adds it as the runtime `curtain-capdrop`): a machine that lacks a capability cannot grant
+    // it, and docker records the container as privileged all the same.
+    let runtimes = out(docker(&["info", "--format", "{{json .Runtimes}}"]));
+    let mut priv_args = vec!["--privileged"];
+    if runtimes.contains("\"curtain-capdrop\"") {
+        priv_args.extend(["--runtime", "curtain-capdrop"]);
+    }
+    let (privileged, priv_name) = lab.run("priv", &priv_args);
     let sock = socket_path();
     let (socket, _) = lab.run("sock", &["-v", &format!("{sock}:/run/inner.sock")]);
     let k8s_pid = out(docker(&["inspect", "-f", "{{.State.Pid}}", &k8s]));
