@@ -69,7 +69,14 @@ impl Lab {
 
     /// Starts a host process in a session of its own (not the responder's), returns its pid.
     fn host(&mut self, argv: &[&str]) -> u32 {
-        let c = Command::new("setsid").args(argv).stdin(Stdio::null()).stdout(Stdio::null()).spawn().expect("setsid");
+        // Nothing inherited: a process left behind must not hold the test harness's output open.
+        let c = Command::new("setsid")
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("setsid");
         let pid = c.id();
         self.children.push(c);
         pid
@@ -79,6 +86,11 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for c in &mut self.children {
+            // Each leads a session and a process group of its own (setsid): the group ends,
+            // the shell's sleep with it, by that pid alone.
+            if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
