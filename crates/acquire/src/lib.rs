@@ -47,7 +47,7 @@ pub struct Collector {
 impl Collector {
     pub fn read(path: &std::path::Path) -> io::Result<Collector> {
         let bytes = std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let sha256 = curtain_archive::frame::hex(&Sha256::digest(&bytes));
+        let sha256 = curtain_model::to_hex(&Sha256::digest(&bytes));
         Ok(Collector { bytes, sha256 })
     }
 }
@@ -177,7 +177,7 @@ pub(crate) fn nonce() -> String {
         b[..8].copy_from_slice(&now_ns().to_le_bytes());
         b[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }
-    curtain_archive::frame::hex(&b)
+    curtain_model::to_hex(&b)
 }
 
 /// Acquires every target, `plan.parallel` at a time, appending each record to

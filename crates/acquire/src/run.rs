@@ -294,7 +294,7 @@ impl Attempt<'_> {
             )));
         }
         out.commit().map_err(|e| fatal(format!("{path}: {e}")))?;
-        finish_archive((hex(&hash.finalize()), n), path, rec)
+        finish_archive((curtain_model::to_hex(&hash.finalize()), n), path, rec)
     }
 
     /// Over a terminal: one session probes, pushes, runs and removes.
@@ -428,10 +428,6 @@ impl Attempt<'_> {
         f.commit().map_err(|e| fatal(format!("{path}: {e}")))?;
         Ok((end.sha256, end.bytes, end.status))
     }
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    curtain_archive::frame::hex(b)
 }
 
 /// The shell method, as `curtain acquire` is given it: the script to run, and how its output

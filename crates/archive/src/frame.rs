@@ -81,7 +81,7 @@ impl<W: Write> FrameWriter<W> {
         if !rest.is_empty() {
             self.emit(&rest)?;
         }
-        let digest = hex(&self.hash.clone().finalize());
+        let digest = curtain_model::to_hex(&self.hash.clone().finalize());
         let mut end = format!("{MARK} END {} {} {digest} {status}", self.nonce, self.bytes);
         if let Some(m) = message {
             end.push(' ');
@@ -122,10 +122,6 @@ impl<W: Write> Write for FrameWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How a frame ended, as its end line says and as received.
@@ -287,7 +283,7 @@ impl<W: Write> FrameReader<W> {
                             reason: "a malformed end line".into(),
                         })
                     })?;
-                    let got_sha256 = hex(&self.hash.clone().finalize());
+                    let got_sha256 = curtain_model::to_hex(&self.hash.clone().finalize());
                     if said.bytes != self.bytes || said.sha256 != got_sha256 {
                         return Err(FeedError::Frame(FrameError::Mismatch { said, got_bytes: self.bytes, got_sha256 }));
                     }

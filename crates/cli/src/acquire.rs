@@ -163,7 +163,10 @@ pub(crate) fn acquire(cmd: &AcquireCommand) -> io::Result<i32> {
             None
         }
     };
-    let dir = common.output.clone().unwrap_or_else(|| PathBuf::from(format!("acquisition-{}", compact_now())));
+    let dir = common
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("acquisition-{}", curtain_collect::cli::compact_now())));
     let plan = Plan {
         dir: dir.clone(),
         method,
@@ -211,13 +214,6 @@ fn ecs_targets(a: &EcsArgs) -> io::Result<(Vec<Target>, String)> {
 #[cfg(not(feature = "aws"))]
 fn ecs_targets(_: &EcsArgs) -> io::Result<(Vec<Target>, String)> {
     Err(crate::register::without_aws("acquire ecs"))
-}
-
-fn compact_now() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let t = curtain_model::format_rfc3339_ns(now.as_nanos() as u64);
-    let c: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
-    format!("{c}Z")
 }
 
 /// `user (uid N) on HOST`: who ran it, for the records.

@@ -81,11 +81,15 @@ pub fn default_name() -> String {
     let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
     let host: String =
         host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    format!("curtain-{host}-{}.tar.zst", compact_now())
+}
+
+/// Now, UTC, to the second, for file names: 2026-11-29T12:34:56.123456789Z -> 20261129T123456Z.
+pub fn compact_now() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let t = curtain_model::format_rfc3339_ns(now.as_nanos() as u64);
-    // 2026-11-29T12:34:56.123456789Z -> 20261129T123456Z
     let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
-    format!("curtain-{host}-{compact}Z.tar.zst")
+    format!("{compact}Z")
 }
 
 /// Tells glibc's allocator to give memory back as it goes: one arena for every thread (the

@@ -58,22 +58,6 @@ pub const TASKS_TABLE: &str = "curtain_tasks";
 pub const CONTAINERS_TABLE: &str = "curtain_containers";
 pub const TIMELINE_VIEW: &str = "curtain_address_timeline";
 
-/// The columns each side of the attribution gets in the query's rows (`src_kind`...), as the CSV
-/// of `curtain flows attribute` names them.
-pub const SIDE_COLUMNS: &[&str] = &[
-    "kind",
-    "account",
-    "region",
-    "cluster",
-    "service",
-    "task_arn",
-    "task_definition",
-    "containers",
-    "eni",
-    "certainty",
-    "sources",
-];
-
 /// The SQL type of a field: AWS's (`int` for INT_32, `bigint` for INT_64, `string`).
 pub fn sql_type(f: Field) -> &'static str {
     use Field::*;
@@ -280,7 +264,7 @@ pub fn attribution_query(o: &AthenaOptions) -> String {
         sel.push(format!(
             "  CASE WHEN f.{addr} IS NULL THEN NULL ELSE COALESCE({alias}.kind, 'unknown') END AS {side}_kind"
         ));
-        for c in &SIDE_COLUMNS[1..] {
+        for c in &crate::output::SIDE_COLUMNS[1..crate::output::REGISTER_SIDE_COLUMNS] {
             sel.push(format!("  {alias}.{c} AS {side}_{c}"));
         }
     }

@@ -105,6 +105,10 @@ impl<W: Write> RowSink for JsonlWriter<W> {
     }
 }
 
+/// How many of [`SIDE_COLUMNS`], from the first, the register alone gives (the rest a snapshot's
+/// process): what `curtain flows athena`'s SQL can fill.
+pub const REGISTER_SIDE_COLUMNS: usize = 11;
+
 /// The attribution columns of each side, after the side's prefix (`src_kind`...).
 pub const SIDE_COLUMNS: &[&str] = &[
     "kind",
