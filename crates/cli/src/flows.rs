@@ -197,7 +197,7 @@ fn attribute(a: &AttributeArgs) -> io::Result<i32> {
         let mut say = |p: &Problem| problems.say(p);
         match a.output {
             RowFormat::Jsonl => {
-                let mut out = JsonlWriter { w: io::BufWriter::new(w) };
+                let mut out = JsonlWriter::new(io::BufWriter::new(w));
                 let stats = curtain_flows::attribute(&a.inputs.files, &opts, &book, &snaps, &mut out, &mut say)?;
                 out.w.flush()?;
                 Ok(stats)

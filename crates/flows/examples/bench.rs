@@ -57,14 +57,28 @@ fn holder(i: u32) -> HeldInterval {
     }
 }
 
-struct Json(u64, bool);
+/// Counts the bytes written to it.
+struct Counted(u64);
+
+impl Write for Counted {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Rows kept nowhere (`rows`), or written as `flows attribute` writes its JSON lines (`json`).
+struct Json(Option<curtain_flows::JsonlWriter<Counted>>);
 
 impl RowSink for Json {
     fn row(&mut self, row: &FlowRow) -> std::io::Result<()> {
-        if self.1 {
-            self.0 += curtain_flows::output::row_json(row).len() as u64;
+        match &mut self.0 {
+            Some(w) => w.row(row),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -140,7 +154,8 @@ fn main() {
     let book = AddressBook::from_holders(holders);
     let before = peak_rss_kib();
     let t0 = Instant::now();
-    let mut out = Json(0, mode == "json");
+    let mut out = Json((mode == "json").then(|| curtain_flows::JsonlWriter::new(Counted(0))));
+    let mut written = 0;
     let rows_file = dir.join(format!("curtain-rows-{}.parquet", std::process::id()));
     let stats = if mode == "read" {
         curtain_flows::read_paths(std::slice::from_ref(&path), &Default::default(), &mut Count(0)).unwrap()
@@ -151,13 +166,16 @@ fn main() {
             curtain_flows::attribute(std::slice::from_ref(&path), &Options::default(), &book, &[], &mut w, &mut |_| {})
                 .unwrap();
         w.finish().unwrap().flush().unwrap();
-        out.0 = std::fs::metadata(&rows_file).unwrap().len();
+        written = std::fs::metadata(&rows_file).unwrap().len();
         stats
     } else {
         curtain_flows::attribute(std::slice::from_ref(&path), &Options::default(), &book, &[], &mut out, &mut |_| {})
             .unwrap()
     };
     let secs = t0.elapsed().as_secs_f64();
+    if let Some(w) = &out.0 {
+        written = w.w.0;
+    }
     let _ = std::fs::remove_file(&rows_file);
     if keep.is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
@@ -169,7 +187,7 @@ fn main() {
         size >> 20,
         secs,
         stats.records as f64 / secs,
-        out.0 >> 20,
+        written >> 20,
         peak_rss_kib() >> 10,
         before >> 10
     );

@@ -15,13 +15,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use curtain_model::register::{Certainty, Holder};
 use curtain_model::Snapshot;
 use curtain_store::{HeldInterval, Register};
 use serde::Serialize;
 
-use crate::record::FlowRecord;
+use crate::record::{FlowRecord, Text};
 
 /// An address in one spelling whatever the source wrote (`::ffff:10.0.0.1` is `10.0.0.1`,
 /// IPv6 compressed); text that is no address is kept as it is.
@@ -42,12 +43,80 @@ fn canonical(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// One holding of an address, with the attribution it gives built once: a row shares it (an
+/// [`Arc`]) rather than copying a dozen strings out of the holder for every record. What a
+/// record's lookup reads comes first, in one cache line (`repr(C)` keeps the order); the holder
+/// itself after it.
+#[derive(Debug)]
+#[repr(C)]
+struct Held {
+    from_ns: i64,
+    /// Open (still held): `i64::MAX`.
+    to_ns: i64,
+    /// Its address, parsed (`None`: text that is no address).
+    ip: Option<IpAddr>,
+    by_address: Arc<Attribution>,
+    /// Built the first time a flow's interface names it.
+    by_interface: OnceLock<Arc<Attribution>>,
+    interval: HeldInterval,
+}
+
+impl Held {
+    /// Whether it held its address at `at_ns`: [`HeldInterval::holds`], on the copied bounds.
+    fn holds(&self, at_ns: u64) -> bool {
+        let at = i64::try_from(at_ns).unwrap_or(i64::MAX);
+        self.from_ns <= at && at <= self.to_ns
+    }
+
+    /// Its address as rows spell it.
+    fn addr(&self) -> &str {
+        &self.by_address.addr
+    }
+
+    fn by_interface(&self) -> &Arc<Attribution> {
+        self.by_interface
+            .get_or_init(|| Arc::new(Attribution::from_holders(self.addr(), &[&self.interval], "interface")))
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+
 /// The register's holders of every address and interface, in memory.
 #[derive(Debug, Default)]
 pub struct AddressBook {
-    by_ip: HashMap<String, Vec<HeldInterval>>,
-    /// Per ENI: (address, position in `by_ip[address]`).
-    by_eni: HashMap<String, Vec<(String, usize)>>,
+    /// Every holding, in the register's order.
+    held: Vec<Held>,
+    /// Addresses, parsed: a record's text is looked up without a copy, whatever its spelling.
+    /// Each gives its holdings in `held` (oldest first) as positions in `slots`.
+    by_ip: FxMap<IpAddr, (u32, u32)>,
+    /// What the register holds that is no address (kept as it is written).
+    by_text: FxMap<String, (u32, u32)>,
+    /// Per ENI: its holdings, as positions in `slots`.
+    by_eni: FxMap<Box<str>, (u32, u32)>,
+    slots: Vec<u32>,
+}
+
+/// An address parsed, IPv4-mapped IPv6 as IPv4 (the key [`canonical_ip`] spells).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    match s.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+        v4 => Some(v4),
+    }
+}
+
+/// A record's address with its parse.
+fn parsed(a: &Option<Text>) -> Option<(&str, Option<IpAddr>)> {
+    a.as_deref().map(|s| (s, parse_ip(s)))
+}
+
+/// [`canonical_ip`] of `s`, parsed as `ip`.
+fn spelt(s: &str, ip: Option<IpAddr>) -> String {
+    match ip {
+        // An IPv4 address has one spelling (the parser refuses leading zeros).
+        Some(IpAddr::V4(_)) if !s.contains(':') => s.to_string(),
+        Some(ip) => ip.to_string(),
+        None => s.to_string(),
+    }
 }
 
 impl AddressBook {
@@ -59,45 +128,97 @@ impl AddressBook {
     /// From holders already read (tests, another store).
     pub fn from_holders(holders: Vec<HeldInterval>) -> AddressBook {
         let mut book = AddressBook::default();
+        let mut by_ip: FxMap<IpAddr, Vec<u32>> = FxMap::default();
+        let mut by_text: FxMap<String, Vec<u32>> = FxMap::default();
+        let mut by_eni: FxMap<Box<str>, Vec<u32>> = FxMap::default();
         for h in holders {
-            let ip = canonical_ip(&h.holder.ip);
-            let list = book.by_ip.entry(ip.clone()).or_default();
-            if let Some(eni) = &h.holder.eni_id {
-                book.by_eni.entry(eni.clone()).or_default().push((ip.clone(), list.len()));
+            let i = u32::try_from(book.held.len()).expect("fewer than 4 billion holdings");
+            let addr = canonical_ip(&h.holder.ip);
+            let ip = parse_ip(&addr);
+            match ip {
+                Some(a) => by_ip.entry(a).or_default().push(i),
+                None => by_text.entry(addr.clone()).or_default().push(i),
             }
-            list.push(h);
+            if let Some(eni) = &h.holder.eni_id {
+                by_eni.entry(eni.as_str().into()).or_default().push(i);
+            }
+            book.held.push(Held {
+                from_ns: h.from_ns,
+                to_ns: h.to_ns.unwrap_or(i64::MAX),
+                ip,
+                by_address: Arc::new(Attribution::from_holders(&addr, &[&h], "address")),
+                by_interface: OnceLock::new(),
+                interval: h,
+            });
         }
+        let slots = &mut book.slots;
+        let mut flat = |list: Vec<u32>| {
+            let at = u32::try_from(slots.len()).expect("fewer than 4 billion holdings");
+            let n = list.len() as u32;
+            slots.extend(list);
+            (at, n)
+        };
+        book.by_ip = by_ip.into_iter().map(|(k, v)| (k, flat(v))).collect();
+        book.by_text = by_text.into_iter().map(|(k, v)| (k, flat(v))).collect();
+        book.by_eni = by_eni.into_iter().map(|(k, v)| (k, flat(v))).collect();
         book
     }
 
     /// How many address intervals it holds.
     pub fn len(&self) -> usize {
-        self.by_ip.values().map(Vec::len).sum()
+        self.held.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_ip.is_empty()
+        self.held.is_empty()
+    }
+
+    fn slots(&self, at: Option<&(u32, u32)>) -> impl Iterator<Item = &Held> + Clone {
+        let (from, n) = at.copied().unwrap_or((0, 0));
+        self.slots[from as usize..(from + n) as usize].iter().map(|&i| &self.held[i as usize])
+    }
+
+    /// Every holding of an address, parsed as `ip`.
+    fn list(&self, addr: &str, ip: Option<IpAddr>) -> impl Iterator<Item = &Held> + Clone {
+        self.slots(match ip {
+            Some(a) => self.by_ip.get(&a),
+            None => self.by_text.get(addr),
+        })
     }
 
     /// The holders of `ip` at `at_ns`, oldest first (`whois --at`).
     pub fn at(&self, ip: &str, at_ns: u64) -> Vec<&HeldInterval> {
-        let Some(list) = self.by_ip.get(canonical(ip).as_ref()) else { return Vec::new() };
-        list.iter().filter(|h| h.holds(at_ns)).collect()
+        self.list(ip, parse_ip(ip)).filter(|h| h.holds(at_ns)).map(|h| &h.interval).collect()
+    }
+
+    /// What held `addr` (parsed as `ip`) at `at_ns` (nobody when the time is unknown).
+    fn attribution(&self, addr: &str, ip: Option<IpAddr>, at_ns: Option<u64>) -> Arc<Attribution> {
+        let list = self.list(addr, ip);
+        let mut held = list.clone().filter(|h| at_ns.is_some_and(|at| h.holds(at)));
+        match (held.next(), held.next()) {
+            (None, _) => Arc::new(Attribution::unknown(&spelt(addr, ip))),
+            (Some(h), None) => h.by_address.clone(),
+            (Some(_), Some(_)) => {
+                let all: Vec<&HeldInterval> =
+                    list.filter(|h| at_ns.is_some_and(|at| h.holds(at))).map(|h| &h.interval).collect();
+                Arc::new(Attribution::from_holders(&spelt(addr, ip), &all, "address"))
+            }
+        }
     }
 
     /// The holders of an interface: those at `at_ns` when there are some, else every one it had
     /// (an ENI id is never reused; a flow lags its packets by up to a minute).
     pub fn eni(&self, eni: &str, at_ns: Option<u64>) -> Vec<&HeldInterval> {
-        let Some(list) = self.by_eni.get(eni) else { return Vec::new() };
-        let all: Vec<&HeldInterval> = list.iter().map(|(ip, i)| &self.by_ip[ip][*i]).collect();
-        let now: Vec<&HeldInterval> = match at_ns {
-            Some(at) => all.iter().copied().filter(|h| h.holds(at)).collect(),
-            None => Vec::new(),
-        };
-        if now.is_empty() {
-            all
+        self.eni_held(eni, at_ns).into_iter().map(|h| &h.interval).collect()
+    }
+
+    fn eni_held(&self, eni: &str, at_ns: Option<u64>) -> Vec<&Held> {
+        let all = self.slots(self.by_eni.get(eni));
+        let now = |h: &&Held| at_ns.is_some_and(|at| h.holds(at));
+        if all.clone().any(|h| now(&h)) {
+            all.filter(now).collect()
         } else {
-            now
+            all.collect()
         }
     }
 }
@@ -203,6 +324,40 @@ impl Attribution {
         }
     }
 
+    /// Whether it is [`Self::unknown`] as made: nobody held it and nothing more was learnt.
+    pub fn is_bare_unknown(&self) -> bool {
+        // Every field named: one added later must be thought about here.
+        let Attribution {
+            addr: _,
+            kind,
+            account,
+            region,
+            cluster,
+            service,
+            task_arn,
+            task_definition,
+            containers,
+            eni,
+            certainty,
+            sources,
+            by,
+            container_instance,
+            ec2_instance,
+            also,
+            process,
+        } = self;
+        *kind == "unknown"
+            && [account, region, cluster, service, task_arn, task_definition, eni, container_instance, ec2_instance]
+                .iter()
+                .all(|v| v.is_none())
+            && containers.is_empty()
+            && certainty.is_none()
+            && sources.is_empty()
+            && by.is_none()
+            && also.is_empty()
+            && process.is_none()
+    }
+
     /// The first holder names it; the others' tasks are listed in `also`.
     pub(crate) fn from_holders(addr: &str, holders: &[&HeldInterval], by: &'static str) -> Attribution {
         let Some(first) = holders.first() else { return Attribution::unknown(addr) };
@@ -254,16 +409,16 @@ impl Attribution {
 
     /// From a v7 record's own ECS fields.
     fn from_record(addr: &str, r: &FlowRecord) -> Option<Attribution> {
-        let task = r.ecs_task_arn.clone().or_else(|| r.ecs_task_id.clone());
+        let task = text(&r.ecs_task_arn).or_else(|| text(&r.ecs_task_id));
         task.as_ref()?;
         let mut a = Attribution::unknown(addr);
         a.kind = "task";
-        a.account = r.account_id.clone();
-        a.region = r.region.clone();
-        a.cluster = r.ecs_cluster_arn.clone().or_else(|| r.ecs_cluster_name.clone());
-        a.service = r.ecs_service_name.clone();
+        a.account = text(&r.account_id);
+        a.region = text(&r.region);
+        a.cluster = text(&r.ecs_cluster_arn).or_else(|| text(&r.ecs_cluster_name));
+        a.service = text(&r.ecs_service_name);
         a.task_arn = task;
-        a.task_definition = r.ecs_task_definition_arn.clone();
+        a.task_definition = text(&r.ecs_task_definition_arn);
         a.containers = [&r.ecs_container_id, &r.ecs_second_container_id]
             .into_iter()
             .flatten()
@@ -271,10 +426,10 @@ impl Attribution {
                 name: String::new(),
                 image: None,
                 image_digest: None,
-                runtime_id: Some(id.clone()),
+                runtime_id: Some(id.to_string()),
             })
             .collect();
-        a.eni = r.interface_id.clone();
+        a.eni = text(&r.interface_id);
         a.certainty = Some("flow-log");
         a.sources = vec!["flow-log:ecs-fields".into()];
         a.by = Some("interface");
@@ -287,6 +442,11 @@ impl Attribution {
     }
 }
 
+/// A record's text field as an owned string.
+fn text(t: &Option<Text>) -> Option<String> {
+    t.as_deref().map(str::to_string)
+}
+
 /// The last part of an ARN (`.../task/cluster/ID` gives `ID`).
 fn arn_tail(s: &str) -> &str {
     s.rsplit(['/', ':']).next().unwrap_or(s)
@@ -294,7 +454,7 @@ fn arn_tail(s: &str) -> &str {
 
 /// Whether a v7 record's ECS fields contradict what the register says of the interface's side.
 fn ecs_disagrees(r: &FlowRecord, a: &Attribution) -> bool {
-    let differ = |mine: &Option<String>, theirs: &Option<String>| match (mine, theirs) {
+    let differ = |mine: &Option<Text>, theirs: &Option<String>| match (mine.as_deref(), theirs.as_deref()) {
         (Some(m), Some(t)) => m != t && arn_tail(m) != arn_tail(t),
         _ => false,
     };
@@ -492,23 +652,25 @@ impl Default for AttributeOptions {
     }
 }
 
-/// One record with its attribution: a row of `curtain flows attribute`.
+/// One record with its attribution: a row of `curtain flows attribute`. The sides are shared
+/// with the address book (every record of a task points at one [`Attribution`]); one a snapshot
+/// gave a process to is a copy of its own.
 #[derive(Clone, Debug)]
 pub struct FlowRow {
     pub record: FlowRecord,
     /// Null when the record has no such address (NODATA, SKIPDATA, a format without it).
-    pub src: Option<Attribution>,
-    pub dst: Option<Attribution>,
+    pub src: Option<Arc<Attribution>>,
+    pub dst: Option<Arc<Attribution>>,
     /// Only when the packet's address differs from the interface's.
-    pub pkt_src: Option<Attribution>,
-    pub pkt_dst: Option<Attribution>,
+    pub pkt_src: Option<Arc<Attribution>>,
+    pub pkt_dst: Option<Arc<Attribution>>,
     /// The interface's owner when neither side could be told to be the interface's.
-    pub interface_owner: Option<Attribution>,
+    pub interface_owner: Option<Arc<Attribution>>,
     pub ecs_disagreement: bool,
     /// Null when no snapshot was given.
     pub snapshot_match: Option<SnapshotMatch>,
     /// Where the record was read: file, and line (event, row) in it.
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u64,
 }
 
@@ -522,34 +684,44 @@ pub struct Attributor<'a> {
 impl Attributor<'_> {
     /// Attributes one record read at `file`:`line`.
     pub fn row(&self, record: FlowRecord, file: &str, line: u64) -> FlowRow {
+        self.row_in(record, Arc::from(file), line)
+    }
+
+    /// [`Self::row`] with the file's name shared by its rows.
+    pub fn row_in(&self, record: FlowRecord, file: Arc<str>, line: u64) -> FlowRow {
         let at = record.start.and_then(|s| s.checked_mul(1_000_000_000));
-        let lookup = |addr: &Option<String>| -> Option<Attribution> {
-            let addr = addr.as_deref()?;
-            let holders = match at {
-                Some(at) => self.book.at(addr, at),
-                None => Vec::new(),
-            };
-            Some(Attribution::from_holders(&canonical_ip(addr), &holders, "address"))
-        };
-        let mut src = lookup(&record.srcaddr);
-        let mut dst = lookup(&record.dstaddr);
-        let differs = |pkt: &Option<String>, a: &Option<String>| {
-            pkt.as_deref().is_some_and(|p| match a.as_deref() {
-                Some(a) => canonical(p) != canonical(a),
+        let (src_ip, dst_ip) = (parsed(&record.srcaddr), parsed(&record.dstaddr));
+        let lookup = |a: Option<(&str, Option<IpAddr>)>| a.map(|(s, ip)| self.book.attribution(s, ip, at));
+        let mut src = lookup(src_ip);
+        let mut dst = lookup(dst_ip);
+        let pkt = |p: &Option<Text>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
+            let p = p.as_deref()?;
+            let differs = match a {
+                Some((a, _)) if p == a => false,
+                Some((a, aip)) => match (parse_ip(p), aip) {
+                    (Some(x), Some(y)) => x != y,
+                    _ => p != a,
+                },
                 None => true,
-            })
+            };
+            differs.then(|| self.book.attribution(p, parse_ip(p), at))
         };
-        let pkt_src = if differs(&record.pkt_srcaddr, &record.srcaddr) { lookup(&record.pkt_srcaddr) } else { None };
-        let pkt_dst = if differs(&record.pkt_dstaddr, &record.dstaddr) { lookup(&record.pkt_dstaddr) } else { None };
+        let pkt_src = pkt(&record.pkt_srcaddr, src_ip);
+        let pkt_dst = pkt(&record.pkt_dstaddr, dst_ip);
 
         // The interface's side: the address the register gave the ENI, else the direction.
-        let eni_holders = record.interface_id.as_deref().map(|e| self.book.eni(e, at)).unwrap_or_default();
-        let on = |a: &Option<Attribution>| {
-            a.as_ref().is_some_and(|a| eni_holders.iter().any(|h| canonical(&h.holder.ip) == a.addr.as_str()))
+        let eni_held = record.interface_id.as_deref().map(|e| self.book.eni_held(e, at)).unwrap_or_default();
+        let on = |a: &Option<Arc<Attribution>>, ip: Option<(&str, Option<IpAddr>)>| {
+            a.as_ref().is_some_and(|a| {
+                eni_held.iter().any(|h| match (h.ip, ip) {
+                    (Some(x), Some((_, Some(y)))) => x == y,
+                    _ => h.addr() == a.addr,
+                })
+            })
         };
-        let side = if on(&src) {
+        let side = if on(&src, src_ip) {
             Some(true)
-        } else if on(&dst) {
+        } else if on(&dst, dst_ip) {
             Some(false)
         } else {
             match record.flow_direction.as_deref() {
@@ -558,22 +730,26 @@ impl Attributor<'_> {
                 _ => None,
             }
         };
+        let by_interface = |addr: &str| -> Arc<Attribution> {
+            match eni_held.as_slice() {
+                [one] if one.addr() == addr => one.by_interface().clone(),
+                all => {
+                    let holders: Vec<&HeldInterval> = all.iter().map(|h| &h.interval).collect();
+                    Arc::new(Attribution::from_holders(addr, &holders, "interface"))
+                }
+            }
+        };
         let mut interface_owner = None;
-        if !eni_holders.is_empty() {
+        if !eni_held.is_empty() {
             let slot = match side {
                 Some(true) => src.as_mut(),
                 Some(false) => dst.as_mut(),
                 None => None,
             };
             match slot {
-                Some(a) if a.kind == "unknown" => {
-                    let addr = a.addr.clone();
-                    *a = Attribution::from_holders(&addr, &eni_holders, "interface");
-                }
+                Some(a) if a.kind == "unknown" => *a = by_interface(&a.addr.clone()),
                 Some(_) => {}
-                None => {
-                    interface_owner = Some(Attribution::from_holders("", &eni_holders, "interface"));
-                }
+                None => interface_owner = Some(by_interface("")),
             }
         }
 
@@ -589,42 +765,30 @@ impl Attributor<'_> {
             match slot {
                 Some(a) if a.is_task() => ecs_disagreement = ecs_disagrees(&record, a),
                 Some(a) => {
-                    let addr = a.addr.clone();
-                    if let Some(from) = Attribution::from_record(&addr, &record) {
-                        *a = from;
+                    if let Some(from) = Attribution::from_record(&a.addr, &record) {
+                        *a = Arc::new(from);
                     }
                 }
                 None => {
                     // No side known: a task on either side that the record names agrees.
-                    let tasks: Vec<&Attribution> = src.iter().chain(dst.iter()).filter(|a| a.is_task()).collect();
+                    let tasks: Vec<&Arc<Attribution>> = src.iter().chain(dst.iter()).filter(|a| a.is_task()).collect();
                     ecs_disagreement = !tasks.is_empty() && tasks.iter().all(|a| ecs_disagrees(&record, a));
                     if tasks.is_empty() && interface_owner.is_none() {
-                        interface_owner = Attribution::from_record("", &record);
+                        interface_owner = Attribution::from_record("", &record).map(Arc::new);
                     }
                 }
             }
         }
 
         let snapshot_match = self.match_snapshots(&record, src.as_mut(), dst.as_mut());
-        FlowRow {
-            record,
-            src,
-            dst,
-            pkt_src,
-            pkt_dst,
-            interface_owner,
-            ecs_disagreement,
-            snapshot_match,
-            file: file.to_string(),
-            line,
-        }
+        FlowRow { record, src, dst, pkt_src, pkt_dst, interface_owner, ecs_disagreement, snapshot_match, file, line }
     }
 
     fn match_snapshots(
         &self,
         r: &FlowRecord,
-        src: Option<&mut Attribution>,
-        dst: Option<&mut Attribution>,
+        src: Option<&mut Arc<Attribution>>,
+        dst: Option<&mut Arc<Attribution>>,
     ) -> Option<SnapshotMatch> {
         if self.snapshots.is_empty() {
             return None;
@@ -645,11 +809,11 @@ impl Attributor<'_> {
                 let out = (proto, src.addr.clone(), sp, dst.addr.clone(), dp);
                 let inb = (proto, dst.addr.clone(), dp, src.addr.clone(), sp);
                 if let Some(p) = s.sockets.get(&out).and_then(|pids| s.process(pids, "connection")) {
-                    src.process = Some(p);
+                    Arc::make_mut(src).process = Some(p);
                     return Some(SnapshotMatch::Matched);
                 }
                 if let Some(p) = s.sockets.get(&inb).and_then(|pids| s.process(pids, "connection")) {
-                    dst.process = Some(p);
+                    Arc::make_mut(dst).process = Some(p);
                     return Some(SnapshotMatch::Matched);
                 }
             }
@@ -661,7 +825,7 @@ impl Attributor<'_> {
                     let mine = s.addresses.contains(&side.addr);
                     let hit = ls.iter().find(|(ip, _)| *ip == side.addr || (mine && unspecified(ip)));
                     if let Some(p) = hit.and_then(|(_, pids)| s.process(pids, "listener")) {
-                        side.process = Some(p);
+                        Arc::make_mut(side).process = Some(p);
                         return Some(SnapshotMatch::Matched);
                     }
                 }

@@ -3,7 +3,7 @@
 //! (the 14 fields of version 2). Column positions are never assumed beyond that default: AWS lets a
 //! custom format name any fields in any order.
 
-use crate::record::{Field, FlowRecord};
+use crate::record::{Field, FlowRecord, Text};
 
 /// One column of a layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +111,35 @@ impl Layout {
     /// record (`2026-01-01T10:00:00.000Z 2 1234...`): one leading RFC 3339 token more than the
     /// layout has is skipped.
     pub fn parse_line(&self, line: &str) -> Result<FlowRecord, String> {
+        // One pass for the common line: as many values as columns, each one valid. Anything else
+        // (a leading time, a bad value) is read again by the careful path, which says why.
+        let mut r = FlowRecord::default();
+        let mut toks = line.split_ascii_whitespace();
+        let mut ok = true;
+        for c in &self.columns {
+            let Some(v) = toks.next() else {
+                ok = false;
+                break;
+            };
+            let set = match c {
+                Column::Known(f) => r.set(*f, v).is_ok(),
+                Column::Extra(name) => {
+                    r.extra.push((name.clone(), (v != "-").then(|| Text::new(v))));
+                    true
+                }
+            };
+            if !set {
+                ok = false;
+                break;
+            }
+        }
+        if ok && toks.next().is_none() {
+            return Ok(r);
+        }
+        self.parse_line_slowly(line)
+    }
+
+    fn parse_line_slowly(&self, line: &str) -> Result<FlowRecord, String> {
         let n = line.split_ascii_whitespace().count();
         let mut toks = line.split_ascii_whitespace();
         if n == self.columns.len() + 1 {
@@ -125,7 +154,7 @@ impl Layout {
         for (c, v) in self.columns.iter().zip(toks) {
             match c {
                 Column::Known(f) => r.set(*f, v).map_err(|e| format!("{}: {e}: {:?}", f.name(), clip(v)))?,
-                Column::Extra(name) => r.extra.push((name.clone(), (v != "-").then(|| v.to_string()))),
+                Column::Extra(name) => r.extra.push((name.clone(), (v != "-").then(|| Text::new(v)))),
             }
         }
         Ok(r)

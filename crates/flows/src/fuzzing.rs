@@ -116,7 +116,7 @@ pub fn flow_reader(data: &[u8]) {
     let snaps = [SnapshotIndex::new(&snapshot())];
     let mut rows = Rows {
         attributor: Attributor { book: &book, snapshots: &snaps, opts: Default::default() },
-        jsonl: JsonlWriter { w: Vec::new() },
+        jsonl: JsonlWriter::new(Vec::new()),
         csv: CsvWriter::new(Vec::new()),
         summary: Summary::new(vec![3333]),
     };

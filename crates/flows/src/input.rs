@@ -342,32 +342,49 @@ impl Reader<'_> {
         let mut layout: Option<Layout> = None;
         let mut buf = Vec::new();
         let mut n = 0u64;
+        let max = self.opts.max_line;
         loop {
+            // The common line lies whole in the reader's buffer: it is read there, not copied.
+            let avail = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.failed(n + 1, format!("read error: {e}")),
+            };
+            if avail.is_empty() {
+                return;
+            }
             n += 1;
-            match read_line(&mut *r, &mut buf, self.opts.max_line) {
+            if let Some(i) = memchr::memchr(b'\n', avail).filter(|&i| i <= max) {
+                let line = &avail[..i];
+                self.text_line(n, line.strip_suffix(b"\r").unwrap_or(line), &mut layout);
+                r.consume(i + 1);
+                continue;
+            }
+            match read_line(&mut *r, &mut buf, max) {
                 Ok(None) => return,
-                Ok(Some(false)) => self.problem(n, format!("line longer than {} bytes", self.opts.max_line)),
-                Ok(Some(true)) => {
-                    let Ok(line) = std::str::from_utf8(&buf) else {
-                        self.problem(n, "not UTF-8".into());
-                        continue;
-                    };
-                    if line.trim_ascii().is_empty() {
-                        continue;
-                    }
-                    if let Some(l) = Layout::from_header(line) {
-                        self.stats.headers += 1;
-                        layout = Some(l);
-                        continue;
-                    }
-                    let parsed = layout.as_ref().unwrap_or(&self.opts.log_format).parse_line(line);
-                    match parsed {
-                        Ok(rec) => self.record(n, rec),
-                        Err(e) => self.problem(n, e),
-                    }
-                }
+                Ok(Some(false)) => self.problem(n, format!("line longer than {max} bytes")),
+                Ok(Some(true)) => self.text_line(n, &buf, &mut layout),
                 Err(e) => return self.failed(n, format!("read error: {e}")),
             }
+        }
+    }
+
+    /// One line of text: a header, a record, or a problem.
+    fn text_line(&mut self, n: u64, bytes: &[u8], layout: &mut Option<Layout>) {
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            return self.problem(n, "not UTF-8".into());
+        };
+        if line.trim_ascii().is_empty() {
+            return;
+        }
+        if let Some(l) = Layout::from_header(line) {
+            self.stats.headers += 1;
+            *layout = Some(l);
+            return;
+        }
+        match layout.as_ref().unwrap_or(&self.opts.log_format).parse_line(line) {
+            Ok(rec) => self.record(n, rec),
+            Err(e) => self.problem(n, e),
         }
     }
 

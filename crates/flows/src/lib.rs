@@ -15,6 +15,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub mod athena;
 pub mod attribute;
@@ -64,7 +65,7 @@ pub fn attribute(
     problems: &mut dyn FnMut(&Problem),
 ) -> io::Result<ReadStats> {
     let attributor = Attributor { book, snapshots, opts: opts.attribute.clone() };
-    let mut sink = RowsSink { attributor: &attributor, out, problems, error: None };
+    let mut sink = RowsSink { attributor: &attributor, out, problems, error: None, file: Arc::from("") };
     let stats = read_paths(inputs, &opts.read, &mut sink)?;
     match sink.error {
         Some(e) => Err(e),
@@ -102,6 +103,8 @@ struct RowsSink<'a, 'b> {
     out: &'b mut dyn RowSink,
     problems: &'b mut dyn FnMut(&Problem),
     error: Option<io::Error>,
+    /// The name of the file being read, shared by its rows.
+    file: Arc<str>,
 }
 
 impl Sink for RowsSink<'_, '_> {
@@ -109,7 +112,10 @@ impl Sink for RowsSink<'_, '_> {
         if self.error.is_some() {
             return;
         }
-        let row = self.attributor.row(record, file, line);
+        if *self.file != *file {
+            self.file = Arc::from(file);
+        }
+        let row = self.attributor.row_in(record, self.file.clone(), line);
         if let Err(e) = self.out.row(&row) {
             self.error = Some(e);
         }

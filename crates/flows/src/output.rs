@@ -5,6 +5,7 @@
 //! written into: CSV cells are neutralised as the project's other CSV (`curtain_report::csv_cell`).
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use crate::attribute::{Attribution, FlowRow};
 use crate::record::Field;
@@ -35,48 +36,120 @@ pub fn row_json(row: &FlowRow) -> String {
 
 /// Appends one row as a JSON object (no newline), written straight from the row.
 pub fn write_row_json(row: &FlowRow, out: &mut Vec<u8>) {
-    fn key(out: &mut Vec<u8>, first: &mut bool, k: &str) {
-        out.push(if *first { b'{' } else { b',' });
-        *first = false;
-        serde_json::to_writer(&mut *out, k).expect("a string");
-        out.push(b':');
-    }
-    let into = |out: &mut Vec<u8>, v: &dyn erased::Json| v.write(out);
-    let r = &row.record;
-    let mut first = true;
-    for &f in Field::ALL {
-        if r.has(f) {
-            key(out, &mut first, f.column());
-            r.write_json(f, out);
+    JsonParts::default().write(row, out)
+}
+
+/// What many rows share, written as JSON once: the attributions of the address book (every
+/// record of a task points at one) and the times of the last second seen.
+#[derive(Default)]
+struct JsonParts {
+    /// By the attribution's address. Each entry holds a clone of its `Arc`: while it is here
+    /// the attribution can neither be freed (so the address names no other) nor changed
+    /// (`Arc::make_mut` copies a shared one), so its JSON stays true.
+    sides: rustc_hash::FxHashMap<usize, (Arc<Attribution>, Box<[u8]>)>,
+    /// Per time column (`start_time`, `end_time`), the last epoch second written and its text.
+    times: [Option<(u64, Option<String>)>; 2],
+    /// The JSON of an address nobody held, around its address: `{"addr":` and the rest.
+    unknown: Option<Box<[u8]>>,
+}
+
+/// Attributions remembered at most: past it the memory is given back and filling starts again.
+const SIDES_KEPT: usize = 100_000;
+
+impl JsonParts {
+    fn side(&mut self, a: &Option<Arc<Attribution>>, out: &mut Vec<u8>) {
+        let Some(a) = a else { return out.extend_from_slice(b"null") };
+        if a.is_bare_unknown() {
+            // Most flows have one (a peer on the internet): its JSON is a template.
+            let rest = self.unknown.get_or_insert_with(|| {
+                let json = serde_json::to_vec(&Attribution::unknown("")).expect("rows serialise into memory");
+                let rest = json.strip_prefix(br#"{"addr":"""#).expect("addr comes first");
+                rest.into()
+            });
+            out.extend_from_slice(br#"{"addr":"#);
+            serde_json::to_writer(&mut *out, &a.addr).expect("a string");
+            return out.extend_from_slice(rest);
         }
+        // Only one held elsewhere too (the address book's) comes again.
+        if Arc::strong_count(a) < 2 {
+            return serde_json::to_writer(out, &**a).expect("rows serialise into memory");
+        }
+        let key = Arc::as_ptr(a) as usize;
+        if let Some((_, json)) = self.sides.get(&key) {
+            return out.extend_from_slice(json);
+        }
+        if self.sides.len() >= SIDES_KEPT {
+            self.sides.clear();
+        }
+        let json = serde_json::to_vec(&**a).expect("rows serialise into memory");
+        out.extend_from_slice(&json);
+        self.sides.insert(key, (a.clone(), json.into()));
     }
-    for (k, f, v) in [("start_time", Field::Start, r.start), ("end_time", Field::End, r.end)] {
-        if r.has(f) {
+
+    fn time(&mut self, column: usize, secs: Option<u64>, out: &mut Vec<u8>) {
+        let Some(secs) = secs else { return out.extend_from_slice(b"null") };
+        let last = &mut self.times[column];
+        if last.as_ref().is_none_or(|(s, _)| *s != secs) {
+            *last = Some((secs, rfc3339_secs(secs)));
+        }
+        let text = last.as_ref().and_then(|(_, t)| t.as_deref());
+        serde_json::to_writer(out, &text).expect("a string")
+    }
+
+    fn write(&mut self, row: &FlowRow, out: &mut Vec<u8>) {
+        /// A key of the documented set: plain ASCII, nothing to escape.
+        fn key(out: &mut Vec<u8>, first: &mut bool, k: &str) {
+            debug_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{k}");
+            out.push(if *first { b'{' } else { b',' });
+            *first = false;
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        let into = |out: &mut Vec<u8>, v: &dyn erased::Json| v.write(out);
+        let r = &row.record;
+        let mut first = true;
+        for &f in Field::ALL {
+            if r.has(f) {
+                key(out, &mut first, f.column());
+                r.write_json(f, out);
+            }
+        }
+        for (i, (k, f, v)) in
+            [("start_time", Field::Start, r.start), ("end_time", Field::End, r.end)].into_iter().enumerate()
+        {
+            if r.has(f) {
+                key(out, &mut first, k);
+                self.time(i, v, out);
+            }
+        }
+        for (name, v) in &r.extra {
+            // A header's name: AWS's letters, digits and dashes (`format::is_name`), but escaped
+            // all the same.
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            into(out, &extra_column(name));
+            out.push(b':');
+            into(out, v);
+        }
+        for (k, a) in [("src", &row.src), ("dst", &row.dst), ("pkt_src", &row.pkt_src), ("pkt_dst", &row.pkt_dst)] {
             key(out, &mut first, k);
-            into(out, &v.and_then(rfc3339_secs));
+            self.side(a, out);
         }
+        if row.interface_owner.is_some() {
+            key(out, &mut first, "interface_owner");
+            self.side(&row.interface_owner, out);
+        }
+        key(out, &mut first, "ecs_disagreement");
+        out.extend_from_slice(if row.ecs_disagreement { b"true" } else { b"false" });
+        key(out, &mut first, "snapshot_match");
+        into(out, &row.snapshot_match);
+        key(out, &mut first, "input_file");
+        into(out, &&*row.file);
+        key(out, &mut first, "input_line");
+        out.extend_from_slice(itoa::Buffer::new().format(row.line).as_bytes());
+        out.push(b'}');
     }
-    for (name, v) in &r.extra {
-        key(out, &mut first, &extra_column(name));
-        into(out, v);
-    }
-    for (k, a) in [("src", &row.src), ("dst", &row.dst), ("pkt_src", &row.pkt_src), ("pkt_dst", &row.pkt_dst)] {
-        key(out, &mut first, k);
-        into(out, a);
-    }
-    if row.interface_owner.is_some() {
-        key(out, &mut first, "interface_owner");
-        into(out, &row.interface_owner);
-    }
-    key(out, &mut first, "ecs_disagreement");
-    into(out, &row.ecs_disagreement);
-    key(out, &mut first, "snapshot_match");
-    into(out, &row.snapshot_match);
-    key(out, &mut first, "input_file");
-    into(out, &row.file);
-    key(out, &mut first, "input_line");
-    into(out, &row.line);
-    out.push(b'}');
 }
 
 /// Any serialisable value written into a buffer, behind one object-safe method.
@@ -94,14 +167,22 @@ mod erased {
 /// JSON lines: one object a row.
 pub struct JsonlWriter<W: Write> {
     pub w: W,
+    parts: JsonParts,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    pub fn new(w: W) -> JsonlWriter<W> {
+        JsonlWriter { w, parts: JsonParts::default(), buf: Vec::with_capacity(4096) }
+    }
 }
 
 impl<W: Write> RowSink for JsonlWriter<W> {
     fn row(&mut self, row: &FlowRow) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(2048);
-        write_row_json(row, &mut buf);
-        buf.push(b'\n');
-        self.w.write_all(&buf)
+        self.buf.clear();
+        self.parts.write(row, &mut self.buf);
+        self.buf.push(b'\n');
+        self.w.write_all(&self.buf)
     }
 }
 
@@ -145,7 +226,7 @@ pub fn csv_columns() -> Vec<String> {
     c
 }
 
-fn side_cells(a: &Option<Attribution>, out: &mut Vec<String>) {
+fn side_cells(a: &Option<Arc<Attribution>>, out: &mut Vec<String>) {
     let Some(a) = a else {
         out.resize(out.len() + SIDE_COLUMNS.len(), String::new());
         return;
@@ -193,7 +274,7 @@ pub fn csv_cells(row: &FlowRow) -> Vec<String> {
     }
     out.push(row.ecs_disagreement.to_string());
     out.push(row.snapshot_match.map(|m| m.as_str()).unwrap_or_default().to_string());
-    out.push(row.file.clone());
+    out.push(row.file.to_string());
     out.push(row.line.to_string());
     out
 }
@@ -229,5 +310,73 @@ impl<W: Write> RowSink for CsvWriter<W> {
         self.write_header()?;
         let cells: Vec<String> = csv_cells(row).iter().map(|c| curtain_report::csv_cell(c)).collect();
         writeln!(self.w, "{}", cells.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribute::ProcessOut;
+    use crate::record::FlowRecord;
+
+    fn row(src: Arc<Attribution>, dst: Arc<Attribution>) -> FlowRow {
+        let mut record = FlowRecord::default();
+        record.set(Field::Start, "1795687200").unwrap();
+        record.set(Field::End, "1795687260").unwrap();
+        FlowRow {
+            record,
+            src: Some(src),
+            dst: Some(dst),
+            pkt_src: None,
+            pkt_dst: None,
+            interface_owner: None,
+            ecs_disagreement: false,
+            snapshot_match: None,
+            file: Arc::from("f"),
+            line: 1,
+        }
+    }
+
+    /// The writer's remembered parts write what the row itself would: a shared attribution
+    /// changed after it was written (a snapshot's process added) and an address nobody held.
+    #[test]
+    fn remembered_json_is_the_rows_own() {
+        let mut task = Attribution::unknown("10.0.0.1");
+        task.kind = "task";
+        task.task_arn = Some("arn:aws:ecs:us-west-2:111122223333:task/c/1".into());
+        let book_side = Arc::new(task);
+        let mut w = JsonlWriter::new(Vec::new());
+        let mut expected = String::new();
+        let mut rows = Vec::new();
+        for peer in ["198.51.100.7", "2001:db8::\"x", "198.51.100.7"] {
+            rows.push(row(book_side.clone(), Arc::new(Attribution::unknown(peer))));
+        }
+        let mut changed = book_side.clone();
+        Arc::make_mut(&mut changed).process = Some(ProcessOut {
+            pid: 7,
+            comm: Some("nc".into()),
+            exe: None,
+            sha256: None,
+            cmdline: None,
+            archive: "a".into(),
+            socket: "connection",
+            other_pids: Vec::new(),
+            findings: Vec::new(),
+        });
+        rows.push(row(changed, Arc::new(Attribution::unknown("198.51.100.8"))));
+        rows.push(row(book_side.clone(), book_side.clone()));
+        for r in &rows {
+            w.row(r).unwrap();
+            expected.push_str(&row_json(r));
+            expected.push('\n');
+            let v: serde_json::Value = serde_json::from_str(&row_json(r)).unwrap();
+            assert_eq!(v["start_time"], "2026-11-26T10:00:00Z");
+            assert_eq!(v["end_time"], "2026-11-26T10:01:00Z");
+        }
+        let written = String::from_utf8(w.w).unwrap();
+        assert_eq!(written, expected);
+        assert!(written.lines().nth(3).unwrap().contains(r#""pid":7"#), "the changed copy has its process");
+        assert!(!written.lines().nth(4).unwrap().contains(r#""pid":7"#), "the book's own has none");
+        assert!(written.contains(r#""addr":"2001:db8::\"x""#), "an address escaped in the template");
     }
 }

@@ -86,7 +86,7 @@ fn set(r: &mut FlowRecord, name: &str, v: &PqField) -> Result<(), String> {
         },
         None => {
             let s = text(v)?.filter(|s| s != "-");
-            r.extra.push((name.to_string(), s));
+            r.extra.push((name.to_string(), s.map(crate::record::Text::from)));
             Ok(())
         }
     }

@@ -7,6 +7,11 @@
 
 use serde_json::Value;
 
+/// A text field's value. Nearly every value of a flow record (addresses, account and interface
+/// ids, subnet ids, actions) fits in 24 bytes, which `CompactString` keeps without a heap
+/// allocation: reading a record allocates nothing for them (ARNs of version 7 are longer).
+pub type Text = compact_str::CompactString;
+
 /// How a field's value is read from text and from Parquet, and written back out.
 pub trait FieldValue: Sized + Clone {
     fn parse(s: &str) -> Result<Self, &'static str>;
@@ -17,21 +22,21 @@ pub trait FieldValue: Sized + Clone {
     fn text(&self) -> String;
 }
 
-impl FieldValue for String {
+impl FieldValue for Text {
     fn parse(s: &str) -> Result<Self, &'static str> {
-        Ok(s.to_string())
+        Ok(Text::new(s))
     }
     fn from_i64(v: i64) -> Result<Self, &'static str> {
-        Ok(v.to_string())
+        Ok(Text::from(itoa::Buffer::new().format(v)))
     }
     fn json(&self) -> Value {
-        Value::String(self.clone())
+        Value::String(self.to_string())
     }
     fn write_json(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer(out, self).expect("a string serialises into memory")
+        serde_json::to_writer(out, self.as_str()).expect("a string serialises into memory")
     }
     fn text(&self) -> String {
-        self.clone()
+        self.to_string()
     }
 }
 
@@ -91,7 +96,7 @@ macro_rules! fields {
 
             /// Whether its values are integers.
             pub fn is_int(self) -> bool {
-                match self { $(Field::$variant => stringify!($ty) != "String"),* }
+                match self { $(Field::$variant => stringify!($ty) != "Text"),* }
             }
         }
 
@@ -102,7 +107,7 @@ macro_rules! fields {
             /// The fields the record's format named, a bit per [`Field`] (by its position).
             pub present: u64,
             /// Fields AWS does not define (yet): name as the format gave it, value (`-` is `None`).
-            pub extra: Vec<(String, Option<String>)>,
+            pub extra: Vec<(String, Option<Text>)>,
         }
 
         impl FlowRecord {
@@ -148,10 +153,10 @@ const _: () = assert!(Field::ALL.len() <= 64, "`present` has 64 bits");
 
 fields! {
     Version "version" "version" 2 version: u32;
-    AccountId "account-id" "account_id" 2 account_id: String;
-    InterfaceId "interface-id" "interface_id" 2 interface_id: String;
-    Srcaddr "srcaddr" "srcaddr" 2 srcaddr: String;
-    Dstaddr "dstaddr" "dstaddr" 2 dstaddr: String;
+    AccountId "account-id" "account_id" 2 account_id: Text;
+    InterfaceId "interface-id" "interface_id" 2 interface_id: Text;
+    Srcaddr "srcaddr" "srcaddr" 2 srcaddr: Text;
+    Dstaddr "dstaddr" "dstaddr" 2 dstaddr: Text;
     Srcport "srcport" "srcport" 2 srcport: u16;
     Dstport "dstport" "dstport" 2 dstport: u16;
     Protocol "protocol" "protocol" 2 protocol: u8;
@@ -159,52 +164,52 @@ fields! {
     Bytes "bytes" "bytes" 2 bytes: u64;
     Start "start" "start" 2 start: u64;
     End "end" "end" 2 end: u64;
-    Action "action" "action" 2 action: String;
-    LogStatus "log-status" "log_status" 2 log_status: String;
-    VpcId "vpc-id" "vpc_id" 3 vpc_id: String;
-    SubnetId "subnet-id" "subnet_id" 3 subnet_id: String;
-    InstanceId "instance-id" "instance_id" 3 instance_id: String;
+    Action "action" "action" 2 action: Text;
+    LogStatus "log-status" "log_status" 2 log_status: Text;
+    VpcId "vpc-id" "vpc_id" 3 vpc_id: Text;
+    SubnetId "subnet-id" "subnet_id" 3 subnet_id: Text;
+    InstanceId "instance-id" "instance_id" 3 instance_id: Text;
     TcpFlags "tcp-flags" "tcp_flags" 3 tcp_flags: u32;
-    Type "type" "type" 3 r#type: String;
-    PktSrcaddr "pkt-srcaddr" "pkt_srcaddr" 3 pkt_srcaddr: String;
-    PktDstaddr "pkt-dstaddr" "pkt_dstaddr" 3 pkt_dstaddr: String;
-    Region "region" "region" 4 region: String;
-    AzId "az-id" "az_id" 4 az_id: String;
-    SublocationType "sublocation-type" "sublocation_type" 4 sublocation_type: String;
-    SublocationId "sublocation-id" "sublocation_id" 4 sublocation_id: String;
-    PktSrcAwsService "pkt-src-aws-service" "pkt_src_aws_service" 5 pkt_src_aws_service: String;
-    PktDstAwsService "pkt-dst-aws-service" "pkt_dst_aws_service" 5 pkt_dst_aws_service: String;
-    FlowDirection "flow-direction" "flow_direction" 5 flow_direction: String;
+    Type "type" "type" 3 r#type: Text;
+    PktSrcaddr "pkt-srcaddr" "pkt_srcaddr" 3 pkt_srcaddr: Text;
+    PktDstaddr "pkt-dstaddr" "pkt_dstaddr" 3 pkt_dstaddr: Text;
+    Region "region" "region" 4 region: Text;
+    AzId "az-id" "az_id" 4 az_id: Text;
+    SublocationType "sublocation-type" "sublocation_type" 4 sublocation_type: Text;
+    SublocationId "sublocation-id" "sublocation_id" 4 sublocation_id: Text;
+    PktSrcAwsService "pkt-src-aws-service" "pkt_src_aws_service" 5 pkt_src_aws_service: Text;
+    PktDstAwsService "pkt-dst-aws-service" "pkt_dst_aws_service" 5 pkt_dst_aws_service: Text;
+    FlowDirection "flow-direction" "flow_direction" 5 flow_direction: Text;
     TrafficPath "traffic-path" "traffic_path" 5 traffic_path: u32;
-    ResourceType "resource-type" "resource_type" 6 resource_type: String;
-    TgwId "tgw-id" "tgw_id" 6 tgw_id: String;
-    TgwAttachmentId "tgw-attachment-id" "tgw_attachment_id" 6 tgw_attachment_id: String;
-    TgwSrcVpcAccountId "tgw-src-vpc-account-id" "tgw_src_vpc_account_id" 6 tgw_src_vpc_account_id: String;
-    TgwDstVpcAccountId "tgw-dst-vpc-account-id" "tgw_dst_vpc_account_id" 6 tgw_dst_vpc_account_id: String;
-    TgwSrcVpcId "tgw-src-vpc-id" "tgw_src_vpc_id" 6 tgw_src_vpc_id: String;
-    TgwDstVpcId "tgw-dst-vpc-id" "tgw_dst_vpc_id" 6 tgw_dst_vpc_id: String;
-    TgwSrcSubnetId "tgw-src-subnet-id" "tgw_src_subnet_id" 6 tgw_src_subnet_id: String;
-    TgwDstSubnetId "tgw-dst-subnet-id" "tgw_dst_subnet_id" 6 tgw_dst_subnet_id: String;
-    TgwSrcEni "tgw-src-eni" "tgw_src_eni" 6 tgw_src_eni: String;
-    TgwDstEni "tgw-dst-eni" "tgw_dst_eni" 6 tgw_dst_eni: String;
-    TgwSrcAzId "tgw-src-az-id" "tgw_src_az_id" 6 tgw_src_az_id: String;
-    TgwDstAzId "tgw-dst-az-id" "tgw_dst_az_id" 6 tgw_dst_az_id: String;
-    TgwPairAttachmentId "tgw-pair-attachment-id" "tgw_pair_attachment_id" 6 tgw_pair_attachment_id: String;
+    ResourceType "resource-type" "resource_type" 6 resource_type: Text;
+    TgwId "tgw-id" "tgw_id" 6 tgw_id: Text;
+    TgwAttachmentId "tgw-attachment-id" "tgw_attachment_id" 6 tgw_attachment_id: Text;
+    TgwSrcVpcAccountId "tgw-src-vpc-account-id" "tgw_src_vpc_account_id" 6 tgw_src_vpc_account_id: Text;
+    TgwDstVpcAccountId "tgw-dst-vpc-account-id" "tgw_dst_vpc_account_id" 6 tgw_dst_vpc_account_id: Text;
+    TgwSrcVpcId "tgw-src-vpc-id" "tgw_src_vpc_id" 6 tgw_src_vpc_id: Text;
+    TgwDstVpcId "tgw-dst-vpc-id" "tgw_dst_vpc_id" 6 tgw_dst_vpc_id: Text;
+    TgwSrcSubnetId "tgw-src-subnet-id" "tgw_src_subnet_id" 6 tgw_src_subnet_id: Text;
+    TgwDstSubnetId "tgw-dst-subnet-id" "tgw_dst_subnet_id" 6 tgw_dst_subnet_id: Text;
+    TgwSrcEni "tgw-src-eni" "tgw_src_eni" 6 tgw_src_eni: Text;
+    TgwDstEni "tgw-dst-eni" "tgw_dst_eni" 6 tgw_dst_eni: Text;
+    TgwSrcAzId "tgw-src-az-id" "tgw_src_az_id" 6 tgw_src_az_id: Text;
+    TgwDstAzId "tgw-dst-az-id" "tgw_dst_az_id" 6 tgw_dst_az_id: Text;
+    TgwPairAttachmentId "tgw-pair-attachment-id" "tgw_pair_attachment_id" 6 tgw_pair_attachment_id: Text;
     PacketsLostNoRoute "packets-lost-no-route" "packets_lost_no_route" 6 packets_lost_no_route: u64;
     PacketsLostBlackhole "packets-lost-blackhole" "packets_lost_blackhole" 6 packets_lost_blackhole: u64;
     PacketsLostMtuExceeded "packets-lost-mtu-exceeded" "packets_lost_mtu_exceeded" 6 packets_lost_mtu_exceeded: u64;
     PacketsLostTtlExpired "packets-lost-ttl-expired" "packets_lost_ttl_expired" 6 packets_lost_ttl_expired: u64;
-    EcsClusterArn "ecs-cluster-arn" "ecs_cluster_arn" 7 ecs_cluster_arn: String;
-    EcsClusterName "ecs-cluster-name" "ecs_cluster_name" 7 ecs_cluster_name: String;
-    EcsContainerInstanceArn "ecs-container-instance-arn" "ecs_container_instance_arn" 7 ecs_container_instance_arn: String;
-    EcsContainerInstanceId "ecs-container-instance-id" "ecs_container_instance_id" 7 ecs_container_instance_id: String;
-    EcsContainerId "ecs-container-id" "ecs_container_id" 7 ecs_container_id: String;
-    EcsSecondContainerId "ecs-second-container-id" "ecs_second_container_id" 7 ecs_second_container_id: String;
-    EcsServiceName "ecs-service-name" "ecs_service_name" 7 ecs_service_name: String;
-    EcsTaskDefinitionArn "ecs-task-definition-arn" "ecs_task_definition_arn" 7 ecs_task_definition_arn: String;
-    EcsTaskArn "ecs-task-arn" "ecs_task_arn" 7 ecs_task_arn: String;
-    EcsTaskId "ecs-task-id" "ecs_task_id" 7 ecs_task_id: String;
-    RejectReason "reject-reason" "reject_reason" 8 reject_reason: String;
+    EcsClusterArn "ecs-cluster-arn" "ecs_cluster_arn" 7 ecs_cluster_arn: Text;
+    EcsClusterName "ecs-cluster-name" "ecs_cluster_name" 7 ecs_cluster_name: Text;
+    EcsContainerInstanceArn "ecs-container-instance-arn" "ecs_container_instance_arn" 7 ecs_container_instance_arn: Text;
+    EcsContainerInstanceId "ecs-container-instance-id" "ecs_container_instance_id" 7 ecs_container_instance_id: Text;
+    EcsContainerId "ecs-container-id" "ecs_container_id" 7 ecs_container_id: Text;
+    EcsSecondContainerId "ecs-second-container-id" "ecs_second_container_id" 7 ecs_second_container_id: Text;
+    EcsServiceName "ecs-service-name" "ecs_service_name" 7 ecs_service_name: Text;
+    EcsTaskDefinitionArn "ecs-task-definition-arn" "ecs_task_definition_arn" 7 ecs_task_definition_arn: Text;
+    EcsTaskArn "ecs-task-arn" "ecs_task_arn" 7 ecs_task_arn: Text;
+    EcsTaskId "ecs-task-id" "ecs_task_id" 7 ecs_task_id: Text;
+    RejectReason "reject-reason" "reject_reason" 8 reject_reason: Text;
 }
 
 impl Field {

@@ -159,6 +159,7 @@ impl Summary {
             *self.snapshot_match.entry(m.as_str().to_string()).or_default() += 1;
         }
         let (src, dst) = (row.pkt_src.as_ref().or(row.src.as_ref()), row.pkt_dst.as_ref().or(row.dst.as_ref()));
+        let (src, dst) = (src.map(|a| &**a), dst.map(|a| &**a));
         // The interface's own address and the packet's are two views of one side: the side is
         // counted once, under the packet's holder when it differs.
         if let Some(s) = src {

@@ -163,7 +163,7 @@ fn the_interface_names_its_owner_when_the_address_does_not() {
     let row =
         attribute(&book, &[], v2("eni-nat", "10.0.0.50", "198.51.100.7", 1024, 443, "2026-01-01T11:00:00Z", "ACCEPT"));
     let src = row.src.unwrap();
-    assert_eq!((src.kind, src.eni.as_deref(), src.task_arn), ("interface", Some("eni-nat"), None));
+    assert_eq!((src.kind, src.eni.as_deref(), src.task_arn.clone()), ("interface", Some("eni-nat"), None));
     assert_eq!(src.certainty, Some("inferred"));
 }
 
@@ -309,7 +309,7 @@ fn rows_as_jsonl_and_csv_and_the_summary() {
         attribute(&book, &snaps, v2("eni-a", "203.0.113.9", "10.0.0.7", 51515, 22, at, "REJECT")),
         attribute(&book, &snaps, v2("eni-a", "=cmd|'/Ccalc'!A0", "10.0.0.7", 1, 22, at, "REJECT")),
     ];
-    let mut j = JsonlWriter { w: Vec::new() };
+    let mut j = JsonlWriter::new(Vec::new());
     rows.iter().for_each(|r| j.row(r).unwrap());
     let text = String::from_utf8(j.w).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -368,7 +368,7 @@ fn the_library_entry_points() {
     let book = AddressBook::load(&register()).unwrap();
     let inputs = [fixture("malformed.log"), fixture("cloudwatch-subscription.json.gz")];
     let opts = curtain_flows::Options::default();
-    let mut out = JsonlWriter { w: Vec::new() };
+    let mut out = JsonlWriter::new(Vec::new());
     let mut problems = Vec::new();
     let stats =
         curtain_flows::attribute(&inputs, &opts, &book, &[], &mut out, &mut |p| problems.push(p.clone())).unwrap();

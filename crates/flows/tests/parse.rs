@@ -96,7 +96,7 @@ fn versions_four_to_eight() {
     assert_eq!(r.ecs_task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:000111222333:task/batch/9b9b9b9b"));
     assert_eq!(r.ecs_container_instance_id.as_deref(), Some("i-0a0a0a0a0a0a0a0a0"));
     assert_eq!((r.srcport, r.dstport, r.start, r.end), (Some(61000), Some(22), Some(1795687200), Some(1795687260)));
-    assert_eq!(r.extra, vec![("resource-id".to_string(), Some("res-0123".to_string()))], "unknown field kept");
+    assert_eq!(r.extra, vec![("resource-id".to_string(), Some("res-0123".into()))], "unknown field kept");
     // Every VPC field of v2 to v8 was in that format.
     for f in Field::ALL.iter().filter(|f| f.version() != 6) {
         assert!(r.has(*f), "{}", f.name());
@@ -279,7 +279,7 @@ mod parquet_delivery {
         let r = &c.records[0];
         assert_eq!(r.account_id.as_deref(), Some("012345678901"));
         assert_eq!((r.srcport, r.dstport, r.protocol, r.bytes), (Some(40000), Some(443), Some(6), Some(5_000_000_000)));
-        assert_eq!(r.extra, vec![("resource_id".to_string(), Some("r-1".to_string()))]);
+        assert_eq!(r.extra, vec![("resource_id".to_string(), Some("r-1".into()))]);
         let nodata = &c.records[1];
         assert_eq!((nodata.srcaddr.as_deref(), nodata.bytes), (None, None));
         assert!(nodata.has(Field::Srcaddr));
