@@ -15,11 +15,15 @@ pub struct ProcessRef {
     pub comm: String,
     pub exe: Option<String>,
     pub cmdline: String,
+    /// The container it runs in, as `findings` names it (`host` for the host's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 impl ProcessRef {
-    fn of(p: &Process) -> Self {
+    fn of(ix: &Index, p: &Process) -> Self {
         ProcessRef {
+            container: ix.container_of(p.pid).map(|c| c.display()),
             pid: p.pid,
             starttime_ticks: p.starttime_ticks,
             started_at: p.started_at.clone(),
@@ -144,7 +148,12 @@ pub fn diff(old: &Index, old_findings: &[Finding], new: &Index, new_findings: &[
     let only_in = |a: &Index, b: &Index| -> Vec<ProcessRef> {
         let key = |p: &Process| (p.pid, p.starttime_ticks);
         let in_b: BTreeSet<_> = b.snap.processes.iter().map(key).collect();
-        a.snap.processes.iter().filter(|p| !in_b.contains(&key(p)) && p.label.is_none()).map(ProcessRef::of).collect()
+        a.snap
+            .processes
+            .iter()
+            .filter(|p| !in_b.contains(&key(p)) && p.label.is_none())
+            .map(|p| ProcessRef::of(a, p))
+            .collect()
     };
     let mut d = Diff { processes_started: only_in(new, old), processes_gone: only_in(old, new), ..Default::default() };
     let (oc, nc) = (connections(old), connections(new));

@@ -100,7 +100,8 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
             continue;
         }
         let Some(ns) = p.started_at.as_deref().and_then(parse_rfc3339_ns) else { continue };
-        let container = ix.container_of(p.pid).map(|c| c.key.clone());
+        // Named as `report` and `findings` name it: runtime, name (or short id), task, pod, image.
+        let container = ix.container_of(p.pid).map(|c| c.display());
         let fill = |mut r: TimelineRow| {
             r.pid = Some(p.pid);
             r.ppid = p.ppid;
@@ -123,7 +124,7 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
             out.push(fill(TimelineRow::new(
                 ns,
                 "Container Init Start",
-                format!("container {} ({}) started with pid {} ({})", c.key, c.runtime.as_str(), p.pid, p.comm_lossy()),
+                format!("container {} started with pid {} ({})", c.display(), p.pid, p.comm_lossy()),
                 src,
                 host,
             )));
@@ -157,7 +158,7 @@ pub fn rows(ix: &Index, findings: &[Finding]) -> Vec<TimelineRow> {
         r.detector = Some(f.detector.clone());
         r.severity = Some(f.severity.to_string());
         r.attack = Some(f.attack.join(","));
-        r.container = f.pid.and_then(|pid| ix.container_of(pid)).map(|c| c.key.clone());
+        r.container = f.container.clone().or_else(|| f.pid.and_then(|pid| ix.container_of(pid)).map(|c| c.display()));
         out.push(r);
     }
     out

@@ -169,20 +169,21 @@ fn archive(h: &mut String, a: &Analysed) {
     // Connections.
     let _ = write!(
         h,
-        "<section id=\"connections\"><h3>Sockets ({})</h3><table><tr><th>proto</th><th>state</th><th>local</th><th>remote</th><th>netns</th><th>owners</th></tr>",
+        "<section id=\"connections\"><h3>Sockets ({})</h3><table><tr><th>proto</th><th>state</th><th>local</th><th>remote</th><th>netns</th><th>owners</th><th>container</th></tr>",
         s.sockets.len()
     );
     for r in crate::socket_rows(&a.ix) {
         let x = r.socket;
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
             x.proto.table(),
             esc(&x.state),
             esc(&r.local),
             esc(&r.remote),
             x.netns,
-            esc(&r.owners)
+            esc(&r.owners),
+            esc(&r.containers)
         );
     }
     h.push_str("</table></section>");

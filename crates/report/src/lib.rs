@@ -100,6 +100,9 @@ pub(crate) struct SocketRow<'a> {
     pub remote: String,
     /// `pid/fd comm, ...`, or "(no visible owner)".
     pub owners: String,
+    /// The containers of its owners (`host` for the host's own processes), as `findings` names
+    /// them; empty when it has no visible owner.
+    pub containers: String,
 }
 
 /// Every socket, listeners first, with its owners named.
@@ -128,7 +131,14 @@ pub(crate) fn socket_rows<'a>(ix: &'a Index) -> Vec<SocketRow<'a>> {
             };
             let local =
                 if s.local.is_some() { endpoint(&s.local) } else { s.path.as_ref().map(lossy).unwrap_or_default() };
-            SocketRow { socket: s, local, remote: endpoint(&s.remote), owners }
+            let mut containers: Vec<String> = Vec::new();
+            for c in s.owners.iter().filter_map(|o| ix.container_of(o.pid)) {
+                let name = c.display();
+                if !containers.contains(&name) {
+                    containers.push(name);
+                }
+            }
+            SocketRow { socket: s, local, remote: endpoint(&s.remote), owners, containers: containers.join(", ") }
         })
         .collect()
 }

@@ -177,12 +177,15 @@ fn tree_rows(w: &mut dyn Write, rows: &[curtain_analyze::index::TreeRow]) -> io:
     Ok(())
 }
 
-/// Every socket with its owners, listeners first.
+/// Every socket with its owners, listeners first; on a host (more than one container), the
+/// owners' containers too.
 pub fn sockets(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
-    writeln!(w, "{:<6} {:<13} {:<46} {:<46} {:<12} OWNERS", "PROTO", "STATE", "LOCAL", "REMOTE", "NETNS")?;
+    let named = ix.containers.len() > 1;
+    write!(w, "{:<6} {:<13} {:<46} {:<46} {:<12} OWNERS", "PROTO", "STATE", "LOCAL", "REMOTE", "NETNS")?;
+    writeln!(w, "{}", if named { "  CONTAINER" } else { "" })?;
     for r in crate::socket_rows(ix) {
         let s = r.socket;
-        writeln!(
+        write!(
             w,
             "{:<6} {:<13} {:<46} {:<46} {:<12} {}",
             s.proto.table(),
@@ -192,6 +195,10 @@ pub fn sockets(w: &mut dyn Write, ix: &Index) -> io::Result<()> {
             s.netns,
             term(&r.owners)
         )?;
+        if named {
+            write!(w, "  {}", term(&r.containers))?;
+        }
+        writeln!(w)?;
     }
     Ok(())
 }
@@ -205,7 +212,7 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
         if !list.is_empty() {
             writeln!(w, "{}", style.bold(&format!("{title} ({})", list.len())))?;
             for p in list {
-                writeln!(
+                write!(
                     w,
                     "  {} {} started {} exe {} cmd {}",
                     p.pid,
@@ -214,6 +221,10 @@ pub fn diff(w: &mut dyn Write, d: &Diff, style: Style) -> io::Result<()> {
                     term(p.exe.as_deref().unwrap_or("-")),
                     term(&p.cmdline)
                 )?;
+                match &p.container {
+                    Some(c) => writeln!(w, " in {}", term(c))?,
+                    None => writeln!(w)?,
+                }
             }
         }
     }

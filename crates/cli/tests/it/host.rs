@@ -281,6 +281,31 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
     let tree = String::from_utf8_lossy(&o.stdout);
     assert!(tree.lines().next().unwrap().starts_with("== host ("), "{tree}");
     assert!(tree.contains(&format!("== docker {ecs_name} ({}) task shop:7", &ecs[..12])), "{tree}");
+
+    // Timeline rows and sockets name their container as the findings do.
+    let o = run(Command::new(curtain()).arg("timeline").arg(&archive));
+    assert!(o.status.success());
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let started = rows
+        .iter()
+        .find(|r| {
+            r["timestamp_desc"] == "Process Start" && r["cmdline"].as_str().is_some_and(|c| c.contains("sleep 100001"))
+        })
+        .unwrap_or_else(|| panic!("no start of the exec'd shell's sleep"));
+    assert_eq!(started["container"], exec_sh["container"], "{started}");
+    let init = rows
+        .iter()
+        .find(|r| r["timestamp_desc"] == "Container Init Start" && r["message"].as_str().unwrap().contains(&ecs_name));
+    assert!(
+        init.is_some_and(|r| r["message"].as_str().unwrap().contains(&format!("container docker {ecs_name} ("))),
+        "{init:?}"
+    );
+    assert!(rows.iter().any(|r| r["pid"] == host_sh && r["container"] == "host"), "the host's shell is the host's");
+    let o = run(Command::new(curtain()).arg("sockets").arg(&archive));
+    let sockets = String::from_utf8_lossy(&o.stdout);
+    assert!(sockets.lines().next().unwrap().ends_with("OWNERS  CONTAINER"), "{sockets}");
+    assert!(sockets.lines().skip(1).any(|l| l.ends_with("  host")), "{sockets}");
 }
 
 /// Serves AWS's documented `/v1/tasks` shape, naming `docker_id`, to `n` requests.
