@@ -31,6 +31,9 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         for e in &got.enis {
             reg.add_eni(e).map_err(io::Error::other)?;
         }
+        for i in &got.instances {
+            reg.add_instance(i).map_err(io::Error::other)?;
+        }
         for (instance, at, source) in &got.ended_instances {
             reg.end_instance(instance, *at, source).map_err(io::Error::other)?;
         }
@@ -180,6 +183,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         results.extend(inv.services.iter().map(|s| reg.add_service(s)));
         results.extend(inv.task_definitions.iter().map(|d| reg.add_task_definition(d)));
         results.extend(inv.instances.iter().map(|i| reg.add_container_instance(i)));
+        results.extend(inv.ec2_instances.iter().map(|i| reg.add_instance(i)));
         if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
             write_err.get_or_insert(e.to_string());
         }
@@ -188,7 +192,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         }
         failed += !inv.errors.is_empty() as usize;
         lines.push(format!(
-            "  {} {}: {} cluster(s), {} task(s), {} ENI(s), {} service(s), {} task definition(s), {} container instance(s){}",
+            "  {} {}: {} cluster(s), {} task(s), {} ENI(s), {} service(s), {} task definition(s), {} container instance(s), {} EC2 instance(s){}",
             inv.account_id,
             inv.region,
             inv.clusters,
@@ -197,6 +201,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
             inv.services.len(),
             inv.task_definitions.len(),
             inv.instances.len(),
+            inv.ec2_instances.len(),
             if inv.errors.is_empty() { String::new() } else { format!("; errors: {}", inv.errors.join("; ")) }
         ));
     };

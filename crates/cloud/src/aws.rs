@@ -8,8 +8,8 @@ use crate::ingest::{attachment_of_description, bare_task};
 use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use curtain_model::register::{
-    AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, IpFact, Provenance,
-    ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
+    AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, InstanceFact, IpFact,
+    Provenance, ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use futures::stream::{self, StreamExt};
 
@@ -292,6 +292,32 @@ impl RegionApi for AwsRegion {
                     name: name.to_string(),
                     subnets: vpc.subnet_ids().to_vec(),
                     security_groups: vpc.security_group_ids().to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ec2_instances(&self) -> Result<Vec<InstanceFact>, CloudError> {
+        let pages: Vec<_> = self.ec2.describe_instances().into_paginator().send().collect().await;
+        let mut out = Vec::new();
+        for p in pages {
+            for inst in p.map_err(|e| err("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances()) {
+                let Some(id) = inst.instance_id() else { continue };
+                out.push(InstanceFact {
+                    instance_id: id.to_string(),
+                    account_id: self.account_id.clone(),
+                    region: self.region.clone(),
+                    name: inst
+                        .tags()
+                        .iter()
+                        .find(|t| t.key() == Some("Name"))
+                        .and_then(|t| t.value())
+                        .map(str::to_string),
+                    state: inst.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()),
+                    instance_type: inst.instance_type().map(|t| t.as_str().to_string()),
+                    launched_at: nanos(inst.launch_time()),
+                    source: self.source.clone(),
                 });
             }
         }

@@ -3,7 +3,9 @@
 //! parse is counted, never fatal.
 
 use curtain_model::parse_rfc3339_ns;
-use curtain_model::register::{AttachmentFact, ContainerFact, EniFact, IpFact, Provenance, SourceKind, TaskFact};
+use curtain_model::register::{
+    AttachmentFact, ContainerFact, EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskFact,
+};
 use serde_json::Value;
 
 /// What a batch of input gave.
@@ -13,6 +15,8 @@ pub struct Ingested {
     pub enis: Vec<EniFact>,
     /// EC2 instances terminated (TerminateInstances): (instance id, when, the record).
     pub ended_instances: Vec<(String, u64, Provenance)>,
+    /// EC2 instances launched (RunInstances): name, type, launch time, `pending` then.
+    pub instances: Vec<InstanceFact>,
     /// Records read that were not about ECS tasks or their network interfaces.
     pub skipped: usize,
     /// Input that was not JSON or not in the expected shape, with where it was.
@@ -342,6 +346,32 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 // Each instance's interfaces as launched: their addresses are the instance's from now.
                 for item in resp.pointer("/instancesSet/items").and_then(Value::as_array).into_iter().flatten() {
                     let instance = s(item, "instanceId");
+                    if let Some(id) = &instance {
+                        // The Name tag as the launch asked for it (`tagSpecificationSet`).
+                        let tags = req.pointer("/tagSpecificationSet/items").and_then(Value::as_array);
+                        let name = tags
+                            .into_iter()
+                            .flatten()
+                            .filter(|t| t["resourceType"] == "instance")
+                            .flat_map(|t| t.pointer("/tags").and_then(Value::as_array).into_iter().flatten())
+                            .find(|t| t["key"] == "Name")
+                            .and_then(|t| s(t, "value"));
+                        r.instances.push(InstanceFact {
+                            instance_id: id.clone(),
+                            account_id: account.clone().unwrap_or_default(),
+                            region: region.clone().unwrap_or_default(),
+                            name,
+                            state: item.pointer("/instanceState/name").and_then(Value::as_str).map(str::to_string),
+                            instance_type: s(item, "instanceType"),
+                            // Epoch milliseconds in CloudTrail's record.
+                            launched_at: item["launchTime"]
+                                .as_u64()
+                                .and_then(|ms| ms.checked_mul(1_000_000))
+                                .filter(|&ns| ns <= curtain_model::MAX_TIME_NS)
+                                .or(Some(at)),
+                            source: source.clone(),
+                        });
+                    }
                     for ni in item.pointer("/networkInterfaceSet/items").and_then(Value::as_array).into_iter().flatten()
                     {
                         let Some(eni_id) = s(ni, "networkInterfaceId") else { continue };

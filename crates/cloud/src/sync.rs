@@ -1,9 +1,11 @@
 //! The live inventory of one account and region: clusters, tasks RUNNING and STOPPED (with their
-//! containers and attachments), and the ENIs ECS made for tasks, gathered through [`RegionApi`].
+//! containers and attachments), every ENI and EC2 instance, gathered through [`RegionApi`].
 //! What was gathered before a call failed is kept and returned with the error: a throttled or
 //! failing call loses nothing already known, and the register never deletes.
 
-use curtain_model::register::{ContainerInstanceFact, EniFact, ServiceFact, TaskDefinitionFact, TaskFact};
+use curtain_model::register::{
+    ContainerInstanceFact, EniFact, InstanceFact, ServiceFact, TaskDefinitionFact, TaskFact,
+};
 use std::fmt;
 
 /// Why an AWS call failed (kept as text: the SDK's errors are many and only shown).
@@ -72,6 +74,8 @@ pub trait RegionApi {
     /// Elastic IPs associated with no interface (an associated one is on its interface's
     /// addresses), each as an interface-like fact of type `elastic-ip`.
     async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError>;
+    /// Every EC2 instance, in a cluster or not (DescribeInstances).
+    async fn ec2_instances(&self) -> Result<Vec<InstanceFact>, CloudError>;
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError>;
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError>;
     /// The cluster's container instances with their EC2 instance's addresses.
@@ -89,6 +93,8 @@ pub struct RegionInventory {
     pub services: Vec<ServiceFact>,
     pub task_definitions: Vec<TaskDefinitionFact>,
     pub instances: Vec<ContainerInstanceFact>,
+    /// Every EC2 instance of the region.
+    pub ec2_instances: Vec<InstanceFact>,
     pub errors: Vec<String>,
 }
 
@@ -169,6 +175,11 @@ pub async fn inventory_region<A: RegionApi>(
         Ok(e) => inv.enis.extend(e),
         Err(e) => inv.errors.push(format!("DescribeAddresses: {e}")),
     }
+    progress("EC2 instances");
+    match api.ec2_instances().await {
+        Ok(i) => inv.ec2_instances = i,
+        Err(e) => inv.errors.push(format!("DescribeInstances: {e}")),
+    }
     inv
 }
 
@@ -244,6 +255,11 @@ pub(crate) mod tests {
             self.call("DescribeNetworkInterfaces")?;
             Ok(vec![])
         }
+        async fn ec2_instances(&self) -> Result<Vec<InstanceFact>, CloudError> {
+            self.call("DescribeInstances")?;
+            Ok(Vec::new())
+        }
+
         async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
             self.call("DescribeAddresses")?;
             Ok(vec![])
@@ -287,8 +303,8 @@ pub(crate) mod tests {
         assert!(inv.errors.is_empty());
         assert_eq!((inv.clusters, inv.tasks.len()), (2, 153));
         // clusters, then per cluster: services, instances, running list, 2 (or 1) describes,
-        // stopped list; then ENIs, Lambda functions and Elastic IPs
-        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 3);
+        // stopped list; then ENIs, Lambda functions, Elastic IPs and EC2 instances
+        assert_eq!(api.calls.get(), 1 + (2 + 1 + 2 + 1) + (2 + 1 + 1 + 1) + 4);
     }
 
     #[test]

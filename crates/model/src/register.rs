@@ -160,6 +160,42 @@ pub struct Owner {
     /// A Lambda interface's functions: every function of its subnet and security groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<String>,
+    /// An EC2 instance's own (DescribeInstances, RunInstances): its `Name` tag, type and launch
+    /// time (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<String>,
+    /// An EC2 instance's states as they were seen, oldest first: each from the first time it was
+    /// seen in it to the last, before another was seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<StateSpell>,
+}
+
+/// A spell of an EC2 instance in one state (`pending`, `running`, `stopping`, `stopped`,
+/// `shutting-down`, `terminated`), as seen: first and last seen in it, RFC 3339 UTC.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSpell {
+    pub state: String,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// An EC2 instance, in a cluster or not, as DescribeInstances (or CloudTrail's RunInstances and
+/// TerminateInstances) shows it at the source's time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceFact {
+    pub instance_id: String,
+    pub account_id: String,
+    pub region: String,
+    /// Its `Name` tag.
+    pub name: Option<String>,
+    pub state: Option<String>,
+    pub instance_type: Option<String>,
+    pub launched_at: Option<u64>,
+    pub source: Provenance,
 }
 
 /// Classifies an interface's owner from what EC2 says of it: its interface type, who requested
@@ -180,7 +216,7 @@ pub fn classify_eni(
         id: id.filter(|s| !s.is_empty()).map(str::to_string),
         detail: detail.filter(|s| !s.is_empty()).map(str::to_string),
         description: description.map(str::to_string),
-        functions: Vec::new(),
+        ..Owner::default()
     };
     let word = |s: &str, prefix: &str| {
         s.split(|c: char| c.is_whitespace() || c == ')' || c == '(').find(|w| w.starts_with(prefix)).map(str::to_string)

@@ -426,6 +426,22 @@ pub fn holders(
             if !o.functions.is_empty() {
                 writeln!(w, "      serves the functions {}", term(&o.functions.join(", ")))?;
             }
+            let mut about = Vec::new();
+            if let Some(n) = &o.name {
+                about.push(format!("Name {:?}", term(n)));
+            }
+            if let Some(t) = &o.instance_type {
+                about.push(term(t));
+            }
+            if let Some(l) = &o.launched_at {
+                about.push(format!("launched {}", term(l)));
+            }
+            if !about.is_empty() {
+                writeln!(w, "      {}", about.join(", "))?;
+            }
+            for s in &o.states {
+                writeln!(w, "      {:<13} seen {} .. {}", term(&s.state), term(&s.first_seen), term(&s.last_seen))?;
+            }
         }
         match &h.task_arn {
             _ if h.kind != "ecs-task" => {}

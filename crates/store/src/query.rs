@@ -237,6 +237,17 @@ SELECT task_arn, name, image, image_digest, runtime_id, last_status FROM contain
 WHERE task_arn IN (SELECT value FROM json_each(?1))
 ORDER BY task_arn, name";
 
+/// Every EC2 instance in ?1 (a JSON array of ids) the register knows.
+const INSTANCES: &str = "
+SELECT instance_id, name, instance_type, launched_at FROM ec2_instances
+WHERE instance_id IN (SELECT value FROM json_each(?1))";
+
+/// The state spells of every EC2 instance in ?1, oldest first.
+const INSTANCE_STATES: &str = "
+SELECT instance_id, state, first_seen, last_seen FROM instance_states
+WHERE instance_id IN (SELECT value FROM json_each(?1))
+ORDER BY instance_id, first_seen";
+
 impl Holding for EniHolding {
     const SQL: &'static str = ENI_HOLDINGS;
     const ALL_SQL: &'static str = ALL_ENI_HOLDINGS;
@@ -453,6 +464,9 @@ impl Register {
         let containers_of = |task: &str| containers.get(task).cloned().unwrap_or_default();
         let none = Vec::new();
         let sources_of = |subject: &str| sources.get(subject).unwrap_or(&none);
+        let instance_ids =
+            enis.iter().filter(|(h, _)| h.owner.kind == "ec2-instance").filter_map(|(h, _)| h.owner.id.as_deref());
+        let instances = self.instances_of(&json_array(instance_ids))?;
 
         let mut out = Vec::with_capacity(enis.len() + hosts.len());
         for (row, interval) in enis {
@@ -481,7 +495,17 @@ impl Register {
             let (kind, owner) = if row.task_arn.is_some() || row.owner.kind == "ecs-task" {
                 ("ecs-task".to_string(), None)
             } else {
-                (row.owner.kind.clone(), Some(row.owner.clone()))
+                let mut owner = row.owner.clone();
+                // An instance's own interface: the instance as DescribeInstances showed it.
+                if let Some(i) =
+                    owner.id.as_ref().filter(|_| owner.kind == "ec2-instance").and_then(|i| instances.get(i))
+                {
+                    owner.name.clone_from(&i.name);
+                    owner.instance_type.clone_from(&i.instance_type);
+                    owner.launched_at.clone_from(&i.launched_at);
+                    owner.states.clone_from(&i.states);
+                }
+                (owner.kind.clone(), Some(owner))
             };
             out.push(HeldInterval {
                 from_ns,
@@ -625,6 +649,30 @@ impl Register {
             let kind: String = r.get(1)?;
             let p = Provenance { kind: source_kind(&kind), id: r.get(2)?, at_ns: r.get::<_, i64>(3)? as u64 };
             out.entry(r.get(0)?).or_default().push(p);
+        }
+        Ok(out)
+    }
+
+    /// What the register knows of each EC2 instance in `ids` (a JSON array): an [`Owner`] with
+    /// its name, type, launch time and state spells (its kind and id left to the caller).
+    fn instances_of(&self, ids: &str) -> Result<HashMap<String, curtain_model::register::Owner>, Error> {
+        let mut out: HashMap<String, curtain_model::register::Owner> = HashMap::new();
+        let mut st = self.conn.prepare_cached(INSTANCES)?;
+        let mut rows = st.query([ids])?;
+        while let Some(r) = rows.next()? {
+            let o = out.entry(r.get(0)?).or_default();
+            o.name = r.get(1)?;
+            o.instance_type = r.get(2)?;
+            o.launched_at = r.get::<_, Option<i64>>(3)?.map(format_rfc3339_signed_ns);
+        }
+        let mut st = self.conn.prepare_cached(INSTANCE_STATES)?;
+        let mut rows = st.query([ids])?;
+        while let Some(r) = rows.next()? {
+            out.entry(r.get(0)?).or_default().states.push(curtain_model::register::StateSpell {
+                state: r.get(1)?,
+                first_seen: format_rfc3339_signed_ns(r.get(2)?),
+                last_seen: format_rfc3339_signed_ns(r.get(3)?),
+            });
         }
         Ok(out)
     }

@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_tasks_by_container_instance"),
     migration!(5, "0005_acquisitions"),
     migration!(6, "0006_eni_owners"),
+    migration!(7, "0007_ec2_instances"),
 ];
 
 /// Kept apart from the migrations: registers older than it hold it only once opened by a

@@ -5,7 +5,7 @@
 //! was, and a fact that arrives late does not undo a newer one.
 
 use curtain_model::register::{
-    ContainerInstanceFact, EniFact, IpFact, Provenance, ServiceFact, TaskDefinitionFact, TaskFact,
+    ContainerInstanceFact, EniFact, InstanceFact, IpFact, Provenance, ServiceFact, TaskDefinitionFact, TaskFact,
 };
 use rusqlite::params;
 
@@ -152,9 +152,73 @@ impl Register {
         Ok(tx.commit()?)
     }
 
+    /// Records an EC2 instance as one source saw it, and its state at that time.
+    pub fn add_instance(&mut self, f: &InstanceFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = sql_ns(f.source.at_ns);
+        self.conn.execute(
+            "INSERT INTO ec2_instances (instance_id, account_id, region, name, instance_type, launched_at, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (instance_id) DO UPDATE SET
+               name = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.name, name) ELSE coalesce(name, excluded.name) END,
+               instance_type = coalesce(excluded.instance_type, instance_type),
+               launched_at = coalesce(launched_at, excluded.launched_at),
+               first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![f.instance_id, f.account_id, f.region, f.name, f.instance_type, ns(f.launched_at), at],
+        )?;
+        if let Some(state) = &f.state {
+            self.instance_state(&f.instance_id, state, at)?;
+        }
+        self.source(&f.instance_id, &f.source)?;
+        Ok(tx.commit()?)
+    }
+
+    /// One sighting of an instance in `state` at `at`: it widens the spell it falls in or
+    /// borders, or starts one. A sighting that arrives late fits between the spells around it.
+    fn instance_state(&self, instance: &str, state: &str, at: i64) -> Result<(), Error> {
+        let spell = |sql: &str| -> Result<Option<(String, i64)>, Error> {
+            let mut st = self.conn.prepare_cached(sql)?;
+            let mut rows = st.query(params![instance, at])?;
+            Ok(match rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            })
+        };
+        let before = spell(
+            "SELECT state, first_seen FROM instance_states WHERE instance_id = ?1 AND first_seen <= ?2
+             ORDER BY first_seen DESC LIMIT 1",
+        )?;
+        let after = spell(
+            "SELECT state, first_seen FROM instance_states WHERE instance_id = ?1 AND first_seen > ?2
+             ORDER BY first_seen LIMIT 1",
+        )?;
+        match (before, after) {
+            (Some((s, first)), _) if s == state => {
+                self.conn.execute(
+                    "UPDATE instance_states SET last_seen = max(last_seen, ?3) WHERE instance_id = ?1 AND first_seen = ?2",
+                    params![instance, first, at],
+                )?;
+            }
+            (_, Some((s, first))) if s == state => {
+                self.conn.execute(
+                    "UPDATE instance_states SET first_seen = ?3 WHERE instance_id = ?1 AND first_seen = ?2",
+                    params![instance, first, at],
+                )?;
+            }
+            _ => {
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO instance_states (instance_id, state, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)",
+                    params![instance, state, at],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// An EC2 instance terminated at `at_ns`: the interfaces attached to it end there (those
-    /// already ended keep their end).
+    /// already ended keep their end), and it is seen `terminated` from then.
     pub fn end_instance(&mut self, instance_id: &str, at_ns: u64, source: &Provenance) -> Result<(), Error> {
+        self.instance_state(instance_id, "terminated", sql_ns(at_ns))?;
         let ended: Vec<String> = {
             let mut st = self.conn.prepare("SELECT eni_id FROM enis WHERE instance_id = ?1 AND deleted_at IS NULL")?;
             let rows = st.query_map([instance_id], |r| r.get(0))?;

@@ -4,8 +4,8 @@
 
 use curtain_model::parse_rfc3339_ns;
 use curtain_model::register::{
-    AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, IpFact,
-    Provenance, SourceKind, TaskDefinitionFact, TaskFact,
+    AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, InstanceFact,
+    IpFact, Provenance, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use curtain_store::Register;
 
@@ -389,4 +389,70 @@ fn the_file_keeps_its_history_across_opens() {
     let r = Register::open(&path).unwrap();
     assert_eq!(r.whois("10.0.0.7", None).unwrap().len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An EC2 instance's states are spells: sightings in one state widen it, another state starts
+/// the next, and a sighting that arrives late (an older sync file, a CloudTrail record ingested
+/// after) falls in its place without undoing the newer ones. The instance's own interface names
+/// it with its Name tag.
+#[test]
+fn instance_states_are_spells_whatever_order_they_arrive_in() {
+    let mut r = Register::in_memory().unwrap();
+    r.add_eni(&EniFact {
+        eni_id: "eni-i".into(),
+        attachment_id: None,
+        ecs_proof: None,
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        ips: vec![IpFact { ip: "10.0.9.9".into(), kind: "private".into() }],
+        created_at: None,
+        deleted_at: None,
+        description: Some("Primary network interface".into()),
+        interface_type: Some("interface".into()),
+        requester_id: None,
+        instance_id: Some("i-0abc".into()),
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
+        source: Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: t("2026-03-01T10:00:00Z") },
+    })
+    .unwrap();
+    let seen = |r: &mut Register, state: &str, at: &str, name: Option<&str>| {
+        r.add_instance(&InstanceFact {
+            instance_id: "i-0abc".into(),
+            account_id: "111122223333".into(),
+            region: "us-west-2".into(),
+            name: name.map(str::to_string),
+            state: Some(state.into()),
+            instance_type: Some("m5.large".into()),
+            launched_at: Some(t("2026-03-01T09:00:00Z")),
+            source: Provenance { kind: SourceKind::Sync, id: format!("sync-{at}"), at_ns: t(at) },
+        })
+        .unwrap()
+    };
+    seen(&mut r, "running", "2026-03-01T10:00:00Z", Some("web-1"));
+    seen(&mut r, "running", "2026-03-01T11:00:00Z", Some("web-1"));
+    seen(&mut r, "stopped", "2026-03-01T13:00:00Z", Some("web-1-renamed"));
+    // Late: a sync of 12:00 read after the one of 13:00, and an older name.
+    seen(&mut r, "running", "2026-03-01T12:00:00Z", Some("web-1"));
+    seen(&mut r, "stopped", "2026-03-01T12:30:00Z", None);
+    r.end_instance(
+        "i-0abc",
+        t("2026-03-01T14:00:00Z"),
+        &Provenance { kind: SourceKind::CloudTrail, id: "term".into(), at_ns: t("2026-03-01T14:00:00Z") },
+    )
+    .unwrap();
+    let h = r.whois("10.0.9.9", None).unwrap();
+    let o = h[0].owner.as_ref().unwrap();
+    assert_eq!(o.kind, "ec2-instance");
+    assert_eq!(o.id.as_deref(), Some("i-0abc"));
+    assert_eq!(o.name.as_deref(), Some("web-1-renamed"), "the newest name");
+    assert_eq!(o.instance_type.as_deref(), Some("m5.large"));
+    assert_eq!(o.launched_at.as_deref(), Some("2026-03-01T09:00:00.000000000Z"));
+    let spells: Vec<(&str, &str, &str)> =
+        o.states.iter().map(|s| (s.state.as_str(), &s.first_seen[11..16], &s.last_seen[11..16])).collect();
+    assert_eq!(
+        spells,
+        [("running", "10:00", "12:00"), ("stopped", "12:30", "13:00"), ("terminated", "14:00", "14:00")]
+    );
 }

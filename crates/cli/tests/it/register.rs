@@ -366,7 +366,8 @@ for name in ["orders-worker", "billing-sync"]:
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="h.h", Code={{"ZipFile": code.getvalue()}},
                         VpcConfig={{"SubnetIds": [sub], "SecurityGroupIds": [sg]}})
 out = {{}}
-inst = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub)["Instances"][0]
+inst = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub, InstanceType="t3.micro",
+                         TagSpecifications=[{{"ResourceType": "instance", "Tags": [{{"Key": "Name", "Value": "bastion"}}]}}])["Instances"][0]
 out["ec2-instance"] = (inst["PrivateIpAddress"], inst["InstanceId"], inst["NetworkInterfaces"][0]["NetworkInterfaceId"])
 kinds = [
     ("nat-gateway", "Interface for NAT Gateway nat-0a1b2c3d4e5f60718", "nat-0a1b2c3d4e5f60718"),
@@ -418,6 +419,38 @@ print(json.dumps(out))
     );
     let o = run(Command::new(curtain()).args(["whois", want["unknown"][0].as_str().unwrap(), "--db"]).arg(&db));
     assert!(String::from_utf8_lossy(&o.stdout).contains("unknown: described as \"made by hand\""));
+
+    // The instance as DescribeInstances shows it; stopped between two syncs, its states are two
+    // spells, oldest first.
+    let instance = want["ec2-instance"][1].as_str().unwrap();
+    let stop = format!(
+        r#"
+import boto3
+sts = boto3.client("sts", endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+c = sts.assume_role(RoleArn="arn:aws:iam::{account}:role/curtain-read", RoleSessionName="seed")["Credentials"]
+ec2 = boto3.client("ec2", endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
+                   aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+ec2.stop_instances(InstanceIds=["{instance}"])
+"#
+    );
+    let o = Command::new(&python).arg("-c").arg(&stop).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
+    let o = run(&mut c);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("EC2 instance(s)"), "{}", String::from_utf8_lossy(&o.stdout));
+    let (_, w) = whois(&db, want["ec2-instance"][0].as_str().unwrap(), None);
+    let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == want["ec2-instance"][2]).unwrap();
+    let owner = &h["owner"];
+    assert_eq!((owner["name"].as_str(), owner["instance_type"].as_str()), (Some("bastion"), Some("t3.micro")), "{h}");
+    assert!(owner["launched_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{h}");
+    let states: Vec<&str> = owner["states"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["running", "stopped"], "{h}");
+    let o = run(Command::new(curtain()).args(["whois", want["ec2-instance"][0].as_str().unwrap(), "--db"]).arg(&db));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("    ec2-instance {instance}")), "{text}");
+    assert!(text.contains("Name \"bastion\", t3.micro, launched "), "{text}");
+    assert!(text.contains("      stopped       seen "), "{text}");
 }
 
 #[test]
@@ -429,8 +462,10 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
         {"eventVersion": "1.08", "eventName": "RunInstances", "eventSource": "ec2.amazonaws.com",
          "eventTime": "2026-11-28T08:00:00Z", "eventID": "run-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
          "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
-         "requestParameters": {"instanceType": "t3.micro"},
+         "requestParameters": {"instanceType": "t3.micro", "tagSpecificationSet": {"items": [
+             {"resourceType": "instance", "tags": [{"key": "Name", "value": "batch-7"}]}]}},
          "responseElements": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718",
+             "instanceType": "t3.micro", "launchTime": 1_795_852_800_000_u64, "instanceState": {"code": 0, "name": "pending"},
              "networkInterfaceSet": {"items": [{"networkInterfaceId": "eni-0aaa1111bbbb2222c", "privateIpAddress": "10.0.5.17",
                  "privateIpAddressesSet": {"item": [{"privateIpAddress": "10.0.5.17", "primary": true}]}}]}}]}}},
         {"eventVersion": "1.08", "eventName": "TerminateInstances", "eventSource": "ec2.amazonaws.com",
@@ -455,6 +490,24 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
     assert_eq!(v["holders"][0]["kind"], "ec2-instance");
     assert_eq!(v["holders"][0]["owner"]["id"], "i-0a1b2c3d4e5f60718");
     assert_eq!(v["holders"][0]["to"], "2026-11-28T20:00:00.000000000Z", "ended by its termination");
+    let owner = &v["holders"][0]["owner"];
+    assert_eq!(
+        (owner["name"].as_str(), owner["instance_type"].as_str()),
+        (Some("batch-7"), Some("t3.micro")),
+        "{owner}"
+    );
+    assert_eq!(owner["launched_at"], "2026-11-28T08:00:00.000000000Z", "{owner}");
+    let states: Vec<(&str, &str)> = owner["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["state"].as_str().unwrap(), s["first_seen"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [("pending", "2026-11-28T08:00:00.000000000Z"), ("terminated", "2026-11-28T20:00:00.000000000Z")],
+        "{owner}"
+    );
     let (code, _) = whois(&db, "10.0.5.17", Some("2026-11-29T12:00:00Z"));
     assert_eq!(code, 1, "nobody holds it after the termination");
     let (_, v) = whois(&db, "10.0.5.99", Some("2026-11-28T12:00:00Z"));
