@@ -125,7 +125,7 @@ ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
 "#;
 
 /// The migrations there are now.
-const LATEST: i64 = 6;
+const LATEST: i64 = 7;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-west-2";
@@ -557,6 +557,7 @@ fn migrations(ran_before: usize) -> Vec<(i64, String, bool)> {
         "0004_tasks_by_container_instance",
         "0005_acquisitions",
         "0006_eni_owners",
+        "0007_ec2_instances",
     ]
     .iter()
     .zip(timed)
@@ -672,11 +673,12 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     let old = old_register(&dir.0.join("old.db"), 3);
     drop(Register::open(&dir.db()).unwrap());
     let new = Connection::open(dir.db()).unwrap();
-    // What migration 3 left, the index migration 4 adds for whois on a host's address, and the
-    // acquisitions of migration 5.
+    // What migration 3 left, the index migration 4 adds for whois on a host's address, the
+    // acquisitions of migration 5, the interface owners of 6 and the EC2 instances of 7.
     old.execute_batch("CREATE INDEX tasks_by_container_instance ON tasks (container_instance_arn);").unwrap();
     old.execute_batch(include_str!("../migrations/0005_acquisitions.sql")).unwrap();
     old.execute_batch(include_str!("../migrations/0006_eni_owners.sql")).unwrap();
+    old.execute_batch(include_str!("../migrations/0007_ec2_instances.sql")).unwrap();
     assert_eq!(schema(&new), schema(&old));
     assert_eq!(user_version(&dir.db()), LATEST);
     assert_eq!(recorded(&dir.db()), migrations(0));
