@@ -1,6 +1,8 @@
-"""Benchmark driver (run by scripts/bench): builds the load, times each collector side by side
-and prints Markdown tables. Wall time, user+sys CPU and peak RSS come from GNU time, the CPU the
-rest of the machine took meanwhile from /proc/stat; each figure is the median of the runs."""
+"""Benchmark driver (run by scripts/bench): starts the load (bench/load.c) in each profile
+(BENCH_PROFILES, default `mixed`) and size (BENCH_N), times each collector side by side, times
+`findings`, `report` and `timeline` on the collector's archive, and prints Markdown tables, a set
+per profile. Wall time by this driver's clock, user+sys CPU and peak RSS from GNU time, the CPU
+the rest of the machine took meanwhile from /proc/stat; each figure is the median of the runs."""
 import json
 import os
 import re
@@ -45,8 +47,8 @@ def timed(cmd, out_path=None):
                 p.stderr.decode(errors="replace"), others)
 
 
-def start_load(load_bin, n):
-    p = subprocess.Popen([load_bin, str(n)], stdout=subprocess.PIPE, start_new_session=True)
+def start_load(load_bin, n, profile):
+    p = subprocess.Popen([load_bin, str(n), "8", profile], stdout=subprocess.PIPE, start_new_session=True)
     line = p.stdout.readline().decode()
     if not line.startswith("ready"):
         raise SystemExit(f"load did not start: {line!r}")
@@ -72,10 +74,28 @@ def busy_cpus(seconds=2.0):
     return min((b1 - b0) / seconds, cpus)
 
 
+def analysis(curtain, archive, tmp):
+    """`findings`, `report` and `timeline` on one archive, once each: (wall, CPU, peak RSS KiB)."""
+    out = {}
+    for name, cmd, path in [
+        ("findings", [curtain, "findings", archive, "--format", "json"], f"{tmp}/findings.json"),
+        ("report", [curtain, "report", archive, "--format", "html", "-o", f"{tmp}/report.html"], None),
+        ("timeline", [curtain, "timeline", archive], f"{tmp}/timeline.jsonl"),
+    ]:
+        w, u, sy, m, _, err, _ = timed(cmd, path)
+        out[name] = {"wall": w, "cpu": u + sy, "rss_kib": m}
+        for f in (path, f"{tmp}/report.html"):
+            if f and os.path.exists(f):
+                os.remove(f)
+    return out
+
+
 def main():
     curtain, collector, floor, load, python = sys.argv[1:6]
     ns = [int(x) for x in os.environ.get("BENCH_N", "500 2000 8000").split()]
     runs = int(os.environ.get("BENCH_RUNS", "5"))
+    # The load's kinds of process (bench/load.c): `mixed` by default, `uniform` the kind one.
+    profiles = os.environ.get("BENCH_PROFILES", "mixed").split()
     tmp = tempfile.mkdtemp(prefix="curtain-bench-")
     tools = {
         "curtain collect": lambda i: ([curtain, "collect", "-q", "-o", f"{tmp}/c{i}.tar.zst"], None),
@@ -92,8 +112,8 @@ def main():
     if baseline:
         tools = {"curtain-collector (baseline)": lambda i: ([baseline, "-q", "-o", f"{tmp}/c{i}.tar.zst"], None), **tools}
     results = {}
-    for n in ns:
-        load_p = start_load(load, n)
+    for profile, n in [(p, n) for p in profiles for n in ns]:
+        load_p = start_load(load, n, profile)
         procs = len([d for d in os.listdir("/proc") if d.isdigit()])
         res = {"processes_on_host": procs, "busy_cpus_before": busy_cpus()}
         # Run i of every tool, then run i + 1: a machine whose speed drifts (a shared VM) weighs
@@ -120,6 +140,8 @@ def main():
             text = last_out.decode(errors="replace")
             if name.startswith("curtain"):
                 man = subprocess.run([curtain, "report", kept[name], "--format", "json"], capture_output=True).stdout
+                if name == "curtain-collector":
+                    res["analysis"] = analysis(curtain, kept[name], tmp)
                 os.remove(kept[name])
                 c = json.loads(man)["archives"][0]["counts"]
                 entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"], netns=c["netns"])
@@ -139,16 +161,18 @@ def main():
                 m = re.search(r"floor: (\d+) processes", last_err)
                 entry.update(processes=int(m.group(1)) if m else None)
             res[name] = entry
-            print(f"N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
+            print(f"{profile} N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
         res["busy_cpus_after"] = busy_cpus()
-        print(f"N={n} background: {res['busy_cpus_before']:.2f} CPUs busy before the runs, "
+        print(f"{profile} N={n} background: {res['busy_cpus_before']:.2f} CPUs busy before the runs, "
               f"{res['busy_cpus_after']:.2f} after, with the load idle", file=sys.stderr)
         stop_load(load_p)
         sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu", "user", "sys")}
         res["ps+ss+lsof"] = {**sums, "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
-        results[n] = res
+        results.setdefault(profile, {})[n] = res
     json.dump(results, open(os.path.join(tmp, "results.json"), "w"), indent=1)
-    print_tables(results)
+    for profile, by_n in results.items():
+        print(f"\n### Load `{profile}`\n")
+        print_tables(by_n)
     print(f"\n(raw figures: {tmp}/results.json)")
 
 
@@ -157,7 +181,7 @@ def print_tables(results):
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, res in results.items():
         for name, e in res.items():
-            if not isinstance(e, dict):
+            if not isinstance(e, dict) or name == "analysis":
                 continue
             cell = lambda k: "" if e.get(k) is None else str(e.get(k))
             rest = "" if e.get("others_cpu") is None else f"{e['others_cpu']:.2f}"
@@ -168,6 +192,11 @@ def print_tables(results):
         for name in [t for t in res if t.startswith("curtain")]:
             c, f, t = res[name], res["floor"], res["ps+ss+lsof"]
             print(f"| {n} | {name} | {c['cpu'] / max(f['cpu'], 1e-3):.2f} | {c['wall'] / max(f['wall'], 1e-3):.2f} | {t['wall'] / max(c['wall'], 1e-3):.1f} | {t['cpu'] / max(c['cpu'], 1e-3):.1f} |")
+    print("\n| N | the collector's archive | wall s | CPU s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for n, res in results.items():
+        for name, e in res.get("analysis", {}).items():
+            print(f"| {n} | curtain {name} | {e['wall']:.3f} | {e['cpu']:.3f} | {e['rss_kib'] / 1024:.1f} |")
     print("\nBackground (CPUs busy with the load idle and nothing timed running, 2 s before and after the runs): "
           + ", ".join(f"N={n}: {res['busy_cpus_before']:.2f} and {res['busy_cpus_after']:.2f}"
                       for n, res in results.items() if "busy_cpus_before" in res))
