@@ -114,58 +114,61 @@ def main():
     results = {}
     for profile, n in [(p, n) for p in profiles for n in ns]:
         load_p = start_load(load, n, profile)
-        procs = len([d for d in os.listdir("/proc") if d.isdigit()])
-        res = {"processes_on_host": procs, "busy_cpus_before": busy_cpus()}
-        # Run i of every tool, then run i + 1: a machine whose speed drifts (a shared VM) weighs
-        # on every tool alike, not on whichever ran during a slow spell.
-        samples = {name: [] for name in tools}
-        last, kept = {}, {}
-        for i in range(runs):
-            for name, mk in tools.items():
-                cmd, out = mk(i)
-                w, u, sy, m, so, se, others = timed(cmd, out)
-                samples[name].append((w, u + sy, m, u, sy, others))
-                last[name] = (so, se)
+        # Ended whatever happens: a failing tool must not leave N processes behind for the next run.
+        try:
+            procs = len([d for d in os.listdir("/proc") if d.isdigit()])
+            res = {"processes_on_host": procs, "busy_cpus_before": busy_cpus()}
+            # Run i of every tool, then run i + 1: a machine whose speed drifts (a shared VM) weighs
+            # on every tool alike, not on whichever ran during a slow spell.
+            samples = {name: [] for name in tools}
+            last, kept = {}, {}
+            for i in range(runs):
+                for name, mk in tools.items():
+                    cmd, out = mk(i)
+                    w, u, sy, m, so, se, others = timed(cmd, out)
+                    samples[name].append((w, u + sy, m, u, sy, others))
+                    last[name] = (so, se)
+                    if name.startswith("curtain"):
+                        # Kept and counted after the runs: nothing heavy runs between two timed runs
+                        # that only some tools would be followed by.
+                        kept[name] = f"{tmp}/" + re.sub(r"[^A-Za-z0-9]+", "_", name) + ".tar.zst"
+                        os.replace(f"{tmp}/c{i}.tar.zst", kept[name])
+                        os.remove(f"{tmp}/c{i}.tar.zst.sha256")
+            for name in tools:
+                med = lambda k: statistics.median(s[k] for s in samples[name])
+                entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2), "user": med(3), "sys": med(4), "others_cpu": med(5),
+                         "runs": samples[name]}
+                last_out, last_err = last[name]
+                text = last_out.decode(errors="replace")
                 if name.startswith("curtain"):
-                    # Kept and counted after the runs: nothing heavy runs between two timed runs
-                    # that only some tools would be followed by.
-                    kept[name] = f"{tmp}/" + re.sub(r"[^A-Za-z0-9]+", "_", name) + ".tar.zst"
-                    os.replace(f"{tmp}/c{i}.tar.zst", kept[name])
-                    os.remove(f"{tmp}/c{i}.tar.zst.sha256")
-        for name in tools:
-            med = lambda k: statistics.median(s[k] for s in samples[name])
-            entry = {"wall": med(0), "cpu": med(1), "rss_kib": med(2), "user": med(3), "sys": med(4), "others_cpu": med(5),
-                     "runs": samples[name]}
-            last_out, last_err = last[name]
-            text = last_out.decode(errors="replace")
-            if name.startswith("curtain"):
-                man = subprocess.run([curtain, "report", kept[name], "--format", "json"], capture_output=True).stdout
-                if name == "curtain-collector":
-                    res["analysis"] = analysis(curtain, kept[name], tmp)
-                os.remove(kept[name])
-                c = json.loads(man)["archives"][0]["counts"]
-                entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"], netns=c["netns"])
-            elif name.startswith("ps "):
-                entry.update(processes=len(text.splitlines()) - 1)
-            elif name.startswith("ss "):
-                lines = text.splitlines()[1:]
-                entry.update(sockets=len(lines), owned=sum(1 for l in lines if "users:(" in l))
-            elif name.startswith("lsof"):
-                lines = text.splitlines()[1:]
-                sock = [l for l in lines if re.search(r"\s(IPv4|IPv6|unix|sock)\s", l)]
-                entry.update(processes=len({l.split()[1] for l in lines if len(l.split()) > 1}), sockets=len(sock))
-            elif name == "psutil script":
-                c = json.loads(text.strip().splitlines()[-1])
-                entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"])
-            elif name == "floor":
-                m = re.search(r"floor: (\d+) processes", last_err)
-                entry.update(processes=int(m.group(1)) if m else None)
-            res[name] = entry
-            print(f"{profile} N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
-        res["busy_cpus_after"] = busy_cpus()
-        print(f"{profile} N={n} background: {res['busy_cpus_before']:.2f} CPUs busy before the runs, "
-              f"{res['busy_cpus_after']:.2f} after, with the load idle", file=sys.stderr)
-        stop_load(load_p)
+                    man = subprocess.run([curtain, "report", kept[name], "--format", "json"], capture_output=True).stdout
+                    if name == "curtain-collector":
+                        res["analysis"] = analysis(curtain, kept[name], tmp)
+                    os.remove(kept[name])
+                    c = json.loads(man)["archives"][0]["counts"]
+                    entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"], netns=c["netns"])
+                elif name.startswith("ps "):
+                    entry.update(processes=len(text.splitlines()) - 1)
+                elif name.startswith("ss "):
+                    lines = text.splitlines()[1:]
+                    entry.update(sockets=len(lines), owned=sum(1 for l in lines if "users:(" in l))
+                elif name.startswith("lsof"):
+                    lines = text.splitlines()[1:]
+                    sock = [l for l in lines if re.search(r"\s(IPv4|IPv6|unix|sock)\s", l)]
+                    entry.update(processes=len({l.split()[1] for l in lines if len(l.split()) > 1}), sockets=len(sock))
+                elif name == "psutil script":
+                    c = json.loads(text.strip().splitlines()[-1])
+                    entry.update(processes=c["processes"], sockets=c["sockets"], owned=c["sockets_with_owner"])
+                elif name == "floor":
+                    m = re.search(r"floor: (\d+) processes", last_err)
+                    entry.update(processes=int(m.group(1)) if m else None)
+                res[name] = entry
+                print(f"{profile} N={n} {name}: wall {entry['wall']:.3f}s cpu {entry['cpu']:.3f}s rss {entry['rss_kib']} KiB", file=sys.stderr)
+            res["busy_cpus_after"] = busy_cpus()
+            print(f"{profile} N={n} background: {res['busy_cpus_before']:.2f} CPUs busy before the runs, "
+                  f"{res['busy_cpus_after']:.2f} after, with the load idle", file=sys.stderr)
+        finally:
+            stop_load(load_p)
         sums = {k: sum(res[t][k] for t in tools if t.split()[0] in ("ps", "ss", "lsof")) for k in ("wall", "cpu", "user", "sys")}
         res["ps+ss+lsof"] = {**sums, "rss_kib": max(res[t]["rss_kib"] for t in tools if t.split()[0] in ("ps", "ss", "lsof"))}
         results.setdefault(profile, {})[n] = res
