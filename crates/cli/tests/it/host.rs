@@ -182,6 +182,9 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
         priv_args.extend(["--runtime", "curtain-capdrop"]);
     }
     let (privileged, priv_name) = lab.run("priv", &priv_args);
+    // Privileged and in the host's pid namespace: the escape that enters the host's mounts
+    // (`nsenter -t 1 -m`) from inside a container.
+    let (escape, _) = lab.run("escape", &[priv_args.as_slice(), &["--pid", "host"][..]].concat());
     let sock = socket_path();
     let (socket, _) = lab.run("sock", &["-v", &format!("{sock}:/run/inner.sock")]);
     let k8s_pid = out(docker(&["inspect", "-f", "{{.State.Pid}}", &k8s]));
@@ -190,11 +193,12 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
     // a person's shell on the host, and a host shell entered into a container's namespaces.
     std::thread::sleep(Duration::from_secs(62).saturating_sub(started.elapsed()));
     docker(&["exec", "-d", &ecs, "sh", "-c", "sleep 100001; :"]);
+    docker(&["exec", "-d", &escape, "nsenter", "-t", "1", "-m", "sh", "-c", "sleep 100004; :"]);
     let host_sh = lab.host(&["sh", "-c", "sleep 100002; :"]);
     let entered = lab.host(&["nsenter", "-t", &k8s_pid, "-m", "-n", "sh", "-c", "sleep 100003; :"]);
-    wait_for("the exec'd shell", || {
-        Command::new("pgrep").args(["-f", "sleep 100001"]).output().is_ok_and(|o| o.status.success())
-    });
+    for sleep in ["sleep 100001", "sleep 100004"] {
+        wait_for(sleep, || Command::new("pgrep").args(["-f", sleep]).output().is_ok_and(|o| o.status.success()));
+    }
     std::thread::sleep(Duration::from_millis(300));
 
     let dir = tempfile::tempdir().unwrap();
@@ -275,6 +279,19 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
     let j = joined.iter().find(|x| x["pid"] == entered).unwrap_or_else(|| panic!("nsenter not reported: {joined:#?}"));
     assert!(j["summary"].as_str().unwrap().contains("mount and network namespace"), "{j}");
     assert!(!joined.iter().any(|x| x["pid"] == host_sh));
+
+    // The process of the escape container that entered the host's mount namespace; none of
+    // the other containers' processes.
+    let roots = by("container-host-root");
+    let r = roots
+        .iter()
+        .find(|x| x["summary"].as_str().unwrap().contains("sleep 100004"))
+        .unwrap_or_else(|| panic!("the escape is not reported: {roots:#?}"));
+    assert!(r["summary"].as_str().unwrap().contains("is in the host's mount namespace"), "{r}");
+    assert!(r["container"].as_str().unwrap().contains(&escape[..12]), "{r}");
+    for id in [&ecs, &k8s, &privileged, &socket] {
+        assert!(!roots.iter().any(|x| x["container"].as_str().unwrap().contains(&id[..12])), "{roots:#?}");
+    }
 
     // The tree, by container, the host's own processes as "host".
     let o = run(Command::new(curtain()).arg("tree").arg(&archive));
