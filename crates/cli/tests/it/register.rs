@@ -344,13 +344,18 @@ fn whois_names_every_kind_of_owner() {
     // for a NAT gateway, a Lambda function, load balancers, a VPC endpoint, an EFS mount target,
     // RDS, EKS and a transit gateway attachment (the emulator cannot make those services'
     // interfaces itself, and makes every interface look user-made); one made by hand.
-    let seed = format!(
-        r#"
-import boto3, io, json, zipfile
+    // Python that makes `ec2` (and `c`, the credentials) in the account, in eu-west-1.
+    let ec2 = format!(
+        r#"import boto3
 sts = boto3.client("sts", endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 c = sts.assume_role(RoleArn="arn:aws:iam::{account}:role/curtain-read", RoleSessionName="seed")["Credentials"]
 ec2 = boto3.client("ec2", endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
-                   aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+                   aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])"#
+    );
+    let seed = format!(
+        r#"
+import io, json, zipfile
+{ec2}
 vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
 sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
 sg = ec2.create_security_group(GroupName="fn", Description="functions", VpcId=vpc)["GroupId"]
@@ -423,16 +428,7 @@ print(json.dumps(out))
     // The instance as DescribeInstances shows it; stopped between two syncs, its states are two
     // spells, oldest first.
     let instance = want["ec2-instance"][1].as_str().unwrap();
-    let stop = format!(
-        r#"
-import boto3
-sts = boto3.client("sts", endpoint_url="{url}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-c = sts.assume_role(RoleArn="arn:aws:iam::{account}:role/curtain-read", RoleSessionName="seed")["Credentials"]
-ec2 = boto3.client("ec2", endpoint_url="{url}", region_name="eu-west-1", aws_access_key_id=c["AccessKeyId"],
-                   aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-ec2.stop_instances(InstanceIds=["{instance}"])
-"#
-    );
+    let stop = format!("{ec2}\nec2.stop_instances(InstanceIds=[\"{instance}\"])\n");
     let o = Command::new(&python).arg("-c").arg(&stop).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
