@@ -72,7 +72,8 @@ fn a_small_run_of_the_benchmark_times_and_counts_every_tool() {
     // Every check of the tools, in each profile.
     for profile in ["mixed", "uniform"] {
         let n = &results[profile]["80"];
-        let count = |tool: &str, what: &str| n[tool][what].as_u64().unwrap_or_else(|| panic!("{tool} {what}: {}", n[tool]));
+        let count =
+            |tool: &str, what: &str| n[tool][what].as_u64().unwrap_or_else(|| panic!("{tool} {what}: {}", n[tool]));
         for t in &tools[..4] {
             // At least the load's 80 (the host's own come and go with the other tests).
             assert!(count(t, "processes") >= 80, "{t} saw the load's processes");

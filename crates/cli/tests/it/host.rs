@@ -183,7 +183,7 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
     }
     let (privileged, priv_name) = lab.run("priv", &priv_args);
     // Privileged and in the host's pid namespace: the escape that enters the host's mounts
-    // (`nsenter -t 1 -m`) from inside a container.
+    // (`nsenter -t PID -m`) from inside a container.
     let (escape, _) = lab.run("escape", &[priv_args.as_slice(), &["--pid", "host"][..]].concat());
     let sock = socket_path();
     let (socket, _) = lab.run("sock", &["-v", &format!("{sock}:/run/inner.sock")]);
@@ -193,8 +193,11 @@ fn collect_on_a_docker_host_names_each_container_and_judges_each_process_in_its_
     // a person's shell on the host, and a host shell entered into a container's namespaces.
     std::thread::sleep(Duration::from_secs(62).saturating_sub(started.elapsed()));
     docker(&["exec", "-d", &ecs, "sh", "-c", "sleep 100001; :"]);
-    docker(&["exec", "-d", &escape, "nsenter", "-t", "1", "-m", "sh", "-c", "sleep 100004; :"]);
     let host_sh = lab.host(&["sh", "-c", "sleep 100002; :"]);
+    // Into the mount namespace of a host process (pid 1's, on most hosts; here the host shell's:
+    // this machine's pid 1 lets nobody read its namespace links).
+    let host_pid = host_sh.to_string();
+    docker(&["exec", "-d", &escape, "nsenter", "-t", &host_pid, "-m", "sh", "-c", "sleep 100004; :"]);
     let entered = lab.host(&["nsenter", "-t", &k8s_pid, "-m", "-n", "sh", "-c", "sleep 100003; :"]);
     for sleep in ["sleep 100001", "sleep 100004"] {
         wait_for(sleep, || Command::new("pgrep").args(["-f", sleep]).output().is_ok_and(|o| o.status.success()));
