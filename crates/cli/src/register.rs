@@ -34,6 +34,23 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         for i in &got.instances {
             reg.add_instance(i).map_err(io::Error::other)?;
         }
+        // After the interfaces and allocations they name (the same file or an earlier one).
+        for a in &got.associations {
+            if !reg.associate_address(a).map_err(io::Error::other)? {
+                let what = a.allocation_id.as_deref().or(a.public_ip.as_deref()).unwrap_or("?");
+                let to = a.eni_id.as_deref().or(a.instance_id.as_deref()).unwrap_or("?");
+                eprintln!(
+                    "curtain: {}: AssociateAddress {} of {} to {}: the register does not know that address or that interface; not recorded",
+                    curtain_report::term(&f.display().to_string()),
+                    curtain_report::term(&a.source.id),
+                    curtain_report::term(what),
+                    curtain_report::term(to)
+                );
+            }
+        }
+        for (id, at, source) in &got.disassociations {
+            reg.disassociate_address(id, *at, source).map_err(io::Error::other)?;
+        }
         for (instance, at, source) in &got.ended_instances {
             reg.end_instance(instance, *at, source).map_err(io::Error::other)?;
         }

@@ -4,7 +4,7 @@
 
 use curtain_model::parse_rfc3339_ns;
 use curtain_model::register::{
-    AttachmentFact, ContainerFact, EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskFact,
+    AddressAssociation, AttachmentFact, ContainerFact, EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskFact,
 };
 use serde_json::Value;
 
@@ -17,6 +17,10 @@ pub struct Ingested {
     pub ended_instances: Vec<(String, u64, Provenance)>,
     /// EC2 instances launched (RunInstances): name, type, launch time, `pending` then.
     pub instances: Vec<InstanceFact>,
+    /// Elastic IPs associated with an interface or an instance (AssociateAddress).
+    pub associations: Vec<AddressAssociation>,
+    /// Associations ended (DisassociateAddress): (association id, when, the record).
+    pub disassociations: Vec<(String, u64, Provenance)>,
     /// Records read that were not about ECS tasks or their network interfaces.
     pub skipped: usize,
     /// Input that was not JSON or not in the expected shape, with where it was.
@@ -255,7 +259,9 @@ pub fn events(input: &[u8]) -> Ingested {
 }
 
 /// CloudTrail records: ECS RunTask and StopTask, and the EC2 Create/DeleteNetworkInterface calls
-/// ECS makes for awsvpc tasks (joined to the task later through the attachment id).
+/// ECS makes for awsvpc tasks (joined to the task later through the attachment id); EC2's
+/// Create/DeleteNetworkInterface by anyone, RunInstances and TerminateInstances, and the Elastic
+/// IPs' AllocateAddress, ReleaseAddress, AssociateAddress and DisassociateAddress.
 pub fn cloudtrail(input: &[u8]) -> Ingested {
     let mut r = Ingested::default();
     for rec in documents(input, &mut r.errors) {
@@ -414,6 +420,47 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     }
                 }
             }
+            "AllocateAddress" | "ReleaseAddress" => {
+                // An Elastic IP, kept as the register keeps an idle one (its allocation id as the
+                // interface): allocated with its address, released by its allocation id.
+                let allocated = name == "AllocateAddress";
+                let id = if allocated { s(resp, "allocationId") } else { s(req, "allocationId") };
+                match id {
+                    Some(id) => r.enis.push(EniFact {
+                        ips: s(resp, "publicIp").filter(|_| allocated).map(|p| ip("public", p)).into_iter().collect(),
+                        created_at: allocated.then_some(at),
+                        deleted_at: (!allocated).then_some(at),
+                        description: Some(format!("Elastic IP {id}")),
+                        interface_type: Some("elastic-ip".into()),
+                        eni_id: id,
+                        attachment_id: None,
+                        ecs_proof: None,
+                        account_id: account.clone().unwrap_or_default(),
+                        region: region.clone().unwrap_or_default(),
+                        requester_id: None,
+                        instance_id: None,
+                        subnet_id: None,
+                        security_groups: Vec::new(),
+                        lambda_functions: Vec::new(),
+                        source,
+                    }),
+                    None => r.skipped += 1,
+                }
+            }
+            "AssociateAddress" => r.associations.push(AddressAssociation {
+                association_id: s(resp, "associationId"),
+                allocation_id: s(req, "allocationId"),
+                public_ip: s(req, "publicIp"),
+                eni_id: s(req, "networkInterfaceId"),
+                instance_id: s(req, "instanceId"),
+                account_id: account.clone().unwrap_or_default(),
+                region: region.clone().unwrap_or_default(),
+                source,
+            }),
+            "DisassociateAddress" => match s(req, "associationId") {
+                Some(id) => r.disassociations.push((id, at, source)),
+                None => r.skipped += 1,
+            },
             "DeleteNetworkInterface" => match s(req, "networkInterfaceId") {
                 Some(eni_id) => r.enis.push(EniFact {
                     eni_id,

@@ -183,6 +183,21 @@ pub struct StateSpell {
     pub last_seen: String,
 }
 
+/// An Elastic IP associated with an interface, as CloudTrail's AssociateAddress says it: the
+/// address itself (EC2-Classic) or its allocation, and the interface or the instance (whose first
+/// known interface is meant), from the source's time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressAssociation {
+    pub association_id: Option<String>,
+    pub allocation_id: Option<String>,
+    pub public_ip: Option<String>,
+    pub eni_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub account_id: String,
+    pub region: String,
+    pub source: Provenance,
+}
+
 /// An EC2 instance, in a cluster or not, as DescribeInstances (or CloudTrail's RunInstances and
 /// TerminateInstances) shows it at the source's time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,9 @@ struct EniHolding {
     definition: Definition,
     /// The interface's owner as EC2 describes it (for one that is no task's).
     owner: curtain_model::register::Owner,
+    /// The spell the address was held in, when it was held for part of the interface's life
+    /// only (an Elastic IP's association): from, and to unless it still is.
+    spell: Option<(i64, Option<i64>)>,
 }
 
 /// What the register holds of a task itself.
@@ -101,6 +104,11 @@ trait Holding: Sized {
     const ALL_SQL: &'static str;
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self>;
     fn interval(&self) -> Interval;
+    /// Whether it holds nothing after all (its interval ends before it starts for a reason of
+    /// its own; an older register's rows never are).
+    fn empty(&self, _: &Interval) -> bool {
+        false
+    }
 }
 
 /// A holder of an address with its interval as the register reckons it (nanoseconds since the
@@ -174,8 +182,10 @@ SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region
        t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
        t.stopped_at, t.last_seen, t.account_id, t.region,
        d.network_mode, d.containers, e.description, e.interface_type, e.requester_id, e.instance_id,
-       e.lambda_functions
+       e.lambda_functions, s.held_from, s.held_to
 FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+-- A spell of the address on the interface (an Elastic IP's association): a row each.
+LEFT JOIN address_spells s ON s.eni_id = i.eni_id AND s.ip = i.ip
 -- The attachment names the interface, or ECS made the interface for an attachment that has
 -- none yet; a description alone links nothing.
 LEFT JOIN attachments a ON a.attachment_id = e.attachment_id
@@ -185,7 +195,7 @@ LEFT JOIN task_definitions d ON d.task_definition_arn = t.task_definition_arn
 ",
             $filter,
             "
-ORDER BY i.rowid"
+ORDER BY i.rowid, s.held_from"
         )
     };
 }
@@ -293,6 +303,10 @@ impl Holding for EniHolding {
                 o.functions = functions.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default();
                 o
             },
+            spell: match r.get::<_, Option<i64>>(31)? {
+                Some(from) => Some((from, r.get(32)?)),
+                None => None,
+            },
         })
     }
 
@@ -307,8 +321,24 @@ impl Holding for EniHolding {
             ),
             None => (self.eni_created.unwrap_or(self.ip_first), self.eni_deleted, self.ip_last),
         };
+        // Within the spell, for an address held for part of the interface's life.
+        let (from, to) = match self.spell {
+            Some((s_from, s_to)) => (
+                from.max(s_from),
+                match (to, s_to) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            ),
+            None => (from, to),
+        };
         // Seen at least from the start on (an event's time has whole seconds).
         Interval { from, to, last_seen: last_seen.max(from).max(to.unwrap_or(0)) }
+    }
+
+    fn empty(&self, i: &Interval) -> bool {
+        // A spell outside the interface's life (or its task's) holds nothing.
+        self.spell.is_some() && i.to.is_some_and(|to| to < i.from)
     }
 }
 
@@ -620,7 +650,7 @@ impl Register {
         while let Some(r) = rows.next()? {
             let h = H::from_row(r)?;
             let interval = h.interval();
-            if interval.holds(at) {
+            if interval.holds(at) && !h.empty(&interval) {
                 out.push((h, interval));
             }
         }
@@ -635,7 +665,9 @@ impl Register {
         while let Some(r) = rows.next()? {
             let h = H::from_row(r)?;
             let interval = h.interval();
-            out.push((h, interval));
+            if !h.empty(&interval) {
+                out.push((h, interval));
+            }
         }
         Ok(out)
     }

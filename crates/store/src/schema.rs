@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_acquisitions"),
     migration!(6, "0006_eni_owners"),
     migration!(7, "0007_ec2_instances"),
+    migration!(8, "0008_address_spells"),
 ];
 
 /// Kept apart from the migrations: registers older than it hold it only once opened by a

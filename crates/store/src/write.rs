@@ -5,7 +5,8 @@
 //! was, and a fact that arrives late does not undo a newer one.
 
 use curtain_model::register::{
-    ContainerInstanceFact, EniFact, InstanceFact, IpFact, Provenance, ServiceFact, TaskDefinitionFact, TaskFact,
+    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, IpFact, Provenance, ServiceFact,
+    TaskDefinitionFact, TaskFact,
 };
 use rusqlite::params;
 
@@ -213,6 +214,113 @@ impl Register {
             }
         }
         Ok(())
+    }
+
+    /// The first column of a query's first row, if there is a row.
+    fn one(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Option<String>, Error> {
+        let mut st = self.conn.prepare_cached(sql)?;
+        let mut rows = st.query(p)?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => None,
+        })
+    }
+
+    /// An Elastic IP associated with an interface: the address is the interface's from then, in
+    /// a spell of its own, and its allocation is no longer idle. The address is the one given, else
+    /// the allocation's as the register knows it (a sync, an AllocateAddress); the interface the
+    /// one given, else the instance's first known. Without either nothing is recorded (`false`).
+    pub fn associate_address(&mut self, a: &AddressAssociation) -> Result<bool, Error> {
+        let at = sql_ns(a.source.at_ns);
+        let ip = match (&a.public_ip, &a.allocation_id) {
+            (Some(ip), _) => Some(ip.clone()),
+            (None, Some(alloc)) => {
+                self.one("SELECT ip FROM eni_ips WHERE eni_id = ?1 ORDER BY rowid LIMIT 1", &[alloc])?
+            }
+            (None, None) => None,
+        };
+        let eni = match (&a.eni_id, &a.instance_id) {
+            (Some(eni), _) => Some(eni.clone()),
+            (None, Some(instance)) => self.one(
+                "SELECT eni_id FROM enis WHERE instance_id = ?1 AND (deleted_at IS NULL OR deleted_at >= ?2)
+                 ORDER BY coalesce(created_at, first_seen), rowid LIMIT 1",
+                &[instance, &at],
+            )?,
+            (None, None) => None,
+        };
+        let (Some(ip), Some(eni)) = (ip, eni) else { return Ok(false) };
+        let tx = self.conn.unchecked_transaction()?;
+        self.eni_row(&eni, None, &a.account_id, &a.region, at)?;
+        self.eni_ip(&eni, &IpFact { ip: ip.clone(), kind: "public".into() }, at)?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to, association_id)
+             VALUES (?1, ?2, ?3, NULL, ?4)",
+            params![eni, ip, at, a.association_id],
+        )?;
+        if let Some(alloc) = &a.allocation_id {
+            // The allocation's idle spell ends here: its whole life so far when it had none.
+            let spells: i64 = self.conn.query_row(
+                "SELECT count(*) FROM address_spells WHERE eni_id = ?1 AND ip = ?2",
+                params![alloc, ip],
+                |r| r.get(0),
+            )?;
+            if spells == 0 {
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to)
+                     SELECT i.eni_id, i.ip, coalesce(e.created_at, i.first_seen), ?3
+                     FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+                     WHERE i.eni_id = ?1 AND i.ip = ?2 AND coalesce(e.created_at, i.first_seen) <= ?3",
+                    params![alloc, ip, at],
+                )?;
+            } else {
+                self.conn.execute(
+                    "UPDATE address_spells SET held_to = ?3
+                     WHERE eni_id = ?1 AND ip = ?2 AND held_to IS NULL AND held_from <= ?3",
+                    params![alloc, ip, at],
+                )?;
+            }
+        }
+        self.source(&eni, &a.source)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// An association ended at `at_ns`: its spell ends there, and the Elastic IP the register
+    /// knows for the address is idle again from then. An association it never heard of changes
+    /// nothing (`false`).
+    pub fn disassociate_address(
+        &mut self,
+        association_id: &str,
+        at_ns: u64,
+        source: &Provenance,
+    ) -> Result<bool, Error> {
+        let at = sql_ns(at_ns);
+        let spell: Option<(String, String)> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT eni_id, ip FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
+                 ORDER BY held_from DESC LIMIT 1",
+            )?;
+            let mut rows = st.query(params![association_id, at])?;
+            match rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            }
+        };
+        let Some((eni, ip)) = spell else { return Ok(false) };
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "UPDATE address_spells SET held_to = ?2 WHERE association_id = ?1 AND held_to IS NULL AND held_from <= ?2",
+            params![association_id, at],
+        )?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to)
+             SELECT i.eni_id, i.ip, ?2, NULL FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+             WHERE i.ip = ?1 AND e.interface_type = 'elastic-ip'",
+            params![ip, at],
+        )?;
+        self.source(&eni, source)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// An EC2 instance terminated at `at_ns`: the interfaces attached to it end there (those

@@ -4,8 +4,8 @@
 
 use curtain_model::parse_rfc3339_ns;
 use curtain_model::register::{
-    AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, InstanceFact,
-    IpFact, Provenance, SourceKind, TaskDefinitionFact, TaskFact,
+    AddressAssociation, AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact,
+    EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use curtain_store::Register;
 
@@ -455,4 +455,41 @@ fn instance_states_are_spells_whatever_order_they_arrive_in() {
         spells,
         [("running", "10:00", "12:00"), ("stopped", "12:30", "13:00"), ("terminated", "14:00", "14:00")]
     );
+}
+
+/// An Elastic IP associated with a task's interface by its address (EC2-Classic's form) holds
+/// for the association only; one whose address or interface is unknown records nothing, and an
+/// association never heard of ends nothing. An address with no spell is held as before.
+#[test]
+fn an_association_is_a_spell_of_the_address_on_the_interface() {
+    let mut r = Register::in_memory().unwrap();
+    r.add_task(&running_a()).unwrap();
+    let assoc = |ip: Option<&str>, eni: Option<&str>, instance: Option<&str>, at: &str| AddressAssociation {
+        association_id: Some("eipassoc-1".into()),
+        allocation_id: None,
+        public_ip: ip.map(str::to_string),
+        eni_id: eni.map(str::to_string),
+        instance_id: instance.map(str::to_string),
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        source: Provenance { kind: SourceKind::CloudTrail, id: format!("assoc {at}"), at_ns: t(at) },
+    };
+    assert!(!r.associate_address(&assoc(None, Some("eni-a"), None, "2026-01-01T10:30:00Z")).unwrap(), "no address");
+    assert!(!r
+        .associate_address(&assoc(Some("198.51.100.1"), None, Some("i-unknown"), "2026-01-01T10:30:00Z"))
+        .unwrap());
+    assert!(r.associate_address(&assoc(Some("198.51.100.1"), Some("eni-a"), None, "2026-01-01T10:30:00Z")).unwrap());
+    let ct = Provenance { kind: SourceKind::CloudTrail, id: "d".into(), at_ns: t("2026-01-01T11:00:00Z") };
+    assert!(!r.disassociate_address("eipassoc-other", t("2026-01-01T11:00:00Z"), &ct).unwrap());
+    assert!(r.disassociate_address("eipassoc-1", t("2026-01-01T11:00:00Z"), &ct).unwrap());
+    let at = |s: &str| r.whois("198.51.100.1", Some(t(s))).unwrap();
+    assert!(at("2026-01-01T10:15:00Z").is_empty(), "before the association");
+    let h = at("2026-01-01T10:45:00Z");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:111122223333:task/prod/aaa"));
+    assert_eq!(h[0].from.as_deref(), Some("2026-01-01T10:30:00.000000000Z"));
+    assert_eq!(h[0].to.as_deref(), Some("2026-01-01T11:00:00.000000000Z"));
+    assert!(at("2026-01-01T11:30:00Z").is_empty(), "after it");
+    // The task's private address is the interface's for its whole life, as before.
+    assert_eq!(r.whois("10.0.0.7", Some(t("2026-01-01T10:15:00Z"))).unwrap().len(), 1);
 }

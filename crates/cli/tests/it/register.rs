@@ -451,7 +451,8 @@ print(json.dumps(out))
 
 #[test]
 fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
-    // RunInstances and TerminateInstances, and a CreateNetworkInterface by the Lambda service,
+    // RunInstances and TerminateInstances, an Elastic IP allocated, associated with the instance
+    // and disassociated, and a CreateNetworkInterface by the Lambda service,
     // in the shapes AWS documents for those records (made up: ids and addresses are examples).
     let dir = tempfile::tempdir().unwrap();
     let trail = serde_json::json!({"Records": [
@@ -470,6 +471,21 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
          "requestParameters": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718"}]}},
          "responseElements": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718",
              "currentState": {"code": 32, "name": "shutting-down"}}]}}},
+        {"eventVersion": "1.08", "eventName": "AllocateAddress", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T09:00:00Z", "eventID": "alloc-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+         "requestParameters": {"domain": "vpc"},
+         "responseElements": {"publicIp": "203.0.113.25", "allocationId": "eipalloc-0a1b2c3d", "domain": "vpc"}},
+        {"eventVersion": "1.08", "eventName": "AssociateAddress", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T10:00:00Z", "eventID": "assoc-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+         "requestParameters": {"allocationId": "eipalloc-0a1b2c3d", "instanceId": "i-0a1b2c3d4e5f60718", "allowReassociation": false},
+         "responseElements": {"_return": true, "associationId": "eipassoc-0a1b2c3d"}},
+        {"eventVersion": "1.08", "eventName": "DisassociateAddress", "eventSource": "ec2.amazonaws.com",
+         "eventTime": "2026-11-28T12:00:00Z", "eventID": "disassoc-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+         "requestParameters": {"associationId": "eipassoc-0a1b2c3d"},
+         "responseElements": {"_return": true}},
         {"eventVersion": "1.08", "eventName": "CreateNetworkInterface", "eventSource": "ec2.amazonaws.com",
          "eventTime": "2026-11-28T09:00:00Z", "eventID": "cni-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
          "userIdentity": {"type": "AssumedRole", "invokedBy": "lambda.amazonaws.com"}, "sourceIPAddress": "lambda.amazonaws.com",
@@ -506,6 +522,33 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
     );
     let (code, _) = whois(&db, "10.0.5.17", Some("2026-11-29T12:00:00Z"));
     assert_eq!(code, 1, "nobody holds it after the termination");
+    // The Elastic IP: idle from its allocation, the instance's while associated, idle again.
+    let eip = |at: &str| {
+        let (code, v) = whois(&db, "203.0.113.25", Some(at));
+        assert_eq!(code, 0, "{at}: {v}");
+        assert_eq!(v["holders"].as_array().unwrap().len(), 1, "{at}: {v}");
+        let h = &v["holders"][0];
+        (h["kind"].as_str().unwrap().to_string(), h["owner"]["id"].as_str().unwrap().to_string())
+    };
+    assert_eq!(eip("2026-11-28T09:30:00Z"), ("elastic-ip".to_string(), "eipalloc-0a1b2c3d".to_string()));
+    assert_eq!(eip("2026-11-28T11:00:00Z"), ("ec2-instance".to_string(), "i-0a1b2c3d4e5f60718".to_string()));
+    assert_eq!(eip("2026-11-28T13:00:00Z"), ("elastic-ip".to_string(), "eipalloc-0a1b2c3d".to_string()));
+    let (_, v) = whois(&db, "203.0.113.25", None);
+    let spells: Vec<(&str, &str, Option<&str>)> = v["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["kind"].as_str().unwrap(), h["from"].as_str().unwrap(), h["to"].as_str()))
+        .collect();
+    assert_eq!(
+        spells,
+        [
+            ("elastic-ip", "2026-11-28T09:00:00.000000000Z", Some("2026-11-28T10:00:00.000000000Z")),
+            ("ec2-instance", "2026-11-28T10:00:00.000000000Z", Some("2026-11-28T12:00:00.000000000Z")),
+            ("elastic-ip", "2026-11-28T12:00:00.000000000Z", None),
+        ],
+        "{v}"
+    );
     let (_, v) = whois(&db, "10.0.5.99", Some("2026-11-28T12:00:00Z"));
     assert_eq!(v["holders"][0]["kind"], "lambda");
     assert_eq!(v["holders"][0]["owner"]["id"], "orders-worker");
