@@ -432,17 +432,7 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                         deleted_at: (!allocated).then_some(at),
                         description: Some(format!("Elastic IP {id}")),
                         interface_type: Some("elastic-ip".into()),
-                        eni_id: id,
-                        attachment_id: None,
-                        ecs_proof: None,
-                        account_id: account.clone().unwrap_or_default(),
-                        region: region.clone().unwrap_or_default(),
-                        requester_id: None,
-                        instance_id: None,
-                        subnet_id: None,
-                        security_groups: Vec::new(),
-                        lambda_functions: Vec::new(),
-                        source,
+                        ..bare_eni(id, &account, &region, source)
                     }),
                     None => r.skipped += 1,
                 }
@@ -462,30 +452,37 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 None => r.skipped += 1,
             },
             "DeleteNetworkInterface" => match s(req, "networkInterfaceId") {
-                Some(eni_id) => r.enis.push(EniFact {
-                    eni_id,
-                    attachment_id: None,
-                    ecs_proof: None,
-                    account_id: account.clone().unwrap_or_default(),
-                    region: region.clone().unwrap_or_default(),
-                    ips: Vec::new(),
-                    created_at: None,
-                    deleted_at: Some(at),
-                    description: None,
-                    interface_type: None,
-                    requester_id: None,
-                    instance_id: None,
-                    subnet_id: None,
-                    security_groups: Vec::new(),
-                    lambda_functions: Vec::new(),
-                    source,
-                }),
+                Some(eni_id) => {
+                    r.enis.push(EniFact { deleted_at: Some(at), ..bare_eni(eni_id, &account, &region, source) })
+                }
                 None => r.skipped += 1,
             },
             _ => r.skipped += 1,
         }
     }
     r
+}
+
+/// An interface the record names and says nothing else of.
+fn bare_eni(eni_id: String, account: &Option<String>, region: &Option<String>, source: Provenance) -> EniFact {
+    EniFact {
+        eni_id,
+        attachment_id: None,
+        ecs_proof: None,
+        account_id: account.clone().unwrap_or_default(),
+        region: region.clone().unwrap_or_default(),
+        ips: Vec::new(),
+        created_at: None,
+        deleted_at: None,
+        description: None,
+        interface_type: None,
+        requester_id: None,
+        instance_id: None,
+        subnet_id: None,
+        security_groups: Vec::new(),
+        lambda_functions: Vec::new(),
+        source,
+    }
 }
 
 /// Reads a file of events or CloudTrail records, gunzipping `.gz` (told by its magic number).
