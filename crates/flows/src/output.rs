@@ -53,8 +53,9 @@ struct JsonParts {
     unknown: Option<Box<[u8]>>,
 }
 
-/// Attributions remembered at most: past it the memory is given back and filling starts again.
-const SIDES_KEPT: usize = 100_000;
+/// Attributions remembered at most (each about a kilobyte of JSON: 16 MiB at most): past it the
+/// memory is given back and filling starts again.
+const SIDES_KEPT: usize = 16_384;
 
 impl JsonParts {
     fn side(&mut self, a: &Option<Arc<Attribution>>, out: &mut Vec<u8>) {
