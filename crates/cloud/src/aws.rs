@@ -333,22 +333,11 @@ impl RegionApi for AwsRegion {
             let (Some(ip), None) = (a.public_ip(), eni) else { continue };
             let id = a.allocation_id().unwrap_or(ip);
             out.push(EniFact {
-                eni_id: id.to_string(),
-                attachment_id: None,
-                ecs_proof: None,
-                account_id: self.account_id.clone(),
-                region: self.region.clone(),
                 ips: vec![IpFact { ip: ip.to_string(), kind: "public".into() }],
-                created_at: None,
-                deleted_at: None,
                 description: Some(format!("Elastic IP {id}")),
                 interface_type: Some("elastic-ip".into()),
-                requester_id: None,
                 instance_id: a.instance_id().filter(|s| !s.is_empty()).map(str::to_string),
-                subnet_id: None,
-                security_groups: Vec::new(),
-                lambda_functions: Vec::new(),
-                source: self.source.clone(),
+                ..EniFact::bare(id.to_string(), self.account_id.clone(), self.region.clone(), self.source.clone())
             });
         }
         Ok(out)

@@ -332,20 +332,13 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 r.enis.push(EniFact {
                     attachment_id: description.as_deref().and_then(attachment_of_description),
                     ecs_proof: made_by_ecs(&rec, ni),
-                    eni_id,
-                    account_id: account.clone().unwrap_or_default(),
-                    region: region.clone().unwrap_or_default(),
                     ips,
                     created_at: Some(at),
-                    deleted_at: None,
                     description,
                     interface_type: s(ni, "interfaceType"),
                     requester_id: s(ni, "requesterId"),
                     instance_id: ni.pointer("/attachment/instanceId").and_then(Value::as_str).map(str::to_string),
-                    subnet_id: None,
-                    security_groups: Vec::new(),
-                    lambda_functions: Vec::new(),
-                    source,
+                    ..bare_eni(eni_id, &account, &region, source)
                 });
             }
             "RunInstances" => {
@@ -393,22 +386,12 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                             ips.push(ip("private", p));
                         }
                         r.enis.push(EniFact {
-                            eni_id,
-                            attachment_id: None,
-                            ecs_proof: None,
-                            account_id: account.clone().unwrap_or_default(),
-                            region: region.clone().unwrap_or_default(),
                             ips,
                             created_at: Some(at),
-                            deleted_at: None,
                             description: s(ni, "description"),
                             interface_type: s(ni, "interfaceType"),
-                            requester_id: None,
                             instance_id: instance.clone(),
-                            subnet_id: None,
-                            security_groups: Vec::new(),
-                            lambda_functions: Vec::new(),
-                            source: source.clone(),
+                            ..bare_eni(eni_id, &account, &region, source.clone())
                         });
                     }
                 }
@@ -463,26 +446,9 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
     r
 }
 
-/// An interface the record names and says nothing else of.
+/// An interface the record names, in the record's account and region.
 fn bare_eni(eni_id: String, account: &Option<String>, region: &Option<String>, source: Provenance) -> EniFact {
-    EniFact {
-        eni_id,
-        attachment_id: None,
-        ecs_proof: None,
-        account_id: account.clone().unwrap_or_default(),
-        region: region.clone().unwrap_or_default(),
-        ips: Vec::new(),
-        created_at: None,
-        deleted_at: None,
-        description: None,
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source,
-    }
+    EniFact::bare(eni_id, account.clone().unwrap_or_default(), region.clone().unwrap_or_default(), source)
 }
 
 /// Reads a file of events or CloudTrail records, gunzipping `.gz` (told by its magic number).

@@ -12,7 +12,6 @@
 //! With snapshots ([`SnapshotIndex`]), a flow whose window overlaps a snapshot and whose 5-tuple
 //! is one of its sockets (either direction) gets the process that held it.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
@@ -27,20 +26,7 @@ use crate::record::{FlowRecord, Text};
 /// An address in one spelling whatever the source wrote (`::ffff:10.0.0.1` is `10.0.0.1`,
 /// IPv6 compressed); text that is no address is kept as it is.
 pub fn canonical_ip(s: &str) -> String {
-    canonical(s).into_owned()
-}
-
-/// [`canonical_ip`] without a copy when the text is already canonical (an IPv4 address the
-/// parser takes has one spelling: it refuses leading zeros).
-fn canonical(s: &str) -> Cow<'_, str> {
-    match s.parse::<IpAddr>() {
-        Ok(IpAddr::V4(_)) => Cow::Borrowed(s),
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => Cow::Owned(v4.to_string()),
-            None => Cow::Owned(v6.to_string()),
-        },
-        Err(_) => Cow::Borrowed(s),
-    }
+    spelt(s, parse_ip(s))
 }
 
 /// One holding of an address, with the attribution it gives built once: a row shares it (an
@@ -109,7 +95,7 @@ fn parsed(a: &Option<Text>) -> Option<(&str, Option<IpAddr>)> {
     a.as_deref().map(|s| (s, parse_ip(s)))
 }
 
-/// [`canonical_ip`] of `s`, parsed as `ip`.
+/// [`canonical_ip`] of `s`, parsed as `ip` ([`parse_ip`]).
 fn spelt(s: &str, ip: Option<IpAddr>) -> String {
     match ip {
         // An IPv4 address has one spelling (the parser refuses leading zeros).
@@ -133,8 +119,8 @@ impl AddressBook {
         let mut by_eni: FxMap<Box<str>, Vec<u32>> = FxMap::default();
         for h in holders {
             let i = u32::try_from(book.held.len()).expect("fewer than 4 billion holdings");
-            let addr = canonical_ip(&h.holder.ip);
-            let ip = parse_ip(&addr);
+            let ip = parse_ip(&h.holder.ip);
+            let addr = spelt(&h.holder.ip, ip);
             match ip {
                 Some(a) => by_ip.entry(a).or_default().push(i),
                 None => by_text.entry(addr.clone()).or_default().push(i),

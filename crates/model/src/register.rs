@@ -126,6 +126,30 @@ pub struct EniFact {
     pub source: Provenance,
 }
 
+impl EniFact {
+    /// An interface a source names and says nothing else of: what each source then fills in.
+    pub fn bare(eni_id: String, account_id: String, region: String, source: Provenance) -> EniFact {
+        EniFact {
+            eni_id,
+            attachment_id: None,
+            ecs_proof: None,
+            account_id,
+            region,
+            ips: Vec::new(),
+            created_at: None,
+            deleted_at: None,
+            description: None,
+            interface_type: None,
+            requester_id: None,
+            instance_id: None,
+            subnet_id: None,
+            security_groups: Vec::new(),
+            lambda_functions: Vec::new(),
+            source,
+        }
+    }
+}
+
 /// The kinds of owner `whois` names, first on each holder.
 pub const OWNER_KINDS: &[&str] = &[
     "ecs-task",
