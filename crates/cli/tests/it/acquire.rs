@@ -13,17 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn docker_host() -> String {
-    std::env::var("CURTAIN_TEST_DOCKER_HOST")
-        .expect("CURTAIN_TEST_DOCKER_HOST: run scripts/test, which installs and starts a private Docker Engine")
-}
-
-fn docker(args: &[&str]) -> Output {
-    let o = Command::new("docker").env("DOCKER_HOST", docker_host()).args(args).output().expect("docker");
-    assert!(o.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 /// The images, built once per run: `shell` (busybox installed, /tmp), `noshell` (busybox
 /// alone, no `sh` on PATH).
 fn images() {
@@ -375,24 +364,18 @@ fn acquire_ecs_by_address_from_the_register_and_recorded_in_it() {
     let out = tempfile::tempdir().unwrap();
     // 10.0.0.139: held by task aaaa until 09:00, then by bbbb, still running.
     let (old, new) = ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
-    let mut lines = String::new();
-    for ev in crate::register::task_events(
-        old,
-        "10.0.0.139",
-        "eni-aaaa",
-        "2026-11-01T08:00:00Z",
-        Some("2026-11-01T09:00:00Z"),
-    )
-    .into_iter()
-    .chain(crate::register::task_events(new, "10.0.0.139", "eni-bbbb", "2026-11-01T10:00:00Z", None))
-    {
-        lines.push_str(&ev.to_string());
-        lines.push('\n');
-    }
-    let events = out.path().join("events.jsonl");
-    std::fs::write(&events, lines).unwrap();
-    let db = out.path().join("register.db");
-    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&events).arg("--db").arg(&db)).status.success());
+    let db = crate::register::register_of(
+        out.path(),
+        crate::register::task_events(
+            old,
+            "10.0.0.139",
+            "eni-aaaa",
+            "2026-11-01T08:00:00Z",
+            Some("2026-11-01T09:00:00Z"),
+        )
+        .into_iter()
+        .chain(crate::register::task_events(new, "10.0.0.139", "eni-bbbb", "2026-11-01T10:00:00Z", None)),
+    );
     let map = ecs_map(out.path(), new, &[("FargateApp", &web_name)]);
     let env = [("CURTAIN_FAKE_ECS_MAP", map.to_str().unwrap()), ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
     let db_s = db.to_str().unwrap();

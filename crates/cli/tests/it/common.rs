@@ -14,6 +14,19 @@ pub fn lab_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_curtain-lab"))
 }
 
+/// The private Docker Engine scripts/test starts for the acquisition and host-mode tests.
+pub fn docker_host() -> String {
+    std::env::var("CURTAIN_TEST_DOCKER_HOST")
+        .expect("CURTAIN_TEST_DOCKER_HOST: run scripts/test, which installs and starts a private Docker Engine")
+}
+
+/// `docker ARGS` against that engine; it must succeed.
+pub fn docker(args: &[&str]) -> Output {
+    let o = Command::new("docker").env("DOCKER_HOST", docker_host()).args(args).output().expect("docker");
+    assert!(o.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }

@@ -14,18 +14,12 @@ fn a_flow_is_tied_to_its_task_by_time_and_to_its_process_by_the_snapshot() {
     let (old, new) = ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let t = |s: u64| curtain_model::format_rfc3339_ns(s * 1_000_000_000);
-    let mut lines = String::new();
-    for ev in crate::register::task_events(old, "127.0.0.1", "eni-aaaa", &t(now - 7200), Some(&t(now - 3600)))
-        .into_iter()
-        .chain(crate::register::task_events(new, "127.0.0.1", "eni-bbbb", &t(now - 1800), None))
-    {
-        lines.push_str(&ev.to_string());
-        lines.push('\n');
-    }
-    let events = dir.path().join("events.jsonl");
-    std::fs::write(&events, lines).unwrap();
-    let db = dir.path().join("register.db");
-    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&events).arg("--db").arg(&db)).status.success());
+    let db = crate::register::register_of(
+        dir.path(),
+        crate::register::task_events(old, "127.0.0.1", "eni-aaaa", &t(now - 7200), Some(&t(now - 3600)))
+            .into_iter()
+            .chain(crate::register::task_events(new, "127.0.0.1", "eni-bbbb", &t(now - 1800), None)),
+    );
 
     // A real connection, held by this test process, during a snapshot.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -132,37 +126,31 @@ fn a_flow_is_tied_to_its_task_by_time_and_to_its_process_by_the_snapshot() {
 /// A register of three tasks: aaaa held 10.0.0.139 from 08:00:00.5 to 09:00, bbbb holds it since
 /// 10:00, cccc holds 10.0.0.7 since 07:00 (1 November 2026, UTC). Returns the register's path.
 fn three_tasks(dir: &std::path::Path) -> std::path::PathBuf {
-    let mut lines = String::new();
-    for ev in crate::register::task_events(
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "10.0.0.139",
-        "eni-aaaa",
-        "2026-11-01T08:00:00.500Z",
-        Some("2026-11-01T09:00:00Z"),
+    crate::register::register_of(
+        dir,
+        crate::register::task_events(
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "10.0.0.139",
+            "eni-aaaa",
+            "2026-11-01T08:00:00.500Z",
+            Some("2026-11-01T09:00:00Z"),
+        )
+        .into_iter()
+        .chain(crate::register::task_events(
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+            "10.0.0.139",
+            "eni-bbbb",
+            "2026-11-01T10:00:00Z",
+            None,
+        ))
+        .chain(crate::register::task_events(
+            "cccccccccccccccccccccccccccccccc",
+            "10.0.0.7",
+            "eni-cccc",
+            "2026-11-01T07:00:00Z",
+            None,
+        )),
     )
-    .into_iter()
-    .chain(crate::register::task_events(
-        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
-        "10.0.0.139",
-        "eni-bbbb",
-        "2026-11-01T10:00:00Z",
-        None,
-    ))
-    .chain(crate::register::task_events(
-        "cccccccccccccccccccccccccccccccc",
-        "10.0.0.7",
-        "eni-cccc",
-        "2026-11-01T07:00:00Z",
-        None,
-    )) {
-        lines.push_str(&ev.to_string());
-        lines.push('\n');
-    }
-    let events = dir.join("events.jsonl");
-    std::fs::write(&events, lines).unwrap();
-    let db = dir.join("register.db");
-    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&events).arg("--db").arg(&db)).status.success());
-    db
 }
 
 /// Epoch seconds of 2026-11-01 at `h:m:s` UTC.

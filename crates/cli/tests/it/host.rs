@@ -16,17 +16,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn docker_host() -> String {
-    std::env::var("CURTAIN_TEST_DOCKER_HOST")
-        .expect("CURTAIN_TEST_DOCKER_HOST: run scripts/test, which installs and starts a private Docker Engine")
-}
-
-fn docker(args: &[&str]) -> Output {
-    let o = Command::new("docker").env("DOCKER_HOST", docker_host()).args(args).output().expect("docker");
-    assert!(o.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 fn out(o: Output) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }

@@ -28,15 +28,10 @@ fn task_session() -> Value {
 #[test]
 fn hunt_finds_stolen_task_credentials_and_the_ecs_calls_an_attacker_makes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = String::new();
-    for ev in crate::register::task_events(TID, "10.0.0.139", "eni-bbbb", "2026-11-29T09:00:00Z", None) {
-        lines.push_str(&ev.to_string());
-        lines.push('\n');
-    }
-    let events = dir.path().join("events.jsonl");
-    std::fs::write(&events, lines).unwrap();
-    let db = dir.path().join("register.db");
-    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&events).arg("--db").arg(&db)).status.success());
+    let db = crate::register::register_of(
+        dir.path(),
+        crate::register::task_events(TID, "10.0.0.139", "eni-bbbb", "2026-11-29T09:00:00Z", None),
+    );
 
     let ecs = "ecs.amazonaws.com";
     let user = |n: &str| json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{n}")});

@@ -13,6 +13,17 @@ fn sample(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(format!("{REF}{name}")).expect("fixtures/aws/ in the repository")).unwrap()
 }
 
+/// A register made by `curtain ingest events` from these events, written as JSON lines in
+/// `dir`: its path.
+pub(crate) fn register_of(dir: &std::path::Path, events: impl IntoIterator<Item = Value>) -> std::path::PathBuf {
+    let lines: String = events.into_iter().map(|e| format!("{e}\n")).collect();
+    let file = dir.join("events.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let db = dir.join("register.db");
+    assert!(run(Command::new(curtain()).args(["ingest", "events"]).arg(&file).arg("--db").arg(&db)).status.success());
+    db
+}
+
 /// The documented RUNNING event, made into task `id` holding `ip` from `start` (and a STOPPED
 /// event at `stop`).
 pub(crate) fn task_events(id: &str, ip: &str, eni: &str, start: &str, stop: Option<&str>) -> Vec<Value> {
