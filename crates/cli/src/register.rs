@@ -16,7 +16,7 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         IngestCommand::Cloudtrail { files, db, limit } => (files, db, limit, true),
     };
     let mut reg = register(db)?;
-    let (mut tasks, mut enis, mut skipped, mut errors) = (0, 0, 0, 0);
+    let (mut tasks, mut enis, mut others, mut skipped, mut errors) = (0, 0, 0, 0, 0);
     for f in files {
         let bytes = curtain_cloud::ingest::read_input(f, limit.max_input)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?;
@@ -54,12 +54,20 @@ pub(crate) fn ingest(cmd: &IngestCommand) -> io::Result<i32> {
         for (instance, at, source) in &got.ended_instances {
             reg.end_instance(instance, *at, source).map_err(io::Error::other)?;
         }
+        for c in &got.lambda_configs {
+            reg.add_lambda_config(c).map_err(io::Error::other)?;
+        }
+        others += got.instances.len()
+            + got.ended_instances.len()
+            + got.associations.len()
+            + got.disassociations.len()
+            + got.lambda_configs.len();
         (tasks, enis, skipped, errors) =
             (tasks + got.tasks.len(), enis + got.enis.len(), skipped + got.skipped, errors + got.errors.len());
     }
     let (t, e, i) = reg.counts().map_err(io::Error::other)?;
     println!(
-        "ingested {} file(s): {tasks} task record(s), {enis} ENI record(s), {skipped} other record(s) skipped, {errors} unreadable; register {}: {t} tasks, {e} ENIs, {i} addresses",
+        "ingested {} file(s): {tasks} task record(s), {enis} ENI record(s), {others} instance, Elastic IP and Lambda record(s), {skipped} other record(s) skipped, {errors} unreadable; register {}: {t} tasks, {e} ENIs, {i} addresses",
         files.len(),
         db.db
     );
@@ -201,6 +209,11 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         results.extend(inv.task_definitions.iter().map(|d| reg.add_task_definition(d)));
         results.extend(inv.instances.iter().map(|i| reg.add_container_instance(i)));
         results.extend(inv.ec2_instances.iter().map(|i| reg.add_instance(i)));
+        if let Some(configs) = &inv.lambda_configs {
+            results.extend(configs.iter().map(|c| reg.add_lambda_config(c)));
+            let listed: Vec<String> = configs.iter().map(|c| c.function_name.clone()).collect();
+            results.push(reg.end_unlisted_functions(&inv.account_id, &inv.region, &listed, at_ns));
+        }
         if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
             write_err.get_or_insert(e.to_string());
         }

@@ -112,6 +112,10 @@ impl AwsRegion {
 }
 
 impl RegionApi for AwsRegion {
+    fn source(&self) -> Provenance {
+        self.source.clone()
+    }
+
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError> {
         let pages: Vec<_> = self.ecs.list_services().cluster(cluster).into_paginator().send().collect().await;
         let mut arns = Vec::new();
@@ -284,14 +288,13 @@ impl RegionApi for AwsRegion {
         let mut out = Vec::new();
         for p in pages {
             for f in p.map_err(|e| err("ListFunctions", e))?.functions() {
-                let (Some(name), Some(vpc)) = (f.function_name(), f.vpc_config()) else { continue };
-                if vpc.subnet_ids().is_empty() {
-                    continue;
-                }
+                let Some(name) = f.function_name() else { continue };
+                // Every function, those in no VPC with no subnets: a sync's list is whole.
                 out.push(crate::sync::VpcFunction {
                     name: name.to_string(),
-                    subnets: vpc.subnet_ids().to_vec(),
-                    security_groups: vpc.security_group_ids().to_vec(),
+                    arn: f.function_arn().map(str::to_string),
+                    subnets: f.vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+                    security_groups: f.vpc_config().map(|v| v.security_group_ids().to_vec()).unwrap_or_default(),
                 });
             }
         }

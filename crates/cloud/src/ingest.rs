@@ -4,7 +4,8 @@
 
 use curtain_model::parse_rfc3339_ns;
 use curtain_model::register::{
-    AddressAssociation, AttachmentFact, ContainerFact, EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskFact,
+    AddressAssociation, AttachmentFact, ContainerFact, EniFact, InstanceFact, IpFact, LambdaConfigFact, Provenance,
+    SourceKind, TaskFact,
 };
 use serde_json::Value;
 
@@ -21,6 +22,9 @@ pub struct Ingested {
     pub associations: Vec<AddressAssociation>,
     /// Associations ended (DisassociateAddress): (association id, when, the record).
     pub disassociations: Vec<(String, u64, Provenance)>,
+    /// Lambda functions' VPC configurations set (CreateFunction, UpdateFunctionConfiguration)
+    /// or ended (DeleteFunction).
+    pub lambda_configs: Vec<LambdaConfigFact>,
     /// Records read that were not about ECS tasks or their network interfaces.
     pub skipped: usize,
     /// Input that was not JSON or not in the expected shape, with where it was.
@@ -265,7 +269,13 @@ pub fn events(input: &[u8]) -> Ingested {
 pub fn cloudtrail(input: &[u8]) -> Ingested {
     let mut r = Ingested::default();
     for rec in documents(input, &mut r.errors) {
-        let name = s(&rec, "eventName").unwrap_or_default();
+        let mut name = s(&rec, "eventName").unwrap_or_default();
+        if rec.get("eventSource").and_then(Value::as_str) == Some("lambda.amazonaws.com") {
+            // Lambda's names carry its API version (`CreateFunction20150331`,
+            // `UpdateFunctionConfiguration20150331v2`); kept apart from other services' names.
+            let bare = name.find(|c: char| c.is_ascii_digit()).map_or(name.as_str(), |i| &name[..i]);
+            name = format!("lambda:{bare}");
+        }
         if rec.get("errorCode").is_some() {
             r.skipped += 1; // a call that failed changed nothing
             continue;
@@ -338,6 +348,8 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                     interface_type: s(ni, "interfaceType"),
                     requester_id: s(ni, "requesterId"),
                     instance_id: ni.pointer("/attachment/instanceId").and_then(Value::as_str).map(str::to_string),
+                    subnet_id: s(ni, "subnetId").or_else(|| s(req, "subnetId")),
+                    security_groups: group_ids(ni).or_else(|| group_ids(req)).unwrap_or_default(),
                     ..bare_eni(eni_id, &account, &region, source)
                 });
             }
@@ -391,6 +403,8 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                             description: s(ni, "description"),
                             interface_type: s(ni, "interfaceType"),
                             instance_id: instance.clone(),
+                            subnet_id: s(ni, "subnetId"),
+                            security_groups: group_ids(ni).unwrap_or_default(),
                             ..bare_eni(eni_id, &account, &region, source.clone())
                         });
                     }
@@ -434,6 +448,34 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
                 Some(id) => r.disassociations.push((id, at, source)),
                 None => r.skipped += 1,
             },
+            "lambda:CreateFunction" | "lambda:UpdateFunctionConfiguration" | "lambda:DeleteFunction" => {
+                let deleted = name == "lambda:DeleteFunction";
+                // The configuration as the response gives it whole; else as the request set it.
+                // An update that names no VPC configuration leaves it as it was.
+                let vpc = resp.get("vpcConfig").or_else(|| req.get("vpcConfig")).filter(|v| v.is_object());
+                let function = s(resp, "functionName").or_else(|| s(req, "functionName"));
+                match function {
+                    Some(f) if deleted || vpc.is_some() || name == "lambda:CreateFunction" => {
+                        let ids = |key: &str| -> Vec<String> {
+                            let list = vpc.and_then(|v| v.get(key)).and_then(Value::as_array);
+                            list.into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+                        };
+                        let function_arn =
+                            s(resp, "functionArn").or_else(|| Some(f.clone()).filter(|f| f.starts_with("arn:")));
+                        r.lambda_configs.push(LambdaConfigFact {
+                            function_name: LambdaConfigFact::name_of(&f).to_string(),
+                            function_arn,
+                            account_id: account.clone().unwrap_or_default(),
+                            region: region.clone().unwrap_or_default(),
+                            subnets: if deleted { Vec::new() } else { ids("subnetIds") },
+                            security_groups: if deleted { Vec::new() } else { ids("securityGroupIds") },
+                            deleted,
+                            source,
+                        });
+                    }
+                    _ => r.skipped += 1,
+                }
+            }
             "DeleteNetworkInterface" => match s(req, "networkInterfaceId") {
                 Some(eni_id) => {
                     r.enis.push(EniFact { deleted_at: Some(at), ..bare_eni(eni_id, &account, &region, source) })
@@ -444,6 +486,13 @@ pub fn cloudtrail(input: &[u8]) -> Ingested {
         }
     }
     r
+}
+
+/// The security groups of an EC2 record's `groupSet` (`{"items": [{"groupId": ...}]}`), or none
+/// when it has no such set.
+fn group_ids(v: &Value) -> Option<Vec<String>> {
+    let items = v.pointer("/groupSet/items").and_then(Value::as_array)?;
+    Some(items.iter().filter_map(|g| s(g, "groupId")).collect())
 }
 
 /// An interface the record names, in the record's account and region.
@@ -638,6 +687,54 @@ mod tests {
         // The EFS original is no ECS attachment.
         let r = cloudtrail(&sample("cloudtrail-createnetworkinterface-shape-from-efs-docs.json"));
         assert_eq!(r.enis[0].attachment_id, None);
+        // The subnet and groups as the response gives them (a Lambda interface is known by them).
+        assert_eq!(r.enis[0].subnet_id.as_deref(), Some("subnet-12345678"));
+        assert_eq!(r.enis[0].security_groups, ["sg-c16d65b6"]);
+    }
+
+    /// Lambda's records carry its API version in their names; a name that only begins like one
+    /// of them (CreateFunctionUrlConfig) is another call, and an update that says nothing of the
+    /// VPC changes nothing.
+    #[test]
+    fn lambda_configurations_from_cloudtrail() {
+        let rec = |name: &str, req: Value, resp: Value| {
+            serde_json::json!({"eventTime": "2026-05-01T10:00:00Z", "eventName": name, "eventID": name,
+                "eventSource": "lambda.amazonaws.com", "awsRegion": "eu-west-1", "recipientAccountId": "444455556666",
+                "requestParameters": req, "responseElements": resp})
+        };
+        let vpc = serde_json::json!({"subnetIds": ["subnet-b", "subnet-a"], "securityGroupIds": ["sg-1"]});
+        let trail = serde_json::json!({"Records": [
+            rec("CreateFunction20150331", serde_json::json!({"functionName": "f1", "vpcConfig": vpc}),
+                serde_json::json!({"functionName": "f1", "functionArn": "arn:aws:lambda:eu-west-1:444455556666:function:f1", "vpcConfig": vpc})),
+            rec("CreateFunctionUrlConfig20211031", serde_json::json!({"functionName": "f1"}), serde_json::json!({"functionUrl": "u"})),
+            rec("UpdateFunctionConfiguration20150331v2", serde_json::json!({"functionName": "f1", "memorySize": 512}), Value::Null),
+            rec("UpdateFunctionConfiguration20150331v2", serde_json::json!({"functionName": "444455556666:function:f2", "vpcConfig": {"subnetIds": [], "securityGroupIds": []}}), Value::Null),
+            rec("DeleteFunction20150331", serde_json::json!({"functionName": "arn:aws:lambda:eu-west-1:444455556666:function:f3"}), Value::Null),
+        ]});
+        let r = cloudtrail(trail.to_string().as_bytes());
+        assert_eq!(r.skipped, 2, "the URL config and the update without a VPC configuration");
+        let got: Vec<(&str, Option<&str>, Vec<&str>, bool)> = r
+            .lambda_configs
+            .iter()
+            .map(|c| {
+                (
+                    c.function_name.as_str(),
+                    c.function_arn.as_deref(),
+                    c.subnets.iter().map(String::as_str).collect(),
+                    c.deleted,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("f1", Some("arn:aws:lambda:eu-west-1:444455556666:function:f1"), vec!["subnet-b", "subnet-a"], false),
+                ("f2", None, vec![], false),
+                ("f3", Some("arn:aws:lambda:eu-west-1:444455556666:function:f3"), vec![], true),
+            ]
+        );
+        assert_eq!(r.lambda_configs[0].security_groups, ["sg-1"]);
+        assert_eq!(r.lambda_configs[0].source.at_ns, parse_rfc3339_ns("2026-05-01T10:00:00Z").unwrap());
     }
 
     #[test]

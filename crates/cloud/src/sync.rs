@@ -4,7 +4,8 @@
 //! failing call loses nothing already known, and the register never deletes.
 
 use curtain_model::register::{
-    ContainerInstanceFact, EniFact, InstanceFact, ServiceFact, TaskDefinitionFact, TaskFact,
+    ContainerInstanceFact, EniFact, InstanceFact, LambdaConfigFact, Provenance, ServiceFact, TaskDefinitionFact,
+    TaskFact,
 };
 use std::fmt;
 
@@ -29,10 +30,11 @@ pub enum Listed {
 
 /// The calls the inventory makes in one account and region. The SDK implements it
 /// ([`crate::aws::AwsRegion`]); tests use an in-memory one, and a wrapper can make any call fail.
-/// A Lambda function's VPC configuration (ListFunctions).
+/// A Lambda function's VPC configuration (ListFunctions); no subnets: in no VPC.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VpcFunction {
     pub name: String,
+    pub arn: Option<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
 }
@@ -61,15 +63,39 @@ pub fn name_lambda_functions(enis: &mut [EniFact], functions: &[VpcFunction]) {
     }
 }
 
+/// The functions a sync listed as configuration facts, at the sync's time.
+fn lambda_configs(
+    functions: &[VpcFunction],
+    account_id: &str,
+    region: &str,
+    source: Provenance,
+) -> Vec<LambdaConfigFact> {
+    functions
+        .iter()
+        .map(|f| LambdaConfigFact {
+            function_name: f.name.clone(),
+            function_arn: f.arn.clone(),
+            account_id: account_id.into(),
+            region: region.into(),
+            subnets: f.subnets.clone(),
+            security_groups: f.security_groups.clone(),
+            deleted: false,
+            source: source.clone(),
+        })
+        .collect()
+}
+
 #[allow(async_fn_in_trait)]
 pub trait RegionApi {
+    /// The sync this is part of: the source and time of every fact it gathers.
+    fn source(&self) -> Provenance;
     async fn clusters(&self) -> Result<Vec<String>, CloudError>;
     async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError>;
     /// At most 100 arns at a time.
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
     /// Every network interface, with what names its owner (ECS's by their attachment).
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
-    /// Lambda functions in a VPC: their subnets and security groups.
+    /// Every Lambda function, with the subnets and security groups of those in a VPC.
     async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError>;
     /// Elastic IPs associated with no interface (an associated one is on its interface's
     /// addresses), each as an interface-like fact of type `elastic-ip`.
@@ -95,6 +121,9 @@ pub struct RegionInventory {
     pub instances: Vec<ContainerInstanceFact>,
     /// Every EC2 instance of the region.
     pub ec2_instances: Vec<InstanceFact>,
+    /// Every Lambda function's VPC configuration as listed, when ListFunctions answered (the
+    /// list is then whole: a function not in it is gone).
+    pub lambda_configs: Option<Vec<LambdaConfigFact>>,
     pub errors: Vec<String>,
 }
 
@@ -167,7 +196,10 @@ pub async fn inventory_region<A: RegionApi>(
     }
     progress("Lambda functions");
     match api.lambda_vpc_functions().await {
-        Ok(f) => name_lambda_functions(&mut inv.enis, &f),
+        Ok(f) => {
+            name_lambda_functions(&mut inv.enis, &f);
+            inv.lambda_configs = Some(lambda_configs(&f, account_id, region, api.source()));
+        }
         Err(e) => inv.errors.push(format!("ListFunctions: {e}")),
     }
     progress("elastic IPs");
@@ -209,6 +241,9 @@ pub(crate) mod tests {
     }
 
     impl RegionApi for FakeRegion {
+        fn source(&self) -> Provenance {
+            Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: 1 }
+        }
         async fn clusters(&self) -> Result<Vec<String>, CloudError> {
             self.call("ListClusters")?;
             Ok(self.clusters.iter().map(|c| c.0.clone()).collect())
@@ -333,6 +368,7 @@ pub(crate) mod tests {
         };
         let f = |n: &str, subs: &[&str], groups: &[&str]| VpcFunction {
             name: n.into(),
+            arn: None,
             subnets: subs.iter().map(|s| s.to_string()).collect(),
             security_groups: groups.iter().map(|g| g.to_string()).collect(),
         };

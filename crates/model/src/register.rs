@@ -196,6 +196,48 @@ pub struct Owner {
     /// seen in it to the last, before another was seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<StateSpell>,
+    /// A Lambda interface's functions over time (CloudTrail's CreateFunction,
+    /// UpdateFunctionConfiguration and DeleteFunction, and syncs): each spell of a function whose
+    /// VPC configuration this interface served (its subnet among the function's, the same set of
+    /// security groups) in the time asked about, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub function_spells: Vec<FunctionSpell>,
+}
+
+/// A spell of a Lambda function in one VPC configuration: from (RFC 3339 UTC), and to unless it
+/// still is as far as the register knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionSpell {
+    pub function: String,
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// A Lambda function's VPC configuration from the source's time on: what CloudTrail's
+/// CreateFunction and UpdateFunctionConfiguration set, what a sync's ListFunctions saw, or, with
+/// `deleted`, none (DeleteFunction). Empty subnets: the function is in no VPC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaConfigFact {
+    pub function_name: String,
+    pub function_arn: Option<String>,
+    pub account_id: String,
+    pub region: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub deleted: bool,
+    pub source: Provenance,
+}
+
+impl LambdaConfigFact {
+    /// The function's name whether a record gives it as a name, a partial ARN
+    /// (`ACCOUNT:function:NAME`) or an ARN, without a version or alias qualifier.
+    pub fn name_of(given: &str) -> &str {
+        match given.split_once("function:") {
+            Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+            None => given,
+        }
+    }
 }
 
 /// A spell of an EC2 instance in one state (`pending`, `running`, `stopping`, `stopped`,

@@ -426,6 +426,10 @@ pub fn holders(
             if !o.functions.is_empty() {
                 writeln!(w, "      serves the functions {}", term(&o.functions.join(", ")))?;
             }
+            for f in &o.function_spells {
+                let to = f.to.as_deref().map_or_else(|| "still".to_string(), term);
+                writeln!(w, "      {:<24} configured {} .. {to}", term(&f.function), term(&f.from))?;
+            }
             let mut about = Vec::new();
             if let Some(n) = &o.name {
                 about.push(format!("Name {:?}", term(n)));

@@ -40,6 +40,9 @@ struct EniHolding {
     /// The spell the address was held in, when it was held for part of the interface's life
     /// only (an Elastic IP's association): from, and to unless it still is.
     spell: Option<(i64, Option<i64>)>,
+    /// Its subnet and security groups (a sorted JSON array), when a source gave them.
+    subnet: Option<String>,
+    groups: Option<String>,
 }
 
 /// What the register holds of a task itself.
@@ -182,7 +185,7 @@ SELECT i.ip, i.kind, i.eni_id, i.first_seen, i.last_seen, e.account_id, e.region
        t.task_arn IS NOT NULL, t.cluster_arn, t.grp, t.task_definition_arn, t.launch_type, t.created_at, t.started_at,
        t.stopped_at, t.last_seen, t.account_id, t.region,
        d.network_mode, d.containers, e.description, e.interface_type, e.requester_id, e.instance_id,
-       e.lambda_functions, s.held_from, s.held_to
+       e.lambda_functions, s.held_from, s.held_to, e.subnet_id, e.security_groups
 FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
 -- A spell of the address on the interface (an Elastic IP's association): a row each.
 LEFT JOIN address_spells s ON s.eni_id = i.eni_id AND s.ip = i.ip
@@ -252,6 +255,14 @@ const INSTANCES: &str = "
 SELECT instance_id, name, instance_type, launched_at FROM ec2_instances
 WHERE instance_id IN (SELECT value FROM json_each(?1))";
 
+/// The spells of the Lambda functions of an account (?1) and region (?2) whose VPC configuration
+/// has these security groups (?3, a sorted JSON array) and this subnet (?4) among its subnets.
+const FUNCTION_SPELLS: &str = "
+SELECT function_name, valid_from, valid_to FROM lambda_configs
+WHERE account_id = ?1 AND region = ?2 AND security_groups = ?3
+  AND EXISTS (SELECT 1 FROM json_each(subnets) WHERE value = ?4)
+ORDER BY valid_from, function_name";
+
 /// The state spells of every EC2 instance in ?1, oldest first.
 const INSTANCE_STATES: &str = "
 SELECT instance_id, state, first_seen, last_seen FROM instance_states
@@ -307,6 +318,8 @@ impl Holding for EniHolding {
                 Some(from) => Some((from, r.get(32)?)),
                 None => None,
             },
+            subnet: r.get(33)?,
+            groups: r.get(34)?,
         })
     }
 
@@ -413,7 +426,7 @@ impl Register {
     pub fn whois(&self, ip: &str, at: Option<u64>) -> Result<Vec<Holder>, Error> {
         let enis: Vec<(EniHolding, Interval)> = self.holdings(ip, at)?;
         let hosts: Vec<(HostHolding, Interval)> = self.holdings(ip, at)?;
-        let mut out: Vec<Holder> = self.holders(enis, hosts)?.into_iter().map(|h| h.holder).collect();
+        let mut out: Vec<Holder> = self.holders(enis, hosts, at)?.into_iter().map(|h| h.holder).collect();
         out.sort_by(|a, b| a.from.cmp(&b.from));
         for h in &mut out {
             if let Some(t) = &h.task_arn {
@@ -429,7 +442,7 @@ impl Register {
     pub fn all_holders(&self) -> Result<Vec<HeldInterval>, Error> {
         let enis: Vec<(EniHolding, Interval)> = self.all_holdings()?;
         let hosts: Vec<(HostHolding, Interval)> = self.all_holdings()?;
-        let mut out = self.holders(enis, hosts)?;
+        let mut out = self.holders(enis, hosts, None)?;
         out.sort_by(|a, b| (&a.holder.ip, a.from_ns).cmp(&(&b.holder.ip, b.from_ns)));
         Ok(out)
     }
@@ -478,11 +491,13 @@ impl Register {
         Ok(out)
     }
 
-    /// The holders of the holdings read, with their sources and containers.
+    /// The holders of the holdings read, with their sources and containers; a Lambda interface's
+    /// functions are those of its interval (with `at`, of that instant).
     fn holders(
         &self,
         enis: Vec<(EniHolding, Interval)>,
         hosts: Vec<(HostHolding, Interval)>,
+        at: Option<u64>,
     ) -> Result<Vec<HeldInterval>, Error> {
         // Every holder's sources and containers at once, whatever their number.
         let tasks = enis.iter().filter_map(|(h, _)| h.task_arn.as_deref());
@@ -515,6 +530,16 @@ impl Register {
                 Certainty::Inferred
             };
             let sources = merged(eni_sources, task_sources);
+            let function_spells = match (&row.subnet, &row.groups) {
+                (Some(subnet), Some(groups)) if row.owner.kind == "lambda" && row.task_arn.is_none() => {
+                    let window = match at {
+                        Some(at) => (sql_ns(at), Some(sql_ns(at))),
+                        None => (interval.from, interval.to),
+                    };
+                    Some(self.function_spells(&row.account, &row.region, groups, subnet, window)?)
+                }
+                _ => None,
+            };
             let (account, region) = match &row.task {
                 Some(t) => (t.account.clone(), t.region.clone()),
                 None => (row.account, row.region),
@@ -534,6 +559,14 @@ impl Register {
                     owner.instance_type.clone_from(&i.instance_type);
                     owner.launched_at.clone_from(&i.launched_at);
                     owner.states.clone_from(&i.states);
+                }
+                // With its subnet and groups known, its functions are those of the time asked
+                // about; else (a register from before they were kept) those a sync named.
+                if let Some(spells) = function_spells {
+                    owner.functions = spells.iter().map(|f| f.function.clone()).collect();
+                    owner.functions.sort();
+                    owner.functions.dedup();
+                    owner.function_spells = spells;
                 }
                 (owner.kind.clone(), Some(owner))
             };
@@ -705,6 +738,33 @@ impl Register {
                 first_seen: format_rfc3339_signed_ns(r.get(2)?),
                 last_seen: format_rfc3339_signed_ns(r.get(3)?),
             });
+        }
+        Ok(out)
+    }
+
+    /// The spells of the Lambda functions whose VPC configuration an interface of this subnet
+    /// and security groups served, that overlap `window` (from, and to unless open).
+    fn function_spells(
+        &self,
+        account: &str,
+        region: &str,
+        groups: &str,
+        subnet: &str,
+        window: (i64, Option<i64>),
+    ) -> Result<Vec<curtain_model::register::FunctionSpell>, Error> {
+        let mut st = self.conn.prepare_cached(FUNCTION_SPELLS)?;
+        let mut rows = st.query(rusqlite::params![account, region, groups, subnet])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (from, to): (i64, Option<i64>) = (r.get(1)?, r.get(2)?);
+            let overlaps = window.1.is_none_or(|w_to| from <= w_to) && to.is_none_or(|to| to > window.0);
+            if overlaps {
+                out.push(curtain_model::register::FunctionSpell {
+                    function: r.get(0)?,
+                    from: format_rfc3339_signed_ns(from),
+                    to: to.map(format_rfc3339_signed_ns),
+                });
+            }
         }
         Ok(out)
     }

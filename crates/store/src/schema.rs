@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_eni_owners"),
     migration!(7, "0007_ec2_instances"),
     migration!(8, "0008_address_spells"),
+    migration!(9, "0009_lambda_configs"),
 ];
 
 /// Kept apart from the migrations: registers older than it hold it only once opened by a

@@ -5,8 +5,8 @@
 //! was, and a fact that arrives late does not undo a newer one.
 
 use curtain_model::register::{
-    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, IpFact, Provenance, ServiceFact,
-    TaskDefinitionFact, TaskFact,
+    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, IpFact, LambdaConfigFact, Provenance,
+    ServiceFact, TaskDefinitionFact, TaskFact,
 };
 use rusqlite::params;
 
@@ -123,7 +123,8 @@ impl Register {
             "UPDATE enis SET description = coalesce(description, ?2), created_at = coalesce(created_at, ?3),
                              deleted_at = coalesce(deleted_at, ?4), ecs_proof = coalesce(ecs_proof, ?5),
                              interface_type = coalesce(?6, interface_type), requester_id = coalesce(?7, requester_id),
-                             instance_id = coalesce(?8, instance_id), lambda_functions = coalesce(?9, lambda_functions)
+                             instance_id = coalesce(?8, instance_id), lambda_functions = coalesce(?9, lambda_functions),
+                             subnet_id = coalesce(?10, subnet_id), security_groups = coalesce(?11, security_groups)
              WHERE eni_id = ?1",
             params![
                 e.eni_id,
@@ -134,7 +135,9 @@ impl Register {
                 e.interface_type,
                 e.requester_id,
                 e.instance_id,
-                (!e.lambda_functions.is_empty()).then(|| serde_json::to_string(&e.lambda_functions).expect("strings"))
+                (!e.lambda_functions.is_empty()).then(|| serde_json::to_string(&e.lambda_functions).expect("strings")),
+                e.subnet_id,
+                (!e.security_groups.is_empty()).then(|| sorted_json(&e.security_groups))
             ],
         )?;
         // Only an interface ECS made names the attachment's interface; a description alone must
@@ -151,6 +154,94 @@ impl Register {
         }
         self.source(&e.eni_id, &e.source)?;
         Ok(tx.commit()?)
+    }
+
+    /// Records a Lambda function's VPC configuration from the source's time on (or, deleted, its
+    /// end). Each configuration is a spell until the next one: a configuration that falls inside
+    /// a spell of the same one changes nothing, one just before a spell of the same one moves
+    /// that spell's start earlier, and any other starts a spell of its own that ends the one
+    /// before it and ends where the next one starts. Records that arrive in any order leave the
+    /// same spells.
+    pub fn add_lambda_config(&mut self, f: &LambdaConfigFact) -> Result<(), Error> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = sql_ns(f.source.at_ns);
+        let name = LambdaConfigFact::name_of(&f.function_name);
+        let key = params![f.account_id, f.region, name, at];
+        type Spell = (i64, Option<i64>, String, String);
+        let spell = |sql: &str| -> Result<Option<Spell>, Error> {
+            let mut st = self.conn.prepare_cached(sql)?;
+            let mut rows = st.query(key)?;
+            Ok(match rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                None => None,
+            })
+        };
+        let before = spell(
+            "SELECT valid_from, valid_to, subnets, security_groups FROM lambda_configs
+             WHERE account_id = ?1 AND region = ?2 AND function_name = ?3 AND valid_from <= ?4
+             ORDER BY valid_from DESC LIMIT 1",
+        )?;
+        let after = spell(
+            "SELECT valid_from, valid_to, subnets, security_groups FROM lambda_configs
+             WHERE account_id = ?1 AND region = ?2 AND function_name = ?3 AND valid_from > ?4
+             ORDER BY valid_from LIMIT 1",
+        )?;
+        let end_before = |conn: &rusqlite::Connection| -> Result<(), Error> {
+            if let Some((from, to, ..)) = &before {
+                if to.is_none_or(|to| to > at) {
+                    conn.execute(
+                        "UPDATE lambda_configs SET valid_to = ?5
+                         WHERE account_id = ?1 AND region = ?2 AND function_name = ?3 AND valid_from = ?4",
+                        params![f.account_id, f.region, name, from, at],
+                    )?;
+                }
+            }
+            Ok(())
+        };
+        let (subnets, groups) = (sorted_json(&f.subnets), sorted_json(&f.security_groups));
+        let same = |s: &Option<Spell>| s.as_ref().is_some_and(|s| s.2 == subnets && s.3 == groups);
+        if f.deleted {
+            end_before(&self.conn)?;
+        } else if same(&before) && before.as_ref().is_some_and(|b| b.1.is_none_or(|to| to >= at)) {
+            // Inside a spell of the same configuration.
+        } else if same(&after) {
+            end_before(&self.conn)?;
+            let from = after.as_ref().map(|a| a.0);
+            self.conn.execute(
+                "UPDATE lambda_configs SET valid_from = ?5, function_arn = coalesce(function_arn, ?6)
+                 WHERE account_id = ?1 AND region = ?2 AND function_name = ?3 AND valid_from = ?4",
+                params![f.account_id, f.region, name, from, at, f.function_arn],
+            )?;
+        } else {
+            end_before(&self.conn)?;
+            self.conn.execute(
+                "INSERT INTO lambda_configs (account_id, region, function_name, function_arn, subnets, security_groups,
+                                             valid_from, valid_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![f.account_id, f.region, name, f.function_arn, subnets, groups, at, after.map(|a| a.0)],
+            )?;
+        }
+        self.source(&format!("lambda:{}:{}:{name}", f.account_id, f.region), &f.source)?;
+        Ok(tx.commit()?)
+    }
+
+    /// A sync listed every function of an account and region at `at_ns`: a spell still open
+    /// of a function not among `listed` ends there (it was deleted before then).
+    pub fn end_unlisted_functions(
+        &mut self,
+        account: &str,
+        region: &str,
+        listed: &[String],
+        at_ns: u64,
+    ) -> Result<(), Error> {
+        let names: Vec<&str> = listed.iter().map(|n| LambdaConfigFact::name_of(n)).collect();
+        self.conn.execute(
+            "UPDATE lambda_configs SET valid_to = ?4
+             WHERE account_id = ?1 AND region = ?2 AND valid_to IS NULL AND valid_from <= ?4
+               AND function_name NOT IN (SELECT value FROM json_each(?3))",
+            params![account, region, serde_json::to_string(&names).expect("strings"), sql_ns(at_ns)],
+        )?;
+        Ok(())
     }
 
     /// Records an EC2 instance as one source saw it, and its state at that time.
@@ -439,4 +530,12 @@ impl Register {
         self.source(&f.container_instance_arn, &f.source)?;
         Ok(tx.commit()?)
     }
+}
+
+/// Ids as a JSON array, sorted and without repeats: the same set always spells the same.
+pub(crate) fn sorted_json(ids: &[String]) -> String {
+    let mut v: Vec<&str> = ids.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    serde_json::to_string(&v).expect("strings")
 }

@@ -125,7 +125,7 @@ ALTER TABLE enis ADD COLUMN ecs_proof TEXT;
 "#;
 
 /// The migrations there are now.
-const LATEST: i64 = 8;
+const LATEST: i64 = 9;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-west-2";
@@ -559,6 +559,7 @@ fn migrations(ran_before: usize) -> Vec<(i64, String, bool)> {
         "0006_eni_owners",
         "0007_ec2_instances",
         "0008_address_spells",
+        "0009_lambda_configs",
     ]
     .iter()
     .zip(timed)
@@ -675,13 +676,14 @@ fn a_new_register_has_the_schema_the_old_migrations_made() {
     drop(Register::open(&dir.db()).unwrap());
     let new = Connection::open(dir.db()).unwrap();
     // What migration 3 left, the index migration 4 adds for whois on a host's address, the
-    // acquisitions of migration 5, the interface owners of 6, the EC2 instances of 7 and the
-    // address spells of 8.
+    // acquisitions of migration 5, the interface owners of 6, the EC2 instances of 7, the
+    // address spells of 8 and the Lambda configurations of 9.
     old.execute_batch("CREATE INDEX tasks_by_container_instance ON tasks (container_instance_arn);").unwrap();
     old.execute_batch(include_str!("../migrations/0005_acquisitions.sql")).unwrap();
     old.execute_batch(include_str!("../migrations/0006_eni_owners.sql")).unwrap();
     old.execute_batch(include_str!("../migrations/0007_ec2_instances.sql")).unwrap();
     old.execute_batch(include_str!("../migrations/0008_address_spells.sql")).unwrap();
+    old.execute_batch(include_str!("../migrations/0009_lambda_configs.sql")).unwrap();
     assert_eq!(schema(&new), schema(&old));
     assert_eq!(user_version(&dir.db()), LATEST);
     assert_eq!(recorded(&dir.db()), migrations(0));

@@ -5,7 +5,7 @@
 use curtain_model::parse_rfc3339_ns;
 use curtain_model::register::{
     AddressAssociation, AttachmentFact, Certainty, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact,
-    EniFact, InstanceFact, IpFact, Provenance, SourceKind, TaskDefinitionFact, TaskFact,
+    EniFact, InstanceFact, IpFact, LambdaConfigFact, Provenance, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use curtain_store::Register;
 
@@ -492,4 +492,102 @@ fn an_association_is_a_spell_of_the_address_on_the_interface() {
     assert!(at("2026-01-01T11:30:00Z").is_empty(), "after it");
     // The task's private address is the interface's for its whole life, as before.
     assert_eq!(r.whois("10.0.0.7", Some(t("2026-01-01T10:15:00Z"))).unwrap().len(), 1);
+}
+
+/// A Lambda interface serves, at each time, the functions whose VPC configuration then had its
+/// subnet and security groups: configurations are spells from CloudTrail and syncs, whatever
+/// order they arrive in, ended by the next one or the function's deletion.
+#[test]
+fn a_lambda_interface_serves_the_functions_configured_for_it_at_the_time() {
+    let mut r = Register::in_memory().unwrap();
+    r.add_eni(&EniFact {
+        ips: vec![IpFact { ip: "10.0.7.7".into(), kind: "private".into() }],
+        created_at: Some(t("2026-05-01T08:00:00Z")),
+        description: Some("AWS Lambda VPC ENI-orders-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9".into()),
+        interface_type: Some("lambda".into()),
+        subnet_id: Some("subnet-a".into()),
+        security_groups: vec!["sg-2".into(), "sg-1".into()],
+        ..EniFact::bare(
+            "eni-l".into(),
+            "111122223333".into(),
+            "eu-west-1".into(),
+            Provenance { kind: SourceKind::CloudTrail, id: "cni".into(), at_ns: t("2026-05-01T08:00:00Z") },
+        )
+    })
+    .unwrap();
+    let config = |r: &mut Register, f: &str, subnets: &[&str], at: &str, kind: SourceKind| {
+        r.add_lambda_config(&LambdaConfigFact {
+            function_name: f.into(),
+            function_arn: None,
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            subnets: subnets.iter().map(|s| s.to_string()).collect(),
+            security_groups: vec!["sg-1".into(), "sg-2".into()],
+            deleted: false,
+            source: Provenance { kind, id: format!("{f}-{at}"), at_ns: t(at) },
+        })
+        .unwrap()
+    };
+    // A sync at 12:00 sees orders and billing in the interface's subnet.
+    config(&mut r, "orders", &["subnet-b", "subnet-a"], "2026-05-01T12:00:00Z", SourceKind::Sync);
+    config(&mut r, "billing", &["subnet-a"], "2026-05-01T12:00:00Z", SourceKind::Sync);
+    // CloudTrail, read later: orders made at 08:00 with the same configuration (its spell
+    // starts then), billing moved into the subnet at 11:00 from another (a spell before it), and
+    // by its ARN with a qualifier, billing deleted at 13:00; a function of other groups.
+    config(&mut r, "orders", &["subnet-a", "subnet-b"], "2026-05-01T08:00:00Z", SourceKind::CloudTrail);
+    config(&mut r, "billing", &["subnet-c"], "2026-05-01T09:00:00Z", SourceKind::CloudTrail);
+    config(&mut r, "billing", &["subnet-a"], "2026-05-01T11:00:00Z", SourceKind::CloudTrail);
+    r.add_lambda_config(&LambdaConfigFact {
+        function_name: "arn:aws:lambda:eu-west-1:111122223333:function:billing:$LATEST".into(),
+        function_arn: None,
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        subnets: vec![],
+        security_groups: vec![],
+        deleted: true,
+        source: Provenance { kind: SourceKind::CloudTrail, id: "del".into(), at_ns: t("2026-05-01T13:00:00Z") },
+    })
+    .unwrap();
+    r.add_lambda_config(&LambdaConfigFact {
+        security_groups: vec!["sg-1".into()],
+        ..LambdaConfigFact {
+            function_name: "other-groups".into(),
+            function_arn: None,
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            subnets: vec!["subnet-a".into()],
+            security_groups: vec![],
+            deleted: false,
+            source: Provenance { kind: SourceKind::Sync, id: "s".into(), at_ns: t("2026-05-01T12:00:00Z") },
+        }
+    })
+    .unwrap();
+    // The same facts again change nothing.
+    config(&mut r, "orders", &["subnet-a", "subnet-b"], "2026-05-01T08:00:00Z", SourceKind::CloudTrail);
+    let at = |r: &Register, when: &str| {
+        let h = r.whois("10.0.7.7", Some(t(when))).unwrap();
+        assert_eq!(h.len(), 1, "{when}: {h:?}");
+        let o = h[0].owner.clone().unwrap();
+        assert_eq!((o.kind.as_str(), o.id.as_deref()), ("lambda", Some("orders")));
+        o.functions
+    };
+    assert_eq!(at(&r, "2026-05-01T10:00:00Z"), ["orders"]);
+    assert_eq!(at(&r, "2026-05-01T11:30:00Z"), ["billing", "orders"]);
+    assert_eq!(at(&r, "2026-05-01T12:30:00Z"), ["billing", "orders"]);
+    assert_eq!(at(&r, "2026-05-01T14:00:00Z"), ["orders"], "billing deleted at 13:00");
+    // Over the interface's whole life: each function's spells in its subnet, oldest first.
+    let h = r.whois("10.0.7.7", None).unwrap();
+    let o = h[0].owner.as_ref().unwrap();
+    let spells: Vec<(&str, &str, Option<&str>)> = o
+        .function_spells
+        .iter()
+        .map(|s| (s.function.as_str(), &s.from[11..16], s.to.as_deref().map(|t| &t[11..16])))
+        .collect();
+    assert_eq!(spells, [("orders", "08:00", None), ("billing", "11:00", Some("13:00"))]);
+    assert_eq!(o.functions, ["billing", "orders"]);
+    // A sync that lists orders only ends nothing of it; one that lists nothing ends it.
+    r.end_unlisted_functions("111122223333", "eu-west-1", &["orders".into()], t("2026-05-02T00:00:00Z")).unwrap();
+    assert_eq!(at(&r, "2026-05-02T01:00:00Z"), ["orders"]);
+    r.end_unlisted_functions("111122223333", "eu-west-1", &[], t("2026-05-03T00:00:00Z")).unwrap();
+    assert!(at(&r, "2026-05-03T01:00:00Z").is_empty());
 }

@@ -174,7 +174,7 @@ fn bad_input_is_reported_not_fatal() {
     let o = Command::new(curtain()).args(["ingest", "events"]).arg(&f).arg("--db").arg(&db).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "unreadable input sets the exit code");
     assert!(String::from_utf8_lossy(&o.stdout)
-        .contains("0 task record(s), 0 ENI record(s), 1 other record(s) skipped, 1 unreadable"));
+        .contains("0 task record(s), 0 ENI record(s), 0 instance, Elastic IP and Lambda record(s), 1 other record(s) skipped, 1 unreadable"));
     let o = Command::new(curtain()).args(["whois", "10.1.1.1", "--at", "yesterday", "--db"]).arg(&db).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
@@ -437,9 +437,13 @@ print(json.dumps(out))
     assert!(String::from_utf8_lossy(&o.stdout).contains("unknown: described as \"made by hand\""));
 
     // The instance as DescribeInstances shows it; stopped between two syncs, its states are two
-    // spells, oldest first.
+    // spells, oldest first. A function deleted between them: the second sync ends its spell.
     let instance = want["ec2-instance"][1].as_str().unwrap();
-    let stop = format!("{ec2}\nec2.stop_instances(InstanceIds=[\"{instance}\"])\n");
+    let stop = format!(
+        "{ec2}\nec2.stop_instances(InstanceIds=[\"{instance}\"])\n\
+         boto3.client(\"lambda\", endpoint_url=\"{url}\", region_name=\"eu-west-1\", aws_access_key_id=c[\"AccessKeyId\"], \
+         aws_secret_access_key=c[\"SecretAccessKey\"], aws_session_token=c[\"SessionToken\"]).delete_function(FunctionName=\"billing-sync\")\n"
+    );
     let o = Command::new(&python).arg("-c").arg(&stop).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
@@ -458,6 +462,18 @@ print(json.dumps(out))
     assert!(text.contains(&format!("    ec2-instance {instance}")), "{text}");
     assert!(text.contains("Name \"bastion\", t3.micro, launched "), "{text}");
     assert!(text.contains("      stopped       seen "), "{text}");
+    let (_, w) = whois(&db, want["lambda"][0].as_str().unwrap(), None);
+    let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == want["lambda"][2]).unwrap();
+    let spells = h["owner"]["function_spells"].as_array().unwrap();
+    let ended: Vec<(&str, bool)> =
+        spells.iter().map(|s| (s["function"].as_str().unwrap(), s["to"].is_string())).collect();
+    assert_eq!(ended, [("billing-sync", true), ("orders-worker", false)], "{h}");
+    let now = curtain_model::format_rfc3339_ns(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+    );
+    let (_, w) = whois(&db, want["lambda"][0].as_str().unwrap(), Some(&now));
+    let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == want["lambda"][2]).unwrap();
+    assert_eq!(h["owner"]["functions"], serde_json::json!(["orders-worker"]), "{h}");
 }
 
 #[test]
@@ -500,9 +516,19 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
         {"eventVersion": "1.08", "eventName": "CreateNetworkInterface", "eventSource": "ec2.amazonaws.com",
          "eventTime": "2026-11-28T09:00:00Z", "eventID": "cni-1", "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
          "userIdentity": {"type": "AssumedRole", "invokedBy": "lambda.amazonaws.com"}, "sourceIPAddress": "lambda.amazonaws.com",
-         "requestParameters": {"subnetId": "subnet-1", "description": "AWS Lambda VPC ENI-orders-worker-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"},
+         "requestParameters": {"subnetId": "subnet-1", "description": "AWS Lambda VPC ENI-orders-worker-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
+             "groupSet": {"items": [{"groupId": "sg-1"}]}},
          "responseElements": {"networkInterface": {"networkInterfaceId": "eni-0ccc3333dddd4444e", "interfaceType": "lambda",
-             "privateIpAddress": "10.0.5.99", "requesterId": "AROAEXAMPLE:lambda"}}}
+             "subnetId": "subnet-1", "groupSet": {"items": [{"groupId": "sg-1", "groupName": "workers"}]},
+             "privateIpAddress": "10.0.5.99", "requesterId": "AROAEXAMPLE:lambda"}}},
+        // Lambda's own records (CreateFunction20150331, UpdateFunctionConfiguration20150331v2,
+        // DeleteFunction20150331): the functions the interface serves change over the day.
+        lambda("CreateFunction20150331", "2026-11-28T08:30:00Z", "fn-1", "orders-worker", Some(&["subnet-1"])),
+        lambda("CreateFunction20150331", "2026-11-28T10:00:00Z", "fn-2", "billing", Some(&["subnet-1"])),
+        lambda("UpdateFunctionConfiguration20150331v2", "2026-11-28T11:00:00Z", "fn-3", "orders-worker", Some(&["subnet-2"])),
+        // A memory change: the response repeats the configuration, which changes nothing.
+        lambda("UpdateFunctionConfiguration20150331v2", "2026-11-28T12:00:00Z", "fn-4", "billing", Some(&["subnet-1"])),
+        lambda("DeleteFunction20150331", "2026-11-28T13:00:00Z", "fn-5", "billing", None),
     ]});
     let f = dir.path().join("trail.json");
     std::fs::write(&f, trail.to_string()).unwrap();
@@ -563,4 +589,46 @@ fn cloudtrail_history_names_an_instance_and_a_lambda_interface_that_are_gone() {
     let (_, v) = whois(&db, "10.0.5.99", Some("2026-11-28T12:00:00Z"));
     assert_eq!(v["holders"][0]["kind"], "lambda");
     assert_eq!(v["holders"][0]["owner"]["id"], "orders-worker");
+    let functions = |at: &str| {
+        let (_, v) = whois(&db, "10.0.5.99", Some(at));
+        assert_eq!(v["holders"][0]["kind"], "lambda", "{at}: {v}");
+        let f = v["holders"][0]["owner"]["functions"].as_array().cloned().unwrap_or_default();
+        f.iter().map(|f| f.as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(functions("2026-11-28T09:30:00Z"), ["orders-worker"]);
+    assert_eq!(functions("2026-11-28T10:30:00Z"), ["billing", "orders-worker"]);
+    assert_eq!(functions("2026-11-28T11:30:00Z"), ["billing"], "orders-worker moved to subnet-2");
+    assert_eq!(functions("2026-11-28T12:30:00Z"), ["billing"]);
+    assert!(functions("2026-11-28T14:00:00Z").is_empty(), "billing deleted");
+    let o = run(Command::new(curtain()).args(["whois", "10.0.5.99", "--db"]).arg(&db));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("      serves the functions billing, orders-worker"), "{text}");
+    assert!(
+        text.contains(
+            "      orders-worker            configured 2026-11-28T08:30:00.000000000Z .. 2026-11-28T11:00:00.000000000Z"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("      billing                  configured 2026-11-28T10:00:00.000000000Z .. 2026-11-28T13:00:00.000000000Z"),
+        "{text}"
+    );
+}
+
+/// A Lambda record as CloudTrail writes one (made up, in the shape AWS documents): the
+/// configuration in the request and, whole, in the response; `subnets` None: a deletion.
+fn lambda(event: &str, at: &str, id: &str, function: &str, subnets: Option<&[&str]>) -> serde_json::Value {
+    let arn = format!("arn:aws:lambda:us-west-2:111122223333:function:{function}");
+    let vpc = subnets.map(|s| serde_json::json!({"subnetIds": s, "securityGroupIds": ["sg-1"], "vpcId": "vpc-1"}));
+    serde_json::json!({"eventVersion": "1.08", "eventName": event, "eventSource": "lambda.amazonaws.com",
+    "eventTime": at, "eventID": id, "awsRegion": "us-west-2", "recipientAccountId": "111122223333",
+    "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops"},
+    "requestParameters": match &vpc {
+        Some(v) => serde_json::json!({"functionName": function, "vpcConfig": v}),
+        None => serde_json::json!({"functionName": function}),
+    },
+    "responseElements": match &vpc {
+        Some(v) => serde_json::json!({"functionName": function, "functionArn": arn, "runtime": "python3.12", "vpcConfig": v}),
+        None => serde_json::Value::Null,
+    }})
 }
