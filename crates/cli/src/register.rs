@@ -205,6 +205,8 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
             }
         }
         let mut results = Vec::new();
+        // After the interfaces they are on.
+        results.extend(inv.associations.iter().map(|a| reg.observe_association(a).map(|_| ())));
         results.extend(inv.services.iter().map(|s| reg.add_service(s)));
         results.extend(inv.task_definitions.iter().map(|d| reg.add_task_definition(d)));
         results.extend(inv.instances.iter().map(|i| reg.add_container_instance(i)));

@@ -8,8 +8,8 @@ use crate::ingest::{attachment_of_description, bare_task};
 use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use curtain_model::register::{
-    AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact, InstanceFact, IpFact,
-    Provenance, ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
+    AddressAssociation, AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact,
+    InstanceFact, IpFact, Provenance, ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use futures::stream::{self, StreamExt};
 
@@ -327,21 +327,33 @@ impl RegionApi for AwsRegion {
         Ok(out)
     }
 
-    async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
+    async fn elastic_ips(&self) -> Result<crate::sync::ElasticIps, CloudError> {
         let r = self.ec2.describe_addresses().send().await.map_err(|e| err("DescribeAddresses", e))?;
-        let mut out = Vec::new();
+        let mut out = crate::sync::ElasticIps::default();
+        // The emulator says "" for none.
+        let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
         for a in r.addresses() {
-            // The emulator says "" for none.
-            let eni = a.network_interface_id().filter(|s| !s.is_empty());
-            let (Some(ip), None) = (a.public_ip(), eni) else { continue };
+            let Some(ip) = a.public_ip() else { continue };
             let id = a.allocation_id().unwrap_or(ip);
-            out.push(EniFact {
-                ips: vec![IpFact { ip: ip.to_string(), kind: "public".into() }],
-                description: Some(format!("Elastic IP {id}")),
-                interface_type: Some("elastic-ip".into()),
-                instance_id: a.instance_id().filter(|s| !s.is_empty()).map(str::to_string),
-                ..EniFact::bare(id.to_string(), self.account_id.clone(), self.region.clone(), self.source.clone())
-            });
+            match some(a.network_interface_id()) {
+                Some(eni) => out.associated.push(AddressAssociation {
+                    association_id: some(a.association_id()),
+                    allocation_id: some(a.allocation_id()),
+                    public_ip: Some(ip.to_string()),
+                    eni_id: Some(eni),
+                    instance_id: some(a.instance_id()),
+                    account_id: self.account_id.clone(),
+                    region: self.region.clone(),
+                    source: self.source.clone(),
+                }),
+                None => out.idle.push(EniFact {
+                    ips: vec![IpFact { ip: ip.to_string(), kind: "public".into() }],
+                    description: Some(format!("Elastic IP {id}")),
+                    interface_type: Some("elastic-ip".into()),
+                    instance_id: some(a.instance_id()),
+                    ..EniFact::bare(id.to_string(), self.account_id.clone(), self.region.clone(), self.source.clone())
+                }),
+            }
         }
         Ok(out)
     }

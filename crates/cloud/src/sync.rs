@@ -4,8 +4,8 @@
 //! failing call loses nothing already known, and the register never deletes.
 
 use curtain_model::register::{
-    ContainerInstanceFact, EniFact, InstanceFact, LambdaConfigFact, Provenance, ServiceFact, TaskDefinitionFact,
-    TaskFact,
+    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, LambdaConfigFact, Provenance, ServiceFact,
+    TaskDefinitionFact, TaskFact,
 };
 use std::fmt;
 
@@ -97,15 +97,24 @@ pub trait RegionApi {
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
     /// Every Lambda function, with the subnets and security groups of those in a VPC.
     async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError>;
-    /// Elastic IPs associated with no interface (an associated one is on its interface's
-    /// addresses), each as an interface-like fact of type `elastic-ip`.
-    async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError>;
+    /// Every Elastic IP (DescribeAddresses).
+    async fn elastic_ips(&self) -> Result<ElasticIps, CloudError>;
     /// Every EC2 instance, in a cluster or not (DescribeInstances).
     async fn ec2_instances(&self) -> Result<Vec<InstanceFact>, CloudError>;
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError>;
     async fn task_definition(&self, arn: &str) -> Result<TaskDefinitionFact, CloudError>;
     /// The cluster's container instances with their EC2 instance's addresses.
     async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstanceFact>, CloudError>;
+}
+
+/// The Elastic IPs of an account and region as DescribeAddresses shows them.
+#[derive(Debug, Default)]
+pub struct ElasticIps {
+    /// Those associated with no interface, each as an interface-like fact of type
+    /// `elastic-ip` (its allocation id as the interface).
+    pub idle: Vec<EniFact>,
+    /// The associations of the others: the address is also among its interface's.
+    pub associated: Vec<AddressAssociation>,
 }
 
 /// What one account and region gave.
@@ -124,6 +133,8 @@ pub struct RegionInventory {
     /// Every Lambda function's VPC configuration as listed, when ListFunctions answered (the
     /// list is then whole: a function not in it is gone).
     pub lambda_configs: Option<Vec<LambdaConfigFact>>,
+    /// The Elastic IPs associated with an interface when the sync saw them.
+    pub associations: Vec<AddressAssociation>,
     pub errors: Vec<String>,
 }
 
@@ -203,8 +214,11 @@ pub async fn inventory_region<A: RegionApi>(
         Err(e) => inv.errors.push(format!("ListFunctions: {e}")),
     }
     progress("elastic IPs");
-    match api.idle_elastic_ips().await {
-        Ok(e) => inv.enis.extend(e),
+    match api.elastic_ips().await {
+        Ok(e) => {
+            inv.enis.extend(e.idle);
+            inv.associations = e.associated;
+        }
         Err(e) => inv.errors.push(format!("DescribeAddresses: {e}")),
     }
     progress("EC2 instances");
@@ -295,9 +309,9 @@ pub(crate) mod tests {
             Ok(Vec::new())
         }
 
-        async fn idle_elastic_ips(&self) -> Result<Vec<EniFact>, CloudError> {
+        async fn elastic_ips(&self) -> Result<ElasticIps, CloudError> {
             self.call("DescribeAddresses")?;
-            Ok(vec![])
+            Ok(ElasticIps::default())
         }
         async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError> {
             self.call("ListFunctions")?;

@@ -6,7 +6,7 @@
 
 use curtain_model::register::{
     AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, IpFact, LambdaConfigFact, Provenance,
-    ServiceFact, TaskDefinitionFact, TaskFact,
+    ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use rusqlite::params;
 
@@ -149,11 +149,47 @@ impl Register {
                 params![a, e.eni_id],
             )?;
         }
+        if e.source.kind == SourceKind::Sync {
+            self.sync_spells(e, at)?;
+        }
         for ip in &e.ips {
             self.eni_ip(&e.eni_id, ip, at)?;
         }
         self.source(&e.eni_id, &e.source)?;
         Ok(tx.commit()?)
+    }
+
+    /// A sync lists every address of an interface (or of an idle Elastic IP): an open spell of an
+    /// address it no longer lists ended, at the latest when the address was last seen there; an
+    /// address it lists whose spells have all ended has one again from now (an Elastic IP idle
+    /// again, or associated again); and an idle Elastic IP is on no interface any longer.
+    fn sync_spells(&self, e: &EniFact, at: i64) -> Result<(), Error> {
+        let listed = serde_json::to_string(&e.ips.iter().map(|i| i.ip.as_str()).collect::<Vec<_>>()).expect("strings");
+        let last_seen_there = "max(held_from, coalesce((SELECT i.last_seen FROM eni_ips i
+                                  WHERE i.eni_id = address_spells.eni_id AND i.ip = address_spells.ip), held_from))";
+        self.conn.execute(
+            &format!(
+                "UPDATE address_spells SET held_to = {last_seen_there}
+                 WHERE eni_id = ?1 AND held_to IS NULL AND held_from <= ?2
+                   AND ip NOT IN (SELECT value FROM json_each(?3))"
+            ),
+            params![e.eni_id, at, listed],
+        )?;
+        for ip in &e.ips {
+            if self.spell_count(&e.eni_id, &ip.ip)? > 0 {
+                self.start_spell(&e.eni_id, &ip.ip, at, None)?;
+            }
+            if e.interface_type.as_deref() == Some("elastic-ip") {
+                self.conn.execute(
+                    &format!(
+                        "UPDATE address_spells SET held_to = {last_seen_there}
+                         WHERE ip = ?1 AND eni_id != ?2 AND held_to IS NULL AND held_from <= ?3"
+                    ),
+                    params![ip.ip, e.eni_id, at],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Records a Lambda function's VPC configuration from the source's time on (or, deleted, its
@@ -317,12 +353,10 @@ impl Register {
         })
     }
 
-    /// An Elastic IP associated with an interface: the address is the interface's from then, in
-    /// a spell of its own, and its allocation is no longer idle. The address is the one given, else
-    /// the allocation's as the register knows it (a sync, an AllocateAddress); the interface the
-    /// one given, else the instance's first known. Without either nothing is recorded (`false`).
-    pub fn associate_address(&mut self, a: &AddressAssociation) -> Result<bool, Error> {
-        let at = sql_ns(a.source.at_ns);
+    /// The address and interface of an association: the address given, else the allocation's as
+    /// the register knows it (a sync, an AllocateAddress); the interface given, else the
+    /// instance's first known at `at`.
+    fn association_target(&self, a: &AddressAssociation, at: i64) -> Result<Option<(String, String)>, Error> {
         let ip = match (&a.public_ip, &a.allocation_id) {
             (Some(ip), _) => Some(ip.clone()),
             (None, Some(alloc)) => {
@@ -339,36 +373,144 @@ impl Register {
             )?,
             (None, None) => None,
         };
-        let (Some(ip), Some(eni)) = (ip, eni) else { return Ok(false) };
+        Ok(ip.zip(eni))
+    }
+
+    /// How many spells the address has on the interface.
+    fn spell_count(&self, eni: &str, ip: &str) -> Result<i64, Error> {
+        let mut st = self.conn.prepare_cached("SELECT count(*) FROM address_spells WHERE eni_id = ?1 AND ip = ?2")?;
+        Ok(st.query_row(params![eni, ip], |r| r.get(0))?)
+    }
+
+    /// A spell of the address on the interface from `at`: nothing when one already holds `at`
+    /// (it takes the association id it lacked); the next one moved to start at `at` when it is of
+    /// the same association (or of none known), so that a sync's sighting and the CloudTrail
+    /// record of the same association make one spell whatever order they come in; else a spell
+    /// of its own, open or ending where the next one starts.
+    fn start_spell(&self, eni: &str, ip: &str, at: i64, association: Option<&str>) -> Result<(), Error> {
+        let holding: Option<i64> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT held_from FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from <= ?3
+                   AND (held_to IS NULL OR held_to >= ?3)
+                 ORDER BY held_from DESC LIMIT 1",
+            )?;
+            let mut rows = st.query(params![eni, ip, at])?;
+            rows.next()?.map(|r| r.get(0)).transpose()?
+        };
+        if let Some(from) = holding {
+            self.conn.execute(
+                "UPDATE address_spells SET association_id = coalesce(association_id, ?4)
+                 WHERE eni_id = ?1 AND ip = ?2 AND held_from = ?3",
+                params![eni, ip, from, association],
+            )?;
+            return Ok(());
+        }
+        let next: Option<(i64, Option<String>)> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT held_from, association_id FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from > ?3
+                 ORDER BY held_from LIMIT 1",
+            )?;
+            let mut rows = st.query(params![eni, ip, at])?;
+            match rows.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            }
+        };
+        match next {
+            Some((from, id)) if id.is_none() || association.is_none() || id.as_deref() == association => {
+                self.conn.execute(
+                    "UPDATE address_spells SET held_from = ?4, association_id = coalesce(association_id, ?5)
+                     WHERE eni_id = ?1 AND ip = ?2 AND held_from = ?3",
+                    params![eni, ip, from, at, association],
+                )?;
+            }
+            next => {
+                self.conn.execute(
+                    "INSERT INTO address_spells (eni_id, ip, held_from, held_to, association_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![eni, ip, at, next.map(|n| n.0), association],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The allocation is no longer idle from `until`: its open idle spell ends there, and with
+    /// none, its life so far (from its creation, else when first seen) is one. `exact`: `until` is
+    /// when it was associated (CloudTrail), so an idle spell a sync ended when it was last seen
+    /// idle reaches it, unless the address was somewhere else in between.
+    fn end_idle(&self, alloc: &str, ip: &str, until: i64, exact: bool) -> Result<(), Error> {
+        if exact {
+            self.conn.execute(
+                "UPDATE address_spells SET held_to = ?3
+                 WHERE eni_id = ?1 AND ip = ?2 AND held_to < ?3
+                   AND held_from = (SELECT max(held_from) FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from <= ?3)
+                   AND NOT EXISTS (SELECT 1 FROM address_spells o WHERE o.ip = ?2 AND o.eni_id != ?1
+                                   AND o.held_from < ?3 AND coalesce(o.held_to, ?3) > address_spells.held_to)",
+                params![alloc, ip, until],
+            )?;
+        }
+        if self.spell_count(alloc, ip)? == 0 {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to)
+                 SELECT i.eni_id, i.ip, coalesce(e.created_at, i.first_seen), ?3
+                 FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+                 WHERE i.eni_id = ?1 AND i.ip = ?2 AND coalesce(e.created_at, i.first_seen) <= ?3",
+                params![alloc, ip, until],
+            )?;
+        } else {
+            self.conn.execute(
+                "UPDATE address_spells SET held_to = ?3
+                 WHERE eni_id = ?1 AND ip = ?2 AND held_to IS NULL AND held_from <= ?3",
+                params![alloc, ip, until],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// An Elastic IP associated with an interface (CloudTrail's AssociateAddress): the address is
+    /// the interface's from then, in a spell of its own, and its allocation is no longer idle.
+    /// Without a known address and interface ([`Self::association_target`]) nothing is recorded
+    /// (`false`).
+    pub fn associate_address(&mut self, a: &AddressAssociation) -> Result<bool, Error> {
+        let at = sql_ns(a.source.at_ns);
+        let Some((ip, eni)) = self.association_target(a, at)? else { return Ok(false) };
         let tx = self.conn.unchecked_transaction()?;
         self.eni_row(&eni, None, &a.account_id, &a.region, at)?;
         self.eni_ip(&eni, &IpFact { ip: ip.clone(), kind: "public".into() }, at)?;
-        self.conn.execute(
-            "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to, association_id)
-             VALUES (?1, ?2, ?3, NULL, ?4)",
-            params![eni, ip, at, a.association_id],
-        )?;
+        self.start_spell(&eni, &ip, at, a.association_id.as_deref())?;
         if let Some(alloc) = &a.allocation_id {
-            // The allocation's idle spell ends here: its whole life so far when it had none.
-            let spells: i64 = self.conn.query_row(
-                "SELECT count(*) FROM address_spells WHERE eni_id = ?1 AND ip = ?2",
-                params![alloc, ip],
-                |r| r.get(0),
-            )?;
-            if spells == 0 {
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to)
-                     SELECT i.eni_id, i.ip, coalesce(e.created_at, i.first_seen), ?3
-                     FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
-                     WHERE i.eni_id = ?1 AND i.ip = ?2 AND coalesce(e.created_at, i.first_seen) <= ?3",
-                    params![alloc, ip, at],
-                )?;
-            } else {
-                self.conn.execute(
-                    "UPDATE address_spells SET held_to = ?3
-                     WHERE eni_id = ?1 AND ip = ?2 AND held_to IS NULL AND held_from <= ?3",
-                    params![alloc, ip, at],
-                )?;
+            self.end_idle(alloc, &ip, at, true)?;
+        }
+        self.source(&eni, &a.source)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// An Elastic IP a sync saw associated with an interface (DescribeAddresses). A spell from the
+    /// sync on (its start is not known: from when first seen), unless one holds it already; but an
+    /// address the interface was seen with before, without spells, is held for the interface's
+    /// whole life as before. The allocation is no longer idle from when it was last seen idle.
+    pub fn observe_association(&mut self, a: &AddressAssociation) -> Result<bool, Error> {
+        let at = sql_ns(a.source.at_ns);
+        let Some((ip, eni)) = self.association_target(a, at)? else { return Ok(false) };
+        let tx = self.conn.unchecked_transaction()?;
+        let seen_before = self
+            .one("SELECT eni_id FROM eni_ips WHERE eni_id = ?1 AND ip = ?2 AND first_seen < ?3", &[&eni, &ip, &at])?
+            .is_some();
+        let spells = self.spell_count(&eni, &ip)?;
+        self.eni_row(&eni, None, &a.account_id, &a.region, at)?;
+        self.eni_ip(&eni, &IpFact { ip: ip.clone(), kind: "public".into() }, at)?;
+        if spells > 0 || !seen_before {
+            self.start_spell(&eni, &ip, at, a.association_id.as_deref())?;
+        }
+        if let Some(alloc) = &a.allocation_id {
+            let last_idle: Option<i64> = {
+                let mut st = self.conn.prepare_cached("SELECT last_seen FROM eni_ips WHERE eni_id = ?1 AND ip = ?2")?;
+                let mut rows = st.query(params![alloc, ip])?;
+                rows.next()?.map(|r| r.get(0)).transpose()?
+            };
+            if let Some(last) = last_idle {
+                self.end_idle(alloc, &ip, last.min(at), false)?;
             }
         }
         self.source(&eni, &a.source)?;
@@ -386,29 +528,36 @@ impl Register {
         source: &Provenance,
     ) -> Result<bool, Error> {
         let at = sql_ns(at_ns);
-        let spell: Option<(String, String)> = {
+        let spell: Option<(String, String, i64)> = {
             let mut st = self.conn.prepare_cached(
-                "SELECT eni_id, ip FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
+                "SELECT eni_id, ip, held_from FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
                  ORDER BY held_from DESC LIMIT 1",
             )?;
             let mut rows = st.query(params![association_id, at])?;
             match rows.next()? {
-                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?)),
                 None => None,
             }
         };
-        let Some((eni, ip)) = spell else { return Ok(false) };
+        let Some((eni, ip, from)) = spell else { return Ok(false) };
         let tx = self.conn.unchecked_transaction()?;
+        // Open, or ended by a sync when last seen (before this, the end as the call gives it).
         self.conn.execute(
-            "UPDATE address_spells SET held_to = ?2 WHERE association_id = ?1 AND held_to IS NULL AND held_from <= ?2",
-            params![association_id, at],
+            "UPDATE address_spells SET held_to = ?4
+             WHERE eni_id = ?1 AND ip = ?2 AND held_from = ?3 AND (held_to IS NULL OR held_to < ?4)",
+            params![eni, ip, from, at],
         )?;
-        self.conn.execute(
-            "INSERT OR IGNORE INTO address_spells (eni_id, ip, held_from, held_to)
-             SELECT i.eni_id, i.ip, ?2, NULL FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
-             WHERE i.ip = ?1 AND e.interface_type = 'elastic-ip'",
-            params![ip, at],
-        )?;
+        let allocations: Vec<String> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT i.eni_id FROM eni_ips i JOIN enis e ON e.eni_id = i.eni_id
+                 WHERE i.ip = ?1 AND e.interface_type = 'elastic-ip'",
+            )?;
+            let rows = st.query_map([&ip], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for alloc in allocations {
+            self.start_spell(&alloc, &ip, at, None)?;
+        }
         self.source(&eni, source)?;
         tx.commit()?;
         Ok(true)

@@ -591,3 +591,111 @@ fn a_lambda_interface_serves_the_functions_configured_for_it_at_the_time() {
     r.end_unlisted_functions("111122223333", "eu-west-1", &[], t("2026-05-03T00:00:00Z")).unwrap();
     assert!(at(&r, "2026-05-03T01:00:00Z").is_empty());
 }
+
+/// Syncs see an Elastic IP idle, then on an interface, then idle again; CloudTrail has the
+/// association and its end between them. Whatever order the two come in, the address is the
+/// allocation's, then the interface's for the association, then the allocation's again.
+#[test]
+fn syncs_and_cloudtrail_make_the_same_elastic_ip_spells_in_either_order() {
+    let eip = "203.0.113.9";
+    let sync = |at: &str| Provenance { kind: SourceKind::Sync, id: format!("sync {at}"), at_ns: t(at) };
+    let trail = |id: &str, at: &str| Provenance { kind: SourceKind::CloudTrail, id: id.into(), at_ns: t(at) };
+    let idle = |at: &str| EniFact {
+        ips: vec![IpFact { ip: eip.into(), kind: "public".into() }],
+        description: Some("Elastic IP eipalloc-1".into()),
+        interface_type: Some("elastic-ip".into()),
+        ..EniFact::bare("eipalloc-1".into(), "111122223333".into(), "us-west-2".into(), sync(at))
+    };
+    let interface = |at: &str, public: bool| {
+        let mut ips = vec![IpFact { ip: "10.0.0.5".into(), kind: "private".into() }];
+        if public {
+            ips.push(IpFact { ip: eip.into(), kind: "public".into() });
+        }
+        EniFact {
+            ips,
+            description: Some("Primary network interface".into()),
+            interface_type: Some("interface".into()),
+            instance_id: Some("i-1".into()),
+            ..EniFact::bare("eni-a".into(), "111122223333".into(), "us-west-2".into(), sync(at))
+        }
+    };
+    let association = |source: Provenance| AddressAssociation {
+        association_id: Some("eipassoc-1".into()),
+        allocation_id: Some("eipalloc-1".into()),
+        public_ip: None,
+        eni_id: Some("eni-a".into()),
+        instance_id: None,
+        account_id: "111122223333".into(),
+        region: "us-west-2".into(),
+        source,
+    };
+    enum Step {
+        Sync1,
+        Sync2,
+        Sync3,
+        Associate,
+        Disassociate,
+    }
+    let step = |r: &mut Register, s: &Step| match s {
+        Step::Sync1 => {
+            r.add_eni(&interface("2026-06-01T10:00:00Z", false)).unwrap();
+            r.add_eni(&idle("2026-06-01T10:00:00Z")).unwrap();
+        }
+        Step::Sync2 => {
+            r.add_eni(&interface("2026-06-01T11:00:00Z", true)).unwrap();
+            assert!(r
+                .observe_association(&AddressAssociation {
+                    public_ip: Some(eip.into()),
+                    ..association(sync("2026-06-01T11:00:00Z"))
+                })
+                .unwrap());
+        }
+        Step::Sync3 => {
+            r.add_eni(&interface("2026-06-01T12:00:00Z", false)).unwrap();
+            r.add_eni(&idle("2026-06-01T12:00:00Z")).unwrap();
+        }
+        Step::Associate => {
+            assert!(r.associate_address(&association(trail("assoc", "2026-06-01T10:30:00Z"))).unwrap());
+        }
+        Step::Disassociate => {
+            let at = "2026-06-01T11:20:00Z";
+            assert!(r.disassociate_address("eipassoc-1", t(at), &trail("disassoc", at)).unwrap());
+        }
+    };
+    use Step::*;
+    for (n, order) in [
+        vec![Sync1, Associate, Sync2, Disassociate, Sync3],
+        vec![Sync1, Sync2, Sync3, Associate, Disassociate],
+        vec![Sync1, Sync2, Sync3, Disassociate, Associate],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut r = Register::in_memory().unwrap();
+        for s in order {
+            step(&mut r, s);
+        }
+        let holders: Vec<(String, String, Option<String>)> = r
+            .whois(eip, None)
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h.eni_id.clone().unwrap(),
+                    h.from.clone().unwrap()[11..16].to_string(),
+                    h.to.as_ref().map(|t| t[11..16].to_string()),
+                )
+            })
+            .collect();
+        let s = |e: &str, f: &str, to: Option<&str>| (e.to_string(), f.to_string(), to.map(str::to_string));
+        assert_eq!(
+            holders,
+            [
+                s("eipalloc-1", "10:00", Some("10:30")),
+                s("eni-a", "10:30", Some("11:20")),
+                s("eipalloc-1", "11:20", None)
+            ],
+            "order {n}"
+        );
+    }
+}

@@ -438,14 +438,18 @@ print(json.dumps(out))
 
     // The instance as DescribeInstances shows it; stopped between two syncs, its states are two
     // spells, oldest first. A function deleted between them: the second sync ends its spell.
+    // The Elastic IP, idle at the first sync, associated with the instance's interface.
     let instance = want["ec2-instance"][1].as_str().unwrap();
+    let (alloc, instance_eni) = (want["elastic-ip"][1].as_str().unwrap(), want["ec2-instance"][2].as_str().unwrap());
     let stop = format!(
         "{ec2}\nec2.stop_instances(InstanceIds=[\"{instance}\"])\n\
+         print(ec2.associate_address(AllocationId=\"{alloc}\", NetworkInterfaceId=\"{instance_eni}\")[\"AssociationId\"])\n\
          boto3.client(\"lambda\", endpoint_url=\"{url}\", region_name=\"eu-west-1\", aws_access_key_id=c[\"AccessKeyId\"], \
          aws_secret_access_key=c[\"SecretAccessKey\"], aws_session_token=c[\"SessionToken\"]).delete_function(FunctionName=\"billing-sync\")\n"
     );
     let o = Command::new(&python).arg("-c").arg(&stop).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let association = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
     let o = run(&mut c);
     assert!(o.status.success());
@@ -474,6 +478,29 @@ print(json.dumps(out))
     let (_, w) = whois(&db, want["lambda"][0].as_str().unwrap(), Some(&now));
     let h = w["holders"].as_array().unwrap().iter().find(|h| h["eni_id"] == want["lambda"][2]).unwrap();
     assert_eq!(h["owner"]["functions"], serde_json::json!(["orders-worker"]), "{h}");
+
+    // The Elastic IP: the instance's at the second sync; disassociated before a third, idle
+    // again. Each sync's sighting is a spell (from when first seen, to when last seen).
+    let eip = want["elastic-ip"][0].as_str().unwrap();
+    let kind_now = || {
+        let now = curtain_model::format_rfc3339_ns(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+        );
+        let (code, w) = whois(&db, eip, Some(&now));
+        assert_eq!(code, 0, "{w}");
+        assert_eq!(w["holders"].as_array().unwrap().len(), 1, "{w}");
+        w["holders"][0]["kind"].as_str().unwrap().to_string()
+    };
+    assert_eq!(kind_now(), "ec2-instance");
+    let undo = format!("{ec2}\nec2.disassociate_address(AssociationId=\"{association}\")\n");
+    let o = Command::new(&python).arg("-c").arg(&undo).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut c = sync_cmd(&url, &db, &["--accounts", &account, "--role", "CurtainReadOnly", "--regions", "eu-west-1"]);
+    assert!(run(&mut c).status.success());
+    assert_eq!(kind_now(), "elastic-ip");
+    let (_, w) = whois(&db, eip, None);
+    let kinds: Vec<&str> = w["holders"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["elastic-ip", "ec2-instance", "elastic-ip"], "{w}");
 }
 
 #[test]
