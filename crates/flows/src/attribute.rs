@@ -22,6 +22,8 @@ use curtain_store::{HeldInterval, Register};
 use serde::Serialize;
 
 use crate::record::{FlowRecord, Text};
+use compact_str::CompactString;
+use smallvec::SmallVec;
 
 /// An address in one spelling whatever the source wrote (`::ffff:10.0.0.1` is `10.0.0.1`,
 /// IPv6 compressed); text that is no address is kept as it is.
@@ -44,7 +46,9 @@ struct Held {
     by_address: Arc<Attribution>,
     /// Built the first time a flow's interface names it.
     by_interface: OnceLock<Arc<Attribution>>,
-    interval: HeldInterval,
+    /// Boxed: what a lookup reads stays a few cache lines for ten thousand holdings, where the
+    /// holder inline would spread them over megabytes (a cache miss per record).
+    interval: Box<HeldInterval>,
 }
 
 impl Held {
@@ -78,7 +82,8 @@ pub struct AddressBook {
     /// What the register holds that is no address (kept as it is written).
     by_text: FxMap<String, (u32, u32)>,
     /// Per ENI: its holdings, as positions in `slots`.
-    by_eni: FxMap<Box<str>, (u32, u32)>,
+    /// Keys inline (an ENI id is 21 bytes): comparing one reads the table, not another allocation.
+    by_eni: FxMap<CompactString, (u32, u32)>,
     slots: Vec<u32>,
 }
 
@@ -116,7 +121,7 @@ impl AddressBook {
         let mut book = AddressBook::default();
         let mut by_ip: FxMap<IpAddr, Vec<u32>> = FxMap::default();
         let mut by_text: FxMap<String, Vec<u32>> = FxMap::default();
-        let mut by_eni: FxMap<Box<str>, Vec<u32>> = FxMap::default();
+        let mut by_eni: FxMap<CompactString, Vec<u32>> = FxMap::default();
         for h in holders {
             let i = u32::try_from(book.held.len()).expect("fewer than 4 billion holdings");
             let ip = parse_ip(&h.holder.ip);
@@ -134,7 +139,7 @@ impl AddressBook {
                 ip,
                 by_address: Arc::new(Attribution::from_holders(&addr, &[&h], "address")),
                 by_interface: OnceLock::new(),
-                interval: h,
+                interval: Box::new(h),
             });
         }
         let slots = &mut book.slots;
@@ -174,7 +179,7 @@ impl AddressBook {
 
     /// The holders of `ip` at `at_ns`, oldest first (`whois --at`).
     pub fn at(&self, ip: &str, at_ns: u64) -> Vec<&HeldInterval> {
-        self.list(ip, parse_ip(ip)).filter(|h| h.holds(at_ns)).map(|h| &h.interval).collect()
+        self.list(ip, parse_ip(ip)).filter(|h| h.holds(at_ns)).map(|h| &*h.interval).collect()
     }
 
     /// What held `addr` (parsed as `ip`) at `at_ns` (nobody when the time is unknown).
@@ -186,7 +191,7 @@ impl AddressBook {
             (Some(h), None) => h.by_address.clone(),
             (Some(_), Some(_)) => {
                 let all: Vec<&HeldInterval> =
-                    list.filter(|h| at_ns.is_some_and(|at| h.holds(at))).map(|h| &h.interval).collect();
+                    list.filter(|h| at_ns.is_some_and(|at| h.holds(at))).map(|h| &*h.interval).collect();
                 Arc::new(Attribution::from_holders(&spelt(addr, ip), &all, "address"))
             }
         }
@@ -195,10 +200,10 @@ impl AddressBook {
     /// The holders of an interface: those at `at_ns` when there are some, else every one it had
     /// (an ENI id is never reused; a flow lags its packets by up to a minute).
     pub fn eni(&self, eni: &str, at_ns: Option<u64>) -> Vec<&HeldInterval> {
-        self.eni_held(eni, at_ns).into_iter().map(|h| &h.interval).collect()
+        self.eni_held(eni, at_ns).into_iter().map(|h| &*h.interval).collect()
     }
 
-    fn eni_held(&self, eni: &str, at_ns: Option<u64>) -> Vec<&Held> {
+    fn eni_held(&self, eni: &str, at_ns: Option<u64>) -> SmallVec<[&Held; 2]> {
         let all = self.slots(self.by_eni.get(eni));
         let now = |h: &&Held| at_ns.is_some_and(|at| h.holds(at));
         if all.clone().any(|h| now(&h)) {
@@ -720,7 +725,7 @@ impl Attributor<'_> {
             match eni_held.as_slice() {
                 [one] if one.addr() == addr => one.by_interface().clone(),
                 all => {
-                    let holders: Vec<&HeldInterval> = all.iter().map(|h| &h.interval).collect();
+                    let holders: Vec<&HeldInterval> = all.iter().map(|h| &*h.interval).collect();
                     Arc::new(Attribution::from_holders(addr, &holders, "interface"))
                 }
             }

@@ -44,11 +44,26 @@ macro_rules! int_value {
     ($($t:ty => $what:literal),*) => {$(
         impl FieldValue for $t {
             fn parse(s: &str) -> Result<Self, &'static str> {
-                // Digits only: no sign, no spaces, no `0x` (str::parse takes a leading `+`).
-                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                // Digits only: no sign, no spaces, no `0x` (str::parse takes a leading `+`). One
+                // pass, by hand: a record has a dozen of these.
+                if s.is_empty() {
                     return Err(concat!("not ", $what));
                 }
-                s.parse().map_err(|_| concat!("out of range for ", $what))
+                let mut v: $t = 0;
+                let mut over = false;
+                for b in s.bytes() {
+                    if !b.is_ascii_digit() {
+                        return Err(concat!("not ", $what));
+                    }
+                    match v.checked_mul(10).and_then(|v| v.checked_add(<$t>::from(b - b'0'))) {
+                        Some(n) => v = n,
+                        None => over = true,
+                    }
+                }
+                if over {
+                    return Err(concat!("out of range for ", $what));
+                }
+                Ok(v)
             }
             fn from_i64(v: i64) -> Result<Self, &'static str> {
                 <$t>::try_from(v).map_err(|_| concat!("out of range for ", $what))
@@ -235,5 +250,29 @@ impl FlowRecord {
     /// NODATA or SKIPDATA: a record of an interval, not of a flow.
     pub fn is_nodata(&self) -> bool {
         matches!(self.log_status.as_deref(), Some("NODATA") | Some("SKIPDATA"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldValue;
+
+    /// The hand-written integer parse takes what `str::parse` takes of digits alone, and nothing
+    /// else: at the type's bounds, one past them, signs, spaces, empty.
+    #[test]
+    fn integers_parse_as_the_standard_library_does_digits() {
+        for s in ["0", "7", "00042", "65535", "65536", "4294967295", "4294967296", "18446744073709551615"] {
+            assert_eq!(<u16 as FieldValue>::parse(s).ok(), s.parse::<u16>().ok(), "{s}");
+            assert_eq!(<u32 as FieldValue>::parse(s).ok(), s.parse::<u32>().ok(), "{s}");
+            assert_eq!(<u64 as FieldValue>::parse(s).ok(), s.parse::<u64>().ok(), "{s}");
+        }
+        assert_eq!(
+            <u64 as FieldValue>::parse("18446744073709551616"),
+            Err("out of range for a 64-bit unsigned number")
+        );
+        assert_eq!(<u8 as FieldValue>::parse("256"), Err("out of range for a number from 0 to 255"));
+        for bad in ["", "+1", "-1", " 1", "1 ", "0x10", "1e3", "١"] {
+            assert!(<u64 as FieldValue>::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
