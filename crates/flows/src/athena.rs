@@ -250,7 +250,7 @@ held AS (
     ON i.ip = p.ip AND i.from_s <= p.seg_from AND (i.to_s IS NULL OR i.to_s >= p.seg_from)
 )
 SELECT ip, seg_from, seg_to, kind, account, region, cluster, service, task_arn, task_definition,
-       containers, eni, certainty, sources, container_instance, ec2_instance
+       containers, eni, certainty, sources, owner_kind, owner_id, container_instance, ec2_instance
 FROM held
 WHERE nth = 1;"
     )

@@ -268,6 +268,14 @@ pub struct Attribution {
     pub certainty: Option<&'static str>,
     /// The register's sources, `kind:id`.
     pub sources: Vec<String>,
+    /// The register's kind of owner, `whois`'s (`ecs-task`, `ec2-instance`, `lambda`,
+    /// `load-balancer`, `nat-gateway`, `vpc-endpoint`, `elastic-ip`...; docs/AWS.md), and for one
+    /// that is no task, who it is: the instance, the function and the functions the interface
+    /// served then, the load balancer...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<curtain_model::register::Owner>,
     /// `address` or `interface`: which key of the record found it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<&'static str>,
@@ -307,6 +315,8 @@ impl Attribution {
             eni: None,
             certainty: None,
             sources: Vec::new(),
+            owner_kind: None,
+            owner: None,
             by: None,
             container_instance: None,
             ec2_instance: None,
@@ -331,6 +341,8 @@ impl Attribution {
             eni,
             certainty,
             sources,
+            owner_kind,
+            owner,
             by,
             container_instance,
             ec2_instance,
@@ -344,6 +356,8 @@ impl Attribution {
             && containers.is_empty()
             && certainty.is_none()
             && sources.is_empty()
+            && owner_kind.is_none()
+            && owner.is_none()
             && by.is_none()
             && also.is_empty()
             && process.is_none()
@@ -390,6 +404,8 @@ impl Attribution {
             eni: h.eni_id.clone(),
             certainty: Some(certainty(h.certainty)),
             sources: h.sources.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.id)).collect(),
+            owner_kind: Some(h.kind.clone()).filter(|k| !k.is_empty()),
+            owner: h.owner.clone(),
             by: Some(by),
             container_instance: h.container_instance_arn.clone(),
             ec2_instance: h.ec2_instance_id.clone(),
@@ -422,6 +438,7 @@ impl Attribution {
             .collect();
         a.eni = text(&r.interface_id);
         a.certainty = Some("flow-log");
+        a.owner_kind = Some("ecs-task".into());
         a.sources = vec!["flow-log:ecs-fields".into()];
         a.by = Some("interface");
         Some(a)

@@ -189,7 +189,7 @@ impl<W: Write> RowSink for JsonlWriter<W> {
 
 /// How many of [`SIDE_COLUMNS`], from the first, the register alone gives (the rest a snapshot's
 /// process): what `curtain flows athena`'s SQL can fill.
-pub const REGISTER_SIDE_COLUMNS: usize = 11;
+pub const REGISTER_SIDE_COLUMNS: usize = 13;
 
 /// The attribution columns of each side, after the side's prefix (`src_kind`...).
 pub const SIDE_COLUMNS: &[&str] = &[
@@ -204,6 +204,8 @@ pub const SIDE_COLUMNS: &[&str] = &[
     "eni",
     "certainty",
     "sources",
+    "owner_kind",
+    "owner_id",
     "pid",
     "comm",
     "exe",
@@ -251,6 +253,8 @@ fn side_cells(a: &Option<Arc<Attribution>>, out: &mut Vec<String>) {
         s(&a.eni),
         a.certainty.unwrap_or_default().to_string(),
         a.sources.join(" "),
+        s(&a.owner_kind),
+        a.owner.as_ref().and_then(|o| o.id.clone()).unwrap_or_default(),
         p.map(|p| p.pid.to_string()).unwrap_or_default(),
         p.and_then(|p| p.comm.clone()).unwrap_or_default(),
         p.and_then(|p| p.exe.clone()).unwrap_or_default(),

@@ -235,6 +235,8 @@ pub fn write_intervals<W: Write + Send>(holders: &[HeldInterval], w: W) -> io::R
             o(&h.holder.ec2_instance_id),
             a.certainty.map(str::to_string).into(),
             Cell::Text(a.sources.join(" ")),
+            o(&a.owner_kind),
+            a.owner.as_ref().and_then(|o| o.id.clone()).into(),
         ])?;
     }
     t.finish()

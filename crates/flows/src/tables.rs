@@ -37,6 +37,8 @@ pub const INTERVAL_COLUMNS: &[(&str, Kind)] = &[
     ("ec2_instance", Kind::Text),
     ("certainty", Kind::Text),
     ("sources", Kind::Text),
+    ("owner_kind", Kind::Text),
+    ("owner_id", Kind::Text),
 ];
 
 /// The columns of the tasks (`tasks.parquet`), in order.

@@ -429,3 +429,68 @@ fn an_interface_known_only_from_cloudtrail() {
     let src = row.src.unwrap();
     assert_eq!((src.addr.as_str(), src.task_arn.as_deref(), src.by), ("10.0.3.4", Some(c), Some("interface")));
 }
+
+/// An address that is no task's names its owner as `whois` does: its kind from the register's
+/// list and who it is. A Lambda interface names the functions its VPC configuration served at
+/// the record's time; a NAT gateway's names the gateway; a task's is an `ecs-task`.
+#[test]
+fn owners_that_are_no_task_are_named_as_whois_names_them() {
+    use curtain_model::register::LambdaConfigFact;
+    let mut r = register();
+    r.add_eni(&EniFact {
+        ips: vec![IpFact { ip: "10.0.0.60".into(), kind: "private".into() }],
+        created_at: Some(ns("2026-01-01T00:00:00Z")),
+        description: Some("AWS Lambda VPC ENI-orders-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9".into()),
+        interface_type: Some("lambda".into()),
+        subnet_id: Some("subnet-a".into()),
+        security_groups: vec!["sg-1".into()],
+        ..EniFact::bare(
+            "eni-lambda".into(),
+            ACCOUNT.into(),
+            "us-west-2".into(),
+            Provenance { kind: SourceKind::CloudTrail, id: "ct2".into(), at_ns: ns("2026-01-01T00:00:00Z") },
+        )
+    })
+    .unwrap();
+    for (f, at) in [("orders", "2026-01-01T00:00:00Z"), ("billing", "2026-01-01T12:00:00Z")] {
+        r.add_lambda_config(&LambdaConfigFact {
+            function_name: f.into(),
+            function_arn: None,
+            account_id: ACCOUNT.into(),
+            region: "us-west-2".into(),
+            subnets: vec!["subnet-a".into()],
+            security_groups: vec!["sg-1".into()],
+            deleted: false,
+            source: Provenance { kind: SourceKind::CloudTrail, id: f.into(), at_ns: ns(at) },
+        })
+        .unwrap();
+    }
+    let book = AddressBook::load(&r).unwrap();
+    let at = "2026-01-01T10:59:30Z";
+    let rows = [
+        attribute(&book, &[], v2("eni-a", "10.0.0.7", "10.0.0.60", 40000, 443, at, "ACCEPT")),
+        attribute(&book, &[], v2("eni-nat", "10.0.0.50", "198.51.100.7", 40001, 443, at, "ACCEPT")),
+    ];
+    let mut j = JsonlWriter::new(Vec::new());
+    rows.iter().for_each(|r| j.row(r).unwrap());
+    let text = String::from_utf8(j.w).unwrap();
+    let v: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(v[0]["src"]["owner_kind"], "ecs-task");
+    assert_eq!(v[0]["dst"]["kind"], "interface");
+    assert_eq!(v[0]["dst"]["owner_kind"], "lambda");
+    assert_eq!(v[0]["dst"]["owner"]["id"], "orders");
+    assert_eq!(v[0]["dst"]["owner"]["functions"], serde_json::json!(["billing", "orders"]), "{}", v[0]["dst"]);
+    assert_eq!(v[1]["src"]["owner_kind"], "nat-gateway");
+    assert_eq!(v[1]["dst"]["kind"], "unknown");
+    assert!(v[1]["dst"].get("owner_kind").is_none());
+
+    let mut c = CsvWriter::new(Vec::new());
+    rows.iter().for_each(|r| c.row(r).unwrap());
+    let csv = String::from_utf8(c.finish().unwrap()).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cell = |name: &str| first[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!((cell("dst_owner_kind"), cell("dst_owner_id")), ("lambda", "orders"));
+    assert_eq!(cell("src_owner_kind"), "ecs-task");
+}

@@ -191,7 +191,7 @@ fn flow_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Per record (source port, start): the source's and the destination's kind and task ARN.
-type Answers = std::collections::BTreeMap<(Option<u64>, u64), [Option<String>; 4]>;
+type Answers = std::collections::BTreeMap<(Option<u64>, u64), [Option<String>; 5]>;
 
 fn curtain_answers(files: &[std::path::PathBuf], db: &std::path::Path) -> Answers {
     let o = run(Command::new(curtain()).args(["flows", "attribute"]).args(files).arg("--db").arg(db));
@@ -203,7 +203,13 @@ fn curtain_answers(files: &[std::path::PathBuf], db: &std::path::Path) -> Answer
         let key = (r["srcport"].as_u64(), r["start"].as_u64().unwrap());
         out.insert(
             key,
-            [s(&r["src"]["kind"]), s(&r["src"]["task_arn"]), s(&r["dst"]["kind"]), s(&r["dst"]["task_arn"])],
+            [
+                s(&r["src"]["kind"]),
+                s(&r["src"]["task_arn"]),
+                s(&r["dst"]["kind"]),
+                s(&r["dst"]["task_arn"]),
+                s(&r["src"]["owner_kind"]),
+            ],
         );
     }
     out
@@ -333,8 +339,8 @@ con.execute(job["timeline"])
 cur = con.execute(job["query"])
 names = [d[0] for d in cur.description]
 out = [dict(zip(names, r)) for r in cur.fetchall()]
-back = con.execute(f"SELECT srcport, \"start\", src_kind, src_task_arn, dst_kind, dst_task_arn FROM read_parquet('{job['rows']}')").fetchall()
-print(json.dumps({"sql": [[r["srcport"], r["start"], r["src_kind"], r["src_task_arn"], r["dst_kind"], r["dst_task_arn"]] for r in out], "parquet": back}))
+back = con.execute(f"SELECT srcport, \"start\", src_kind, src_task_arn, dst_kind, dst_task_arn, src_owner_kind FROM read_parquet('{job['rows']}')").fetchall()
+print(json.dumps({"sql": [[r["srcport"], r["start"], r["src_kind"], r["src_task_arn"], r["dst_kind"], r["dst_task_arn"], r["src_owner_kind"]] for r in out], "parquet": back}))
 "#;
     let o = run(Command::new(&python).arg("-c").arg(script).arg(job.to_string()));
     assert!(o.status.success());
@@ -344,7 +350,7 @@ print(json.dumps({"sql": [[r["srcport"], r["start"], r["src_kind"], r["src_task_
         rows.as_array()
             .unwrap()
             .iter()
-            .map(|r| ((r[0].as_u64(), r[1].as_u64().unwrap()), [s(&r[2]), s(&r[3]), s(&r[4]), s(&r[5])]))
+            .map(|r| ((r[0].as_u64(), r[1].as_u64().unwrap()), [s(&r[2]), s(&r[3]), s(&r[4]), s(&r[5]), s(&r[6])]))
             .collect()
     };
     let mine = curtain_answers(&files, &db);
@@ -368,4 +374,5 @@ print(json.dumps({"sql": [[r["srcport"], r["start"], r["src_kind"], r["src_task_
     assert!(ends(&task(40009)[3], 'c'));
     assert_eq!(task(40010)[2].as_deref(), Some("unknown"));
     assert!(ends(&task(40011)[3], 'a'));
+    assert_eq!(task(40001)[4].as_deref(), Some("ecs-task"), "the owner's kind, whois's");
 }
