@@ -427,8 +427,12 @@ pub fn holders(
                 writeln!(w, "      serves the functions {}", term(&o.functions.join(", ")))?;
             }
             for f in &o.function_spells {
-                let to = f.to.as_deref().map_or_else(|| "still".to_string(), term);
-                writeln!(w, "      {:<24} configured {} .. {to}", term(&f.function), term(&f.from))?;
+                match &f.to {
+                    Some(to) => {
+                        writeln!(w, "      {:<24} configured {} .. {}", term(&f.function), term(&f.from), term(to))?
+                    }
+                    None => writeln!(w, "      {:<24} configured from {}", term(&f.function), term(&f.from))?,
+                }
             }
             let mut about = Vec::new();
             if let Some(n) = &o.name {
