@@ -21,7 +21,7 @@ use curtain_model::Snapshot;
 use curtain_store::{HeldInterval, Register};
 use serde::Serialize;
 
-use crate::record::{FlowRecord, Text};
+use crate::record::FlowRecord;
 use compact_str::CompactString;
 use smallvec::SmallVec;
 
@@ -96,8 +96,8 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// A record's address with its parse.
-fn parsed(a: &Option<Text>) -> Option<(&str, Option<IpAddr>)> {
-    a.as_deref().map(|s| (s, parse_ip(s)))
+fn parsed<'a>(a: &Option<&'a str>) -> Option<(&'a str, Option<IpAddr>)> {
+    a.map(|s| (s, parse_ip(s)))
 }
 
 /// [`canonical_ip`] of `s`, parsed as `ip` ([`parse_ip`]).
@@ -416,17 +416,17 @@ impl Attribution {
 
     /// From a v7 record's own ECS fields.
     fn from_record(addr: &str, r: &FlowRecord) -> Option<Attribution> {
-        let task = text(&r.ecs_task_arn).or_else(|| text(&r.ecs_task_id));
+        let task = text(&r.ecs_task_arn()).or_else(|| text(&r.ecs_task_id()));
         task.as_ref()?;
         let mut a = Attribution::unknown(addr);
         a.kind = "task";
-        a.account = text(&r.account_id);
-        a.region = text(&r.region);
-        a.cluster = text(&r.ecs_cluster_arn).or_else(|| text(&r.ecs_cluster_name));
-        a.service = text(&r.ecs_service_name);
+        a.account = text(&r.account_id());
+        a.region = text(&r.region());
+        a.cluster = text(&r.ecs_cluster_arn()).or_else(|| text(&r.ecs_cluster_name()));
+        a.service = text(&r.ecs_service_name());
         a.task_arn = task;
-        a.task_definition = text(&r.ecs_task_definition_arn);
-        a.containers = [&r.ecs_container_id, &r.ecs_second_container_id]
+        a.task_definition = text(&r.ecs_task_definition_arn());
+        a.containers = [&r.ecs_container_id(), &r.ecs_second_container_id()]
             .into_iter()
             .flatten()
             .map(|id| ContainerOut {
@@ -436,7 +436,7 @@ impl Attribution {
                 runtime_id: Some(id.to_string()),
             })
             .collect();
-        a.eni = text(&r.interface_id);
+        a.eni = text(&r.interface_id());
         a.certainty = Some("flow-log");
         a.owner_kind = Some("ecs-task".into());
         a.sources = vec!["flow-log:ecs-fields".into()];
@@ -451,8 +451,8 @@ impl Attribution {
 }
 
 /// A record's text field as an owned string.
-fn text(t: &Option<Text>) -> Option<String> {
-    t.as_deref().map(str::to_string)
+fn text(t: &Option<&str>) -> Option<String> {
+    t.map(str::to_string)
 }
 
 /// The last part of an ARN (`.../task/cluster/ID` gives `ID`).
@@ -462,19 +462,19 @@ fn arn_tail(s: &str) -> &str {
 
 /// Whether a v7 record's ECS fields contradict what the register says of the interface's side.
 fn ecs_disagrees(r: &FlowRecord, a: &Attribution) -> bool {
-    let differ = |mine: &Option<Text>, theirs: &Option<String>| match (mine.as_deref(), theirs.as_deref()) {
+    let differ = |mine: &Option<&str>, theirs: &Option<String>| match (*mine, theirs.as_deref()) {
         (Some(m), Some(t)) => m != t && arn_tail(m) != arn_tail(t),
         _ => false,
     };
     if !a.is_task() {
         return false;
     }
-    differ(&r.ecs_task_arn, &a.task_arn)
-        || differ(&r.ecs_task_id, &a.task_arn)
-        || differ(&r.ecs_cluster_arn, &a.cluster)
-        || differ(&r.ecs_cluster_name, &a.cluster)
-        || differ(&r.ecs_service_name, &a.service)
-        || differ(&r.ecs_task_definition_arn, &a.task_definition)
+    differ(&r.ecs_task_arn(), &a.task_arn)
+        || differ(&r.ecs_task_id(), &a.task_arn)
+        || differ(&r.ecs_cluster_arn(), &a.cluster)
+        || differ(&r.ecs_cluster_name(), &a.cluster)
+        || differ(&r.ecs_service_name(), &a.service)
+        || differ(&r.ecs_task_definition_arn(), &a.task_definition)
 }
 
 /// How a flow stands against the snapshots given.
@@ -697,12 +697,12 @@ impl Attributor<'_> {
 
     /// [`Self::row`] with the file's name shared by its rows.
     pub fn row_in(&self, record: FlowRecord, file: Arc<str>, line: u64) -> FlowRow {
-        let at = record.start.and_then(|s| s.checked_mul(1_000_000_000));
-        let (src_ip, dst_ip) = (parsed(&record.srcaddr), parsed(&record.dstaddr));
+        let at = record.start().and_then(|s| s.checked_mul(1_000_000_000));
+        let (src_ip, dst_ip) = (parsed(&record.srcaddr()), parsed(&record.dstaddr()));
         let lookup = |a: Option<(&str, Option<IpAddr>)>| a.map(|(s, ip)| self.book.attribution(s, ip, at));
         let mut src = lookup(src_ip);
         let mut dst = lookup(dst_ip);
-        let pkt = |p: &Option<Text>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
+        let pkt = |p: &Option<&str>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
             let p = p.as_deref()?;
             let differs = match a {
                 Some((a, _)) if p == a => false,
@@ -714,11 +714,11 @@ impl Attributor<'_> {
             };
             differs.then(|| self.book.attribution(p, parse_ip(p), at))
         };
-        let pkt_src = pkt(&record.pkt_srcaddr, src_ip);
-        let pkt_dst = pkt(&record.pkt_dstaddr, dst_ip);
+        let pkt_src = pkt(&record.pkt_srcaddr(), src_ip);
+        let pkt_dst = pkt(&record.pkt_dstaddr(), dst_ip);
 
         // The interface's side: the address the register gave the ENI, else the direction.
-        let eni_held = record.interface_id.as_deref().map(|e| self.book.eni_held(e, at)).unwrap_or_default();
+        let eni_held = record.interface_id().map(|e| self.book.eni_held(e, at)).unwrap_or_default();
         let on = |a: &Option<Arc<Attribution>>, ip: Option<(&str, Option<IpAddr>)>| {
             a.as_ref().is_some_and(|a| {
                 eni_held.iter().any(|h| match (h.ip, ip) {
@@ -732,7 +732,7 @@ impl Attributor<'_> {
         } else if on(&dst, dst_ip) {
             Some(false)
         } else {
-            match record.flow_direction.as_deref() {
+            match record.flow_direction() {
                 Some("egress") => Some(true),
                 Some("ingress") => Some(false),
                 _ => None,
@@ -763,7 +763,7 @@ impl Attributor<'_> {
 
         // Version 7: the record's own ECS fields.
         let mut ecs_disagreement = false;
-        let has_ecs = record.ecs_task_arn.is_some() || record.ecs_task_id.is_some();
+        let has_ecs = record.ecs_task_arn().is_some() || record.ecs_task_id().is_some();
         if has_ecs {
             let slot = match side {
                 Some(true) => src.as_mut(),
@@ -801,7 +801,7 @@ impl Attributor<'_> {
         if self.snapshots.is_empty() {
             return None;
         }
-        let (Some(start), Some(end)) = (r.start, r.end.or(r.start)) else {
+        let (Some(start), Some(end)) = (r.start(), r.end().or(r.start())) else {
             return Some(SnapshotMatch::OutsideSnapshotTime);
         };
         let during: Vec<&SnapshotIndex> =
@@ -810,7 +810,7 @@ impl Attributor<'_> {
             return Some(SnapshotMatch::OutsideSnapshotTime);
         }
         let (Some(src), Some(dst)) = (src, dst) else { return Some(SnapshotMatch::Unrelated) };
-        if let (Some(proto), Some(sp), Some(dp)) = (r.protocol, r.srcport, r.dstport) {
+        if let (Some(proto), Some(sp), Some(dp)) = (r.protocol(), r.srcport(), r.dstport()) {
             for s in &during {
                 // The snapshot's end of the flow: its local address is the flow's source (an
                 // outbound connection) or its destination (an inbound one).

@@ -113,17 +113,47 @@ impl Layout {
     pub fn parse_line(&self, line: &str) -> Result<FlowRecord, String> {
         // One pass for the common line: as many values as columns, each one valid. Anything else
         // (a leading time, a bad value) is read again by the careful path, which says why.
-        let mut r = FlowRecord::default();
-        let mut toks = line.split_ascii_whitespace();
+        // The record keeps the line; each field is where its value lies in it.
+        let mut r = FlowRecord::with_line(line);
+        let b = line.as_bytes();
+        // Tokens as `split_ascii_whitespace` gives them: the start and end of each. AWS writes
+        // one space between values, so the spaces are found with `memchr` (many bytes at a
+        // time) when the line has no other whitespace; else byte by byte.
+        let only_spaces = memchr::memchr3(b'\t', b'\n', b'\r', b).is_none() && memchr::memchr(b'\x0c', b).is_none();
+        let mut spaces = memchr::memchr_iter(b' ', b);
+        let mut i = 0;
+        let mut next = || -> Option<(usize, usize)> {
+            if only_spaces {
+                while i < b.len() {
+                    let start = i;
+                    let end = spaces.next().unwrap_or(b.len());
+                    i = end + 1;
+                    if end > start {
+                        return Some((start, end));
+                    }
+                }
+                return None;
+            }
+            let space = |c: u8| c.is_ascii_whitespace();
+            while i < b.len() && space(b[i]) {
+                i += 1;
+            }
+            let start = i;
+            while i < b.len() && !space(b[i]) {
+                i += 1;
+            }
+            (i > start).then_some((start, i))
+        };
         let mut ok = true;
         for c in &self.columns {
-            let Some(v) = toks.next() else {
+            let Some((start, end)) = next() else {
                 ok = false;
                 break;
             };
             let set = match c {
-                Column::Known(f) => r.set(*f, v).is_ok(),
+                Column::Known(f) => r.set_at(*f, start, end - start).is_ok(),
                 Column::Extra(name) => {
+                    let v = &line[start..end];
                     r.extra.push((name.clone(), (v != "-").then(|| Text::new(v))));
                     true
                 }
@@ -133,7 +163,7 @@ impl Layout {
                 break;
             }
         }
-        if ok && toks.next().is_none() {
+        if ok && next().is_none() {
             return Ok(r);
         }
         self.parse_line_slowly(line)
@@ -150,10 +180,12 @@ impl Layout {
         } else if n != self.columns.len() {
             return Err(format!("{n} fields where the format has {}", self.columns.len()));
         }
-        let mut r = FlowRecord::default();
+        let mut r = FlowRecord::with_line(line);
         for (c, v) in self.columns.iter().zip(toks) {
             match c {
-                Column::Known(f) => r.set(*f, v).map_err(|e| format!("{}: {e}: {:?}", f.name(), clip(v)))?,
+                Column::Known(f) => r
+                    .set_at(*f, v.as_ptr() as usize - line.as_ptr() as usize, v.len())
+                    .map_err(|e| format!("{}: {e}: {:?}", f.name(), clip(v)))?,
                 Column::Extra(name) => r.extra.push((name.clone(), (v != "-").then(|| Text::new(v)))),
             }
         }
@@ -172,6 +204,25 @@ pub(crate) fn clip(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values apart by one space (found many bytes at a time) or by any run of ASCII whitespace
+    /// (byte by byte) give the same record; a value is never cut at another whitespace.
+    #[test]
+    fn any_whitespace_between_values_gives_the_same_record() {
+        let l = Layout::v2();
+        let one = l
+            .parse_line("2 123456789010 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 1700000060 ACCEPT OK")
+            .unwrap();
+        for line in [
+            "2  123456789010 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 1700000060 ACCEPT OK ",
+            " 2\t123456789010 eni-1\r10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 1700000060 ACCEPT\x0cOK",
+        ] {
+            assert_eq!(l.parse_line(line).unwrap(), one, "{line:?}");
+        }
+        assert_eq!(one.interface_id(), Some("eni-1"));
+        assert_eq!((one.srcport(), one.start()), (Some(443), Some(1_700_000_000)));
+        assert!(l.parse_line("2 123456789010 eni-1\t10.0.0.1").is_err(), "too few values");
+    }
 
     #[test]
     fn default_format_is_v2() {

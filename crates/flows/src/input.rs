@@ -295,7 +295,7 @@ impl Reader<'_> {
 
     fn record(&mut self, line: u64, r: FlowRecord) {
         self.stats.records += 1;
-        match r.log_status.as_deref() {
+        match r.log_status() {
             Some("NODATA") => self.stats.nodata += 1,
             Some("SKIPDATA") => self.stats.skipdata += 1,
             _ => {}

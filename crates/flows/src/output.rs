@@ -117,7 +117,7 @@ impl JsonParts {
             }
         }
         for (i, (k, f, v)) in
-            [("start_time", Field::Start, r.start), ("end_time", Field::End, r.end)].into_iter().enumerate()
+            [("start_time", Field::Start, r.start()), ("end_time", Field::End, r.end())].into_iter().enumerate()
         {
             if r.has(f) {
                 key(out, &mut first, k);
@@ -269,8 +269,8 @@ fn side_cells(a: &Option<Arc<Attribution>>, out: &mut Vec<String>) {
 pub fn csv_cells(row: &FlowRow) -> Vec<String> {
     let r = &row.record;
     let mut out: Vec<String> = Field::ALL.iter().map(|&f| r.text(f)).collect();
-    out.push(r.start.and_then(rfc3339_secs).unwrap_or_default());
-    out.push(r.end.and_then(rfc3339_secs).unwrap_or_default());
+    out.push(r.start().and_then(rfc3339_secs).unwrap_or_default());
+    out.push(r.end().and_then(rfc3339_secs).unwrap_or_default());
     let extra: Vec<String> =
         r.extra.iter().map(|(k, v)| format!("{}={}", extra_column(k), v.as_deref().unwrap_or("-"))).collect();
     out.push(extra.join(" "));

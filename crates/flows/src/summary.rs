@@ -194,17 +194,17 @@ impl Summary {
         if !e.addresses.contains(&me.addr) {
             e.addresses.push(me.addr.clone());
         }
-        let bytes = r.bytes.unwrap_or(0);
+        let bytes = r.bytes().unwrap_or(0);
         e.records += 1;
         e.bytes = e.bytes.saturating_add(bytes);
-        e.packets = e.packets.saturating_add(r.packets.unwrap_or(0));
-        if let Some(s) = r.start {
+        e.packets = e.packets.saturating_add(r.packets().unwrap_or(0));
+        if let Some(s) = r.start() {
             e.first_seen = Some(e.first_seen.map_or(s, |f| f.min(s)));
         }
-        if let Some(t) = r.end.or(r.start) {
+        if let Some(t) = r.end().or(r.start()) {
             e.last_seen = Some(e.last_seen.map_or(t, |l| l.max(t)));
         }
-        if r.action.as_deref() == Some("REJECT") {
+        if r.action() == Some("REJECT") {
             e.rejected += 1;
         }
         let peer_key = peer.map(label).unwrap_or_default();
@@ -217,7 +217,7 @@ impl Summary {
             agg.records += 1;
             agg.bytes = agg.bytes.saturating_add(bytes);
         }
-        if let Some(port) = r.dstport.filter(|p| self.suspicious_ports.contains(p)) {
+        if let Some(port) = r.dstport().filter(|p| self.suspicious_ports.contains(p)) {
             let s = e.suspicious_by.entry((port, direction, peer_key.clone())).or_insert_with(|| SuspiciousFlows {
                 port,
                 direction,

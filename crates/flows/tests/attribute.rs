@@ -197,7 +197,7 @@ fn ecs_fields_used_and_disagreement_flagged() {
     let disagree = attribute(&book, &[], l.parse_line(&line("ccc")).unwrap());
     assert!(disagree.ecs_disagreement);
     assert_eq!(disagree.src.as_ref().unwrap().task_arn.as_deref(), Some(A), "the register's answer kept");
-    assert_eq!(disagree.record.ecs_task_id.as_deref(), Some("ccc"), "the record's as it says");
+    assert_eq!(disagree.record.ecs_task_id(), Some("ccc"), "the record's as it says");
 
     // An address the register does not know: the record's own ECS fields name the task.
     let l2 = format!("7 {ACCOUNT} eni-unknown 10.9.0.1 198.51.100.7 40000 443 6 1 60 {s} {s} ACCEPT OK egress ddd api");

@@ -27,21 +27,21 @@ fn aws_default_format_samples() {
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     assert_eq!((s.records, s.nodata, s.skipdata, s.headers, s.malformed), (5, 1, 1, 1, 0));
     let r = &c.records[0];
-    assert_eq!(r.version, Some(2));
-    assert_eq!(r.account_id.as_deref(), Some("123456789010"));
-    assert_eq!(r.srcaddr.as_deref(), Some("172.31.16.139"));
-    assert_eq!((r.srcport, r.dstport, r.protocol), (Some(20641), Some(22), Some(6)));
-    assert_eq!((r.packets, r.bytes, r.start, r.end), (Some(20), Some(4249), Some(1418530010), Some(1418530070)));
-    assert_eq!(c.records[1].action.as_deref(), Some("REJECT"));
+    assert_eq!(r.version(), Some(2));
+    assert_eq!(r.account_id(), Some("123456789010"));
+    assert_eq!(r.srcaddr(), Some("172.31.16.139"));
+    assert_eq!((r.srcport(), r.dstport(), r.protocol()), (Some(20641), Some(22), Some(6)));
+    assert_eq!(
+        (r.packets(), r.bytes(), r.start(), r.end()),
+        (Some(20), Some(4249), Some(1418530010), Some(1418530070))
+    );
+    assert_eq!(c.records[1].action(), Some("REJECT"));
     // `-` is null, never a value.
     let nodata = &c.records[2];
     assert!(nodata.is_nodata());
-    assert_eq!(
-        (nodata.srcaddr.as_deref(), nodata.srcport, nodata.packets, nodata.action.as_deref()),
-        (None, None, None, None)
-    );
+    assert_eq!((nodata.srcaddr(), nodata.srcport(), nodata.packets(), nodata.action()), (None, None, None, None));
     assert!(nodata.has(Field::Srcaddr) && !nodata.has(Field::VpcId));
-    assert_eq!(c.records[4].dstaddr.as_deref(), Some("2001:db8:1234:a102:3304:8879:34cf:4071"));
+    assert_eq!(c.records[4].dstaddr(), Some("2001:db8:1234:a102:3304:8879:34cf:4071"));
 }
 
 #[test]
@@ -49,53 +49,56 @@ fn aws_custom_v3_order() {
     let (c, s) = read("aws-docs-v3-custom.log");
     assert_eq!((s.records, s.malformed), (2, 0));
     let r = &c.records[1];
-    assert_eq!(r.vpc_id.as_deref(), Some("vpc-abcdefab012345678"));
-    assert_eq!(r.instance_id.as_deref(), Some("i-01234567890123456"));
-    assert_eq!(r.r#type.as_deref(), Some("IPv4"));
-    assert_eq!(r.tcp_flags, Some(18));
-    assert_eq!((r.bytes, r.packets), (Some(376), Some(7)));
-    assert_eq!(r.pkt_srcaddr.as_deref(), Some("10.0.0.62"));
+    assert_eq!(r.vpc_id(), Some("vpc-abcdefab012345678"));
+    assert_eq!(r.instance_id(), Some("i-01234567890123456"));
+    assert_eq!(r.r#type(), Some("IPv4"));
+    assert_eq!(r.tcp_flags(), Some(18));
+    assert_eq!((r.bytes(), r.packets()), (Some(376), Some(7)));
+    assert_eq!(r.pkt_srcaddr(), Some("10.0.0.62"));
 }
 
 #[test]
 fn versions_four_to_eight() {
     let (c, _) = read("v4.log");
-    assert_eq!(c.records[0].az_id.as_deref(), Some("usw2-az1"));
-    assert_eq!(c.records[0].account_id.as_deref(), Some("011122223333"), "leading zero kept");
-    assert_eq!(c.records[1].sublocation_type.as_deref(), Some("outpost"));
-    assert_eq!(c.records[1].az_id, None);
+    assert_eq!(c.records[0].az_id(), Some("usw2-az1"));
+    assert_eq!(c.records[0].account_id(), Some("011122223333"), "leading zero kept");
+    assert_eq!(c.records[1].sublocation_type(), Some("outpost"));
+    assert_eq!(c.records[1].az_id(), None);
 
     let (c, _) = read("v5.log");
-    assert_eq!(c.records[0].pkt_dst_aws_service.as_deref(), Some("S3"));
-    assert_eq!(c.records[0].traffic_path, Some(8));
-    assert_eq!(c.records[1].traffic_path, None);
-    assert_eq!(c.records[1].flow_direction.as_deref(), Some("ingress"));
-    assert_eq!(c.records[1].pkt_srcaddr.as_deref(), Some("203.0.113.50"));
+    assert_eq!(c.records[0].pkt_dst_aws_service(), Some("S3"));
+    assert_eq!(c.records[0].traffic_path(), Some(8));
+    assert_eq!(c.records[1].traffic_path(), None);
+    assert_eq!(c.records[1].flow_direction(), Some("ingress"));
+    assert_eq!(c.records[1].pkt_srcaddr(), Some("203.0.113.50"));
 
     let (c, s) = read("v6-tgw.log");
     assert_eq!(s.malformed, 0, "{:?}", c.problems);
     let r = &c.records[0];
-    assert_eq!(r.resource_type.as_deref(), Some("TransitGateway"));
-    assert_eq!(r.tgw_dst_vpc_account_id.as_deref(), Some("444455556666"));
-    assert_eq!(r.tgw_pair_attachment_id.as_deref(), Some("tgw-attach-0fedcba9876543210"));
-    assert_eq!(r.packets_lost_ttl_expired, Some(0));
+    assert_eq!(r.resource_type(), Some("TransitGateway"));
+    assert_eq!(r.tgw_dst_vpc_account_id(), Some("444455556666"));
+    assert_eq!(r.tgw_pair_attachment_id(), Some("tgw-attach-0fedcba9876543210"));
+    assert_eq!(r.packets_lost_ttl_expired(), Some(0));
     assert!(!r.has(Field::Action));
 
     let (c, _) = read("v7-ecs.log");
     let r = &c.records[0];
-    assert_eq!(r.ecs_task_id.as_deref(), Some("0f1e2d3c4b5a69788796a5b4c3d2e1f0"));
-    assert_eq!(r.ecs_service_name.as_deref(), Some("websvc"));
-    assert_eq!(r.ecs_second_container_id, None);
+    assert_eq!(r.ecs_task_id(), Some("0f1e2d3c4b5a69788796a5b4c3d2e1f0"));
+    assert_eq!(r.ecs_service_name(), Some("websvc"));
+    assert_eq!(r.ecs_second_container_id(), None);
 
     let (c, s) = read("v8-alphabetical.log");
     assert_eq!(s.malformed, 0, "{:?}", c.problems);
     let r = &c.records[0];
-    assert_eq!(r.version, Some(8));
-    assert_eq!(r.reject_reason.as_deref(), Some("BPA"));
-    assert_eq!(r.account_id.as_deref(), Some("000111222333"));
-    assert_eq!(r.ecs_task_arn.as_deref(), Some("arn:aws:ecs:us-west-2:000111222333:task/batch/9b9b9b9b"));
-    assert_eq!(r.ecs_container_instance_id.as_deref(), Some("i-0a0a0a0a0a0a0a0a0"));
-    assert_eq!((r.srcport, r.dstport, r.start, r.end), (Some(61000), Some(22), Some(1795687200), Some(1795687260)));
+    assert_eq!(r.version(), Some(8));
+    assert_eq!(r.reject_reason(), Some("BPA"));
+    assert_eq!(r.account_id(), Some("000111222333"));
+    assert_eq!(r.ecs_task_arn(), Some("arn:aws:ecs:us-west-2:000111222333:task/batch/9b9b9b9b"));
+    assert_eq!(r.ecs_container_instance_id(), Some("i-0a0a0a0a0a0a0a0a0"));
+    assert_eq!(
+        (r.srcport(), r.dstport(), r.start(), r.end()),
+        (Some(61000), Some(22), Some(1795687200), Some(1795687260))
+    );
     assert_eq!(r.extra, vec![("resource-id".to_string(), Some("res-0123".into()))], "unknown field kept");
     // Every VPC field of v2 to v8 was in that format.
     for f in Field::ALL.iter().filter(|f| f.version() != 6) {
@@ -107,10 +110,10 @@ fn versions_four_to_eight() {
 fn repeated_and_changed_headers() {
     let (c, s) = read("repeated-header.log");
     assert_eq!((s.records, s.headers, s.malformed), (3, 3, 0), "{:?}", c.problems);
-    assert_eq!(c.records[1].version, Some(3));
-    assert_eq!(c.records[1].dstaddr.as_deref(), Some("198.51.100.8"));
+    assert_eq!(c.records[1].version(), Some(3));
+    assert_eq!(c.records[1].dstaddr(), Some("198.51.100.8"));
     assert!(!c.records[1].has(Field::Srcport));
-    assert_eq!(c.records[2].dstaddr.as_deref(), Some("198.51.100.9"));
+    assert_eq!(c.records[2].dstaddr(), Some("198.51.100.9"));
 }
 
 #[test]
@@ -138,11 +141,11 @@ fn gzip_by_magic_number() {
 fn cloudwatch_export_and_subscription_payload() {
     let (c, s) = read("cloudwatch-export.txt");
     assert_eq!((s.records, s.nodata, s.malformed), (2, 1, 0), "{:?}", c.problems);
-    assert_eq!(c.records[0].dstaddr.as_deref(), Some("198.51.100.7"));
+    assert_eq!(c.records[0].dstaddr(), Some("198.51.100.7"));
 
     let (c, s) = read("cloudwatch-subscription.json.gz");
     assert_eq!((s.records, s.skipdata, s.malformed), (3, 1, 0), "{:?}", c.problems);
-    assert_eq!(c.records[1].srcaddr.as_deref(), Some("203.0.113.9"));
+    assert_eq!(c.records[1].srcaddr(), Some("203.0.113.9"));
 
     // The same payload in base64 (a Kinesis record's data), two payloads on two lines.
     let gz = std::fs::read(fixture("cloudwatch-subscription.json.gz")).unwrap();
@@ -164,8 +167,8 @@ fn cloudwatch_with_a_custom_format() {
     let mut c = Collect::default();
     let s = read_bytes("cli.json", doc.as_bytes(), &opts, &mut c);
     assert_eq!((s.records, s.malformed), (1, 2));
-    assert_eq!(c.records[0].interface_id.as_deref(), Some("eni-1"));
-    assert_eq!(c.records[0].version, Some(3));
+    assert_eq!(c.records[0].interface_id(), Some("eni-1"));
+    assert_eq!(c.records[0].version(), Some(3));
     assert_eq!((c.problems[0].line, c.problems[1].line), (2, 3));
 }
 
@@ -173,7 +176,7 @@ fn cloudwatch_with_a_custom_format() {
 fn format_strings_as_aws_takes_them() {
     let l = Layout::parse_format("${version} ${account-id} ${interface-id} ${srcaddr}").unwrap();
     let r: FlowRecord = l.parse_line("2 000123456789 eni-1 10.0.0.1").unwrap();
-    assert_eq!(r.account_id.as_deref(), Some("000123456789"));
+    assert_eq!(r.account_id(), Some("000123456789"));
     assert!(l.parse_line("+2 000123456789 eni-1 10.0.0.1").is_err(), "a sign is not a number here");
     assert!(Layout::parse_format("${version} ${version}").is_err());
 }
@@ -262,7 +265,7 @@ mod parquet_delivery {
         }
         let (c, s) = read("aws-v2.parquet");
         assert_eq!((s.records, s.nodata, s.malformed), (2, 1, 0), "{:?}", c.problems);
-        assert_eq!(c.records[0].dstport, Some(443));
+        assert_eq!(c.records[0].dstport(), Some(443));
     }
 
     #[test]
@@ -277,11 +280,14 @@ mod parquet_delivery {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((s.records, s.nodata, s.malformed), (2, 1, 0), "{:?}", c.problems);
         let r = &c.records[0];
-        assert_eq!(r.account_id.as_deref(), Some("012345678901"));
-        assert_eq!((r.srcport, r.dstport, r.protocol, r.bytes), (Some(40000), Some(443), Some(6), Some(5_000_000_000)));
+        assert_eq!(r.account_id(), Some("012345678901"));
+        assert_eq!(
+            (r.srcport(), r.dstport(), r.protocol(), r.bytes()),
+            (Some(40000), Some(443), Some(6), Some(5_000_000_000))
+        );
         assert_eq!(r.extra, vec![("resource_id".to_string(), Some("r-1".into()))]);
         let nodata = &c.records[1];
-        assert_eq!((nodata.srcaddr.as_deref(), nodata.bytes), (None, None));
+        assert_eq!((nodata.srcaddr(), nodata.bytes()), (None, None));
         assert!(nodata.has(Field::Srcaddr));
         assert_eq!(nodata.extra[0].1, None, "`-` is null in a STRING column too");
 
