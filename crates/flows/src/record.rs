@@ -284,10 +284,13 @@ impl FlowRecord {
     }
 
     /// Sets `f` from the text at `at..at + len` of the line the record was made with
-    /// ([`Self::with_line`]); `-` is null. Marks it present.
+    /// ([`Self::with_line`]); `-` is null. Marks it present. A place outside the line is an
+    /// error, never a panic.
     pub fn set_at(&mut self, f: Field, at: usize, len: usize) -> Result<(), &'static str> {
+        let Some(raw) = at.checked_add(len).and_then(|end| self.buf.as_bytes().get(at..end)) else {
+            return Err("outside the line");
+        };
         self.present |= 1 << f as u64;
-        let raw = &self.buf.as_bytes()[at..at + len];
         if raw == b"-" {
             return Ok(());
         }
@@ -400,6 +403,12 @@ mod tests {
             Err("out of range for a 64-bit unsigned number")
         );
         assert_eq!(<u8 as FieldValue>::check(b"256"), Err("out of range for a number from 0 to 255"));
+        let mut r = super::FlowRecord::with_line("2 é 7");
+        assert_eq!(r.set_at(super::Field::Srcaddr, 2, 1), Err("not on a character boundary"));
+        assert_eq!(r.set_at(super::Field::Srcaddr, 5, 9), Err("outside the line"));
+        assert_eq!(r.set_at(super::Field::Srcport, usize::MAX, 2), Err("outside the line"));
+        assert_eq!(r.set_at(super::Field::Srcport, 5, 1), Ok(()));
+        assert_eq!((r.srcport(), r.srcaddr()), (Some(7), None));
         for bad in ["", "+1", "-1", " 1", "1 ", "0x10", "1e3", "١"] {
             assert!(<u64 as FieldValue>::check(bad.as_bytes()).is_err(), "{bad:?}");
         }
