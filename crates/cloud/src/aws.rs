@@ -9,7 +9,7 @@ use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInvento
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use curtain_model::register::{
     AddressAssociation, AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact,
-    InstanceFact, IpFact, Provenance, ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
+    InstanceFact, IpFact, LambdaConfigFact, Provenance, ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
 };
 use futures::stream::{self, StreamExt};
 
@@ -112,10 +112,6 @@ impl AwsRegion {
 }
 
 impl RegionApi for AwsRegion {
-    fn source(&self) -> Provenance {
-        self.source.clone()
-    }
-
     async fn services(&self, cluster: &str) -> Result<Vec<ServiceFact>, CloudError> {
         let pages: Vec<_> = self.ecs.list_services().cluster(cluster).into_paginator().send().collect().await;
         let mut arns = Vec::new();
@@ -283,18 +279,22 @@ impl RegionApi for AwsRegion {
         Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
     }
 
-    async fn lambda_vpc_functions(&self) -> Result<Vec<crate::sync::VpcFunction>, CloudError> {
+    async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
         let pages: Vec<_> = self.lambda.list_functions().into_paginator().send().collect().await;
         let mut out = Vec::new();
         for p in pages {
             for f in p.map_err(|e| err("ListFunctions", e))?.functions() {
                 let Some(name) = f.function_name() else { continue };
                 // Every function, those in no VPC with no subnets: a sync's list is whole.
-                out.push(crate::sync::VpcFunction {
-                    name: name.to_string(),
-                    arn: f.function_arn().map(str::to_string),
+                out.push(LambdaConfigFact {
+                    function_name: name.to_string(),
+                    function_arn: f.function_arn().map(str::to_string),
+                    account_id: self.account_id.clone(),
+                    region: self.region.clone(),
                     subnets: f.vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
                     security_groups: f.vpc_config().map(|v| v.security_group_ids().to_vec()).unwrap_or_default(),
+                    deleted: false,
+                    source: self.source.clone(),
                 });
             }
         }

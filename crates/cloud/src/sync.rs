@@ -4,7 +4,7 @@
 //! failing call loses nothing already known, and the register never deletes.
 
 use curtain_model::register::{
-    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, LambdaConfigFact, Provenance, ServiceFact,
+    AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, LambdaConfigFact, ServiceFact,
     TaskDefinitionFact, TaskFact,
 };
 use std::fmt;
@@ -28,20 +28,9 @@ pub enum Listed {
     Stopped,
 }
 
-/// The calls the inventory makes in one account and region. The SDK implements it
-/// ([`crate::aws::AwsRegion`]); tests use an in-memory one, and a wrapper can make any call fail.
-/// A Lambda function's VPC configuration (ListFunctions); no subnets: in no VPC.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VpcFunction {
-    pub name: String,
-    pub arn: Option<String>,
-    pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
-}
-
 /// Names each Lambda interface's functions: Lambda shares one interface among every function of
 /// the same subnet and set of security groups.
-pub fn name_lambda_functions(enis: &mut [EniFact], functions: &[VpcFunction]) {
+pub fn name_lambda_functions(enis: &mut [EniFact], functions: &[LambdaConfigFact]) {
     let is_lambda = |e: &EniFact| {
         e.interface_type.as_deref() == Some("lambda")
             || e.description.as_deref().is_some_and(|d| d.starts_with("AWS Lambda VPC ENI"))
@@ -56,47 +45,25 @@ pub fn name_lambda_functions(enis: &mut [EniFact], functions: &[VpcFunction]) {
                 g.sort();
                 g == groups && e.subnet_id.as_ref().is_some_and(|s| f.subnets.contains(s))
             })
-            .map(|f| f.name.clone())
+            .map(|f| f.function_name.clone())
             .collect();
         names.sort();
         e.lambda_functions = names;
     }
 }
 
-/// The functions a sync listed as configuration facts, at the sync's time.
-fn lambda_configs(
-    functions: &[VpcFunction],
-    account_id: &str,
-    region: &str,
-    source: Provenance,
-) -> Vec<LambdaConfigFact> {
-    functions
-        .iter()
-        .map(|f| LambdaConfigFact {
-            function_name: f.name.clone(),
-            function_arn: f.arn.clone(),
-            account_id: account_id.into(),
-            region: region.into(),
-            subnets: f.subnets.clone(),
-            security_groups: f.security_groups.clone(),
-            deleted: false,
-            source: source.clone(),
-        })
-        .collect()
-}
-
+/// The calls the inventory makes in one account and region. The SDK implements it
+/// ([`crate::aws::AwsRegion`]); tests use an in-memory one, and a wrapper can make any call fail.
 #[allow(async_fn_in_trait)]
 pub trait RegionApi {
-    /// The sync this is part of: the source and time of every fact it gathers.
-    fn source(&self) -> Provenance;
     async fn clusters(&self) -> Result<Vec<String>, CloudError>;
     async fn task_arns(&self, cluster: &str, listed: Listed) -> Result<Vec<String>, CloudError>;
     /// At most 100 arns at a time.
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> Result<Vec<TaskFact>, CloudError>;
     /// Every network interface, with what names its owner (ECS's by their attachment).
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
-    /// Every Lambda function, with the subnets and security groups of those in a VPC.
-    async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError>;
+    /// Every Lambda function's VPC configuration as listed (no subnets: in no VPC).
+    async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError>;
     /// Every Elastic IP (DescribeAddresses).
     async fn elastic_ips(&self) -> Result<ElasticIps, CloudError>;
     /// Every EC2 instance, in a cluster or not (DescribeInstances).
@@ -209,7 +176,7 @@ pub async fn inventory_region<A: RegionApi>(
     match api.lambda_vpc_functions().await {
         Ok(f) => {
             name_lambda_functions(&mut inv.enis, &f);
-            inv.lambda_configs = Some(lambda_configs(&f, account_id, region, api.source()));
+            inv.lambda_configs = Some(f);
         }
         Err(e) => inv.errors.push(format!("ListFunctions: {e}")),
     }
@@ -255,9 +222,6 @@ pub(crate) mod tests {
     }
 
     impl RegionApi for FakeRegion {
-        fn source(&self) -> Provenance {
-            Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: 1 }
-        }
         async fn clusters(&self) -> Result<Vec<String>, CloudError> {
             self.call("ListClusters")?;
             Ok(self.clusters.iter().map(|c| c.0.clone()).collect())
@@ -313,7 +277,7 @@ pub(crate) mod tests {
             self.call("DescribeAddresses")?;
             Ok(ElasticIps::default())
         }
-        async fn lambda_vpc_functions(&self) -> Result<Vec<VpcFunction>, CloudError> {
+        async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
             self.call("ListFunctions")?;
             Ok(vec![])
         }
@@ -359,32 +323,29 @@ pub(crate) mod tests {
     #[test]
     fn a_lambda_interface_names_every_function_of_its_subnet_and_groups() {
         let eni = |sub: &str, groups: &[&str]| EniFact {
-            eni_id: "eni-l".into(),
-            attachment_id: None,
-            ecs_proof: None,
-            account_id: "1".into(),
-            region: "r".into(),
-            ips: vec![],
-            created_at: None,
-            deleted_at: None,
-            description: None,
             interface_type: Some("lambda".into()),
-            requester_id: None,
-            instance_id: None,
             subnet_id: Some(sub.into()),
             security_groups: groups.iter().map(|g| g.to_string()).collect(),
-            lambda_functions: vec![],
-            source: curtain_model::register::Provenance {
-                kind: curtain_model::register::SourceKind::Sync,
-                id: "s".into(),
-                at_ns: 1,
-            },
+            ..EniFact::bare(
+                "eni-l".into(),
+                "1".into(),
+                "r".into(),
+                curtain_model::register::Provenance {
+                    kind: curtain_model::register::SourceKind::Sync,
+                    id: "s".into(),
+                    at_ns: 1,
+                },
+            )
         };
-        let f = |n: &str, subs: &[&str], groups: &[&str]| VpcFunction {
-            name: n.into(),
-            arn: None,
+        let f = |n: &str, subs: &[&str], groups: &[&str]| LambdaConfigFact {
+            function_name: n.into(),
+            function_arn: None,
+            account_id: "1".into(),
+            region: "r".into(),
             subnets: subs.iter().map(|s| s.to_string()).collect(),
             security_groups: groups.iter().map(|g| g.to_string()).collect(),
+            deleted: false,
+            source: Provenance { kind: SourceKind::Sync, id: "s".into(), at_ns: 1 },
         };
         let functions = [
             f("orders", &["subnet-a", "subnet-b"], &["sg-2", "sg-1"]),

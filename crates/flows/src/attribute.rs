@@ -96,7 +96,7 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// A record's address with its parse.
-fn parsed<'a>(a: &Option<&'a str>) -> Option<(&'a str, Option<IpAddr>)> {
+fn parsed(a: Option<&str>) -> Option<(&str, Option<IpAddr>)> {
     a.map(|s| (s, parse_ip(s)))
 }
 
@@ -416,17 +416,17 @@ impl Attribution {
 
     /// From a v7 record's own ECS fields.
     fn from_record(addr: &str, r: &FlowRecord) -> Option<Attribution> {
-        let task = text(&r.ecs_task_arn()).or_else(|| text(&r.ecs_task_id()));
+        let task = r.ecs_task_arn().map(str::to_string).or_else(|| r.ecs_task_id().map(str::to_string));
         task.as_ref()?;
         let mut a = Attribution::unknown(addr);
         a.kind = "task";
-        a.account = text(&r.account_id());
-        a.region = text(&r.region());
-        a.cluster = text(&r.ecs_cluster_arn()).or_else(|| text(&r.ecs_cluster_name()));
-        a.service = text(&r.ecs_service_name());
+        a.account = r.account_id().map(str::to_string);
+        a.region = r.region().map(str::to_string);
+        a.cluster = r.ecs_cluster_arn().map(str::to_string).or_else(|| r.ecs_cluster_name().map(str::to_string));
+        a.service = r.ecs_service_name().map(str::to_string);
         a.task_arn = task;
-        a.task_definition = text(&r.ecs_task_definition_arn());
-        a.containers = [&r.ecs_container_id(), &r.ecs_second_container_id()]
+        a.task_definition = r.ecs_task_definition_arn().map(str::to_string);
+        a.containers = [r.ecs_container_id(), r.ecs_second_container_id()]
             .into_iter()
             .flatten()
             .map(|id| ContainerOut {
@@ -436,7 +436,7 @@ impl Attribution {
                 runtime_id: Some(id.to_string()),
             })
             .collect();
-        a.eni = text(&r.interface_id());
+        a.eni = r.interface_id().map(str::to_string);
         a.certainty = Some("flow-log");
         a.owner_kind = Some("ecs-task".into());
         a.sources = vec!["flow-log:ecs-fields".into()];
@@ -450,11 +450,6 @@ impl Attribution {
     }
 }
 
-/// A record's text field as an owned string.
-fn text(t: &Option<&str>) -> Option<String> {
-    t.map(str::to_string)
-}
-
 /// The last part of an ARN (`.../task/cluster/ID` gives `ID`).
 fn arn_tail(s: &str) -> &str {
     s.rsplit(['/', ':']).next().unwrap_or(s)
@@ -462,19 +457,19 @@ fn arn_tail(s: &str) -> &str {
 
 /// Whether a v7 record's ECS fields contradict what the register says of the interface's side.
 fn ecs_disagrees(r: &FlowRecord, a: &Attribution) -> bool {
-    let differ = |mine: &Option<&str>, theirs: &Option<String>| match (*mine, theirs.as_deref()) {
+    let differ = |mine: Option<&str>, theirs: &Option<String>| match (mine, theirs.as_deref()) {
         (Some(m), Some(t)) => m != t && arn_tail(m) != arn_tail(t),
         _ => false,
     };
     if !a.is_task() {
         return false;
     }
-    differ(&r.ecs_task_arn(), &a.task_arn)
-        || differ(&r.ecs_task_id(), &a.task_arn)
-        || differ(&r.ecs_cluster_arn(), &a.cluster)
-        || differ(&r.ecs_cluster_name(), &a.cluster)
-        || differ(&r.ecs_service_name(), &a.service)
-        || differ(&r.ecs_task_definition_arn(), &a.task_definition)
+    differ(r.ecs_task_arn(), &a.task_arn)
+        || differ(r.ecs_task_id(), &a.task_arn)
+        || differ(r.ecs_cluster_arn(), &a.cluster)
+        || differ(r.ecs_cluster_name(), &a.cluster)
+        || differ(r.ecs_service_name(), &a.service)
+        || differ(r.ecs_task_definition_arn(), &a.task_definition)
 }
 
 /// How a flow stands against the snapshots given.
@@ -698,12 +693,12 @@ impl Attributor<'_> {
     /// [`Self::row`] with the file's name shared by its rows.
     pub fn row_in(&self, record: FlowRecord, file: Arc<str>, line: u64) -> FlowRow {
         let at = record.start().and_then(|s| s.checked_mul(1_000_000_000));
-        let (src_ip, dst_ip) = (parsed(&record.srcaddr()), parsed(&record.dstaddr()));
+        let (src_ip, dst_ip) = (parsed(record.srcaddr()), parsed(record.dstaddr()));
         let lookup = |a: Option<(&str, Option<IpAddr>)>| a.map(|(s, ip)| self.book.attribution(s, ip, at));
         let mut src = lookup(src_ip);
         let mut dst = lookup(dst_ip);
-        let pkt = |p: &Option<&str>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
-            let p = p.as_deref()?;
+        let pkt = |p: Option<&str>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
+            let p = p?;
             let differs = match a {
                 Some((a, _)) if p == a => false,
                 Some((a, aip)) => match (parse_ip(p), aip) {
@@ -714,8 +709,8 @@ impl Attributor<'_> {
             };
             differs.then(|| self.book.attribution(p, parse_ip(p), at))
         };
-        let pkt_src = pkt(&record.pkt_srcaddr(), src_ip);
-        let pkt_dst = pkt(&record.pkt_dstaddr(), dst_ip);
+        let pkt_src = pkt(record.pkt_srcaddr(), src_ip);
+        let pkt_dst = pkt(record.pkt_dstaddr(), dst_ip);
 
         // The interface's side: the address the register gave the ENI, else the direction.
         let eni_held = record.interface_id().map(|e| self.book.eni_held(e, at)).unwrap_or_default();

@@ -113,36 +113,27 @@ impl Layout {
     pub fn parse_line(&self, line: &str) -> Result<FlowRecord, String> {
         // One pass for the common line: as many values as columns, each one valid. Anything else
         // (a leading time, a bad value) is read again by the careful path, which says why.
-        // The record keeps the line; each field is where its value lies in it.
-        let mut r = FlowRecord::with_line(line);
+        // The record keeps the line; each field is where its value lies in it. AWS writes one
+        // space between values: those are found with `memchr` (many bytes at a time). A line
+        // with other whitespace goes the careful way, which takes any.
         let b = line.as_bytes();
-        // Tokens as `split_ascii_whitespace` gives them: the start and end of each. AWS writes
-        // one space between values, so the spaces are found with `memchr` (many bytes at a
-        // time) when the line has no other whitespace; else byte by byte.
-        let only_spaces = memchr::memchr3(b'\t', b'\n', b'\r', b).is_none() && memchr::memchr(b'\x0c', b).is_none();
+        if memchr::memchr3(b'\t', b'\n', b'\r', b).is_some() || memchr::memchr(b'\x0c', b).is_some() {
+            return self.parse_line_slowly(line);
+        }
+        let mut r = FlowRecord::with_line(line);
         let mut spaces = memchr::memchr_iter(b' ', b);
         let mut i = 0;
+        // The start and end of the next value (runs of spaces are one separator).
         let mut next = || -> Option<(usize, usize)> {
-            if only_spaces {
-                while i < b.len() {
-                    let start = i;
-                    let end = spaces.next().unwrap_or(b.len());
-                    i = end + 1;
-                    if end > start {
-                        return Some((start, end));
-                    }
+            while i < b.len() {
+                let start = i;
+                let end = spaces.next().unwrap_or(b.len());
+                i = end + 1;
+                if end > start {
+                    return Some((start, end));
                 }
-                return None;
             }
-            let space = |c: u8| c.is_ascii_whitespace();
-            while i < b.len() && space(b[i]) {
-                i += 1;
-            }
-            let start = i;
-            while i < b.len() && !space(b[i]) {
-                i += 1;
-            }
-            (i > start).then_some((start, i))
+            None
         };
         let mut ok = true;
         for c in &self.columns {

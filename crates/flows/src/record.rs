@@ -115,13 +115,13 @@ macro_rules! fields {
         const INTS: u64 = 0 $(| ((stringify!($ty).as_bytes()[0] == b'u') as u64) << Field::$variant as u64)*;
 
         /// One record.
-        #[derive(Clone, Default)]
+        #[derive(Clone)]
         pub struct FlowRecord {
             /// The text its text fields are in.
             buf: String,
             /// Per field by position: an integer's value, or a text's place in `buf` (start in the
             /// high half, length in the low), when its bit in `set` is on.
-            slots: Slots,
+            slots: [u64; 64],
             /// The fields with a value (not `-`, and named by the format), a bit per [`Field`].
             set: u64,
             /// The fields the record's format named, a bit per [`Field`] (by its position).
@@ -138,7 +138,7 @@ macro_rules! fields {
                 }
             )*
 
-            /// Checks `raw` as `f`'s type and keeps where it is: `at` in `buf`.
+            /// Checks `raw` as `f`'s type: an integer's value for its slot.
             fn check(f: Field, raw: &[u8]) -> Result<u64, &'static str> {
                 match f { $(Field::$variant => <$ty as FieldValue>::check(raw)),* }
             }
@@ -148,29 +148,6 @@ macro_rules! fields {
             }
         }
     };
-}
-
-/// A slot per field.
-#[derive(Clone, Copy)]
-struct Slots([u64; 64]);
-
-impl Default for Slots {
-    fn default() -> Slots {
-        Slots([0; 64])
-    }
-}
-
-impl std::ops::Index<usize> for Slots {
-    type Output = u64;
-    fn index(&self, i: usize) -> &u64 {
-        &self.0[i]
-    }
-}
-
-impl std::ops::IndexMut<usize> for Slots {
-    fn index_mut(&mut self, i: usize) -> &mut u64 {
-        &mut self.0[i]
-    }
 }
 
 const _: () = assert!(Field::ALL.len() <= 64, "`present` has 64 bits");
@@ -250,6 +227,12 @@ impl Field {
     }
 }
 
+impl Default for FlowRecord {
+    fn default() -> FlowRecord {
+        FlowRecord { buf: String::new(), slots: [0; 64], set: 0, present: 0, extra: Vec::new() }
+    }
+}
+
 impl FlowRecord {
     /// A record whose text fields will be set from `line` ([`Self::set_at`]).
     pub fn with_line(line: &str) -> FlowRecord {
@@ -266,14 +249,19 @@ impl FlowRecord {
         matches!(self.log_status(), Some("NODATA") | Some("SKIPDATA"))
     }
 
+    /// Whether `f` has a value (is named by the format, and not `-`).
+    fn is_set(&self, f: Field) -> bool {
+        self.set & (1 << f as u64) != 0
+    }
+
     /// The value of `f` as `T` (its type in the table: `&str`, `u16`...), `None` for null.
     fn get<'a, T: FieldValue<'a>>(&'a self, f: Field) -> Option<T> {
-        (self.set & (1 << f as u64) != 0).then(|| T::load(self, f))
+        self.is_set(f).then(|| T::load(self, f))
     }
 
     /// The value of `f` as text, whatever its type (`None` for null).
     pub fn str(&self, f: Field) -> Option<std::borrow::Cow<'_, str>> {
-        if self.set & (1 << f as u64) == 0 {
+        if !self.is_set(f) {
             return None;
         }
         Some(if f.is_int() {
@@ -310,16 +298,9 @@ impl FlowRecord {
         Ok(())
     }
 
-    /// Sets `f` from its text (`-` is null), marking it present.
+    /// Sets `f` from its text (`-` is null), marking it present: the text is added to the
+    /// record's, then set from there.
     pub fn set(&mut self, f: Field, raw: &str) -> Result<(), &'static str> {
-        if raw == "-" || f.is_int() {
-            self.present |= 1 << f as u64;
-            if raw != "-" {
-                self.slots[f as usize] = FlowRecord::check(f, raw.as_bytes())?;
-                self.set |= 1 << f as u64;
-            }
-            return Ok(());
-        }
         let at = self.buf.len();
         self.buf.push_str(raw);
         self.set_at(f, at, raw.len())
@@ -338,16 +319,18 @@ impl FlowRecord {
 
     /// The value of `f` as JSON: a number, a string, or null.
     pub fn json(&self, f: Field) -> Value {
-        match self.str(f) {
-            None => Value::Null,
-            Some(_) if f.is_int() => Value::from(self.slots[f as usize]),
-            Some(s) => Value::String(s.into_owned()),
+        if !self.is_set(f) {
+            Value::Null
+        } else if f.is_int() {
+            Value::from(self.slots[f as usize])
+        } else {
+            Value::String(<&str as FieldValue>::load(self, f).to_string())
         }
     }
 
     /// Appends the value of `f` as JSON.
     pub fn write_json(&self, f: Field, out: &mut Vec<u8>) {
-        if self.set & (1 << f as u64) == 0 {
+        if !self.is_set(f) {
             out.extend_from_slice(b"null");
         } else if f.is_int() {
             out.extend_from_slice(itoa::Buffer::new().format(self.slots[f as usize]).as_bytes());
@@ -385,6 +368,7 @@ impl std::fmt::Debug for FlowRecord {
         d.field("extra", &self.extra).finish()
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::FieldValue;

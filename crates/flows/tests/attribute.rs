@@ -70,22 +70,15 @@ fn register() -> Register {
     .unwrap();
     r.add_task(&task(B, "eni-b", "10.0.0.7", "2026-01-01T13:00:00Z", None, ev("e2", "2026-01-01T13:00:01Z"))).unwrap();
     r.add_eni(&EniFact {
-        eni_id: "eni-nat".into(),
-        attachment_id: None,
-        ecs_proof: None,
-        account_id: ACCOUNT.into(),
-        region: "us-west-2".into(),
         ips: vec![IpFact { ip: "10.0.0.50".into(), kind: "private".into() }],
         created_at: Some(ns("2026-01-01T00:00:00Z")),
-        deleted_at: None,
         description: Some("Interface for NAT Gateway".into()),
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: Provenance { kind: SourceKind::CloudTrail, id: "ct1".into(), at_ns: ns("2026-01-01T00:00:00Z") },
+        ..EniFact::bare(
+            "eni-nat".into(),
+            ACCOUNT.into(),
+            "us-west-2".into(),
+            Provenance { kind: SourceKind::CloudTrail, id: "ct1".into(), at_ns: ns("2026-01-01T00:00:00Z") },
+        )
     })
     .unwrap();
     r
@@ -397,22 +390,12 @@ fn an_interface_known_only_from_cloudtrail() {
     run.attachments[0].ips.clear();
     r.add_task(&run).unwrap();
     r.add_eni(&EniFact {
-        eni_id: "eni-c".into(),
         attachment_id: Some("att-c".into()),
         ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
-        account_id: ACCOUNT.into(),
-        region: "us-west-2".into(),
         ips: vec![IpFact { ip: "10.0.3.3".into(), kind: "private".into() }],
         created_at: Some(ns("2026-02-01T09:00:02Z")),
-        deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: ct("c1", "2026-02-01T09:00:02Z"),
+        ..EniFact::bare("eni-c".into(), ACCOUNT.into(), "us-west-2".into(), ct("c1", "2026-02-01T09:00:02Z"))
     })
     .unwrap();
     let book = AddressBook::load(&r).unwrap();

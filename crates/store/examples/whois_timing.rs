@@ -123,22 +123,18 @@ fn fill(r: &mut Register, tasks: usize) {
         r.add_task(&fact(src(SourceKind::EventBridge, format!("ev-stop-{i}"), stopped))).unwrap();
         if !bridge && i % 3 == 0 {
             r.add_eni(&EniFact {
-                eni_id: eni.clone(),
                 attachment_id: Some(att.clone()),
                 ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
-                account_id: ACCOUNT.into(),
-                region: REGION.into(),
                 ips: vec![IpFact { ip: format!("10.0.0.{}", i % POOL), kind: "private".into() }],
                 created_at: Some(started - 2_000_000_000),
                 deleted_at: Some(stopped + 1_000_000_000),
                 description: Some(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:attachment/{att}")),
-                interface_type: None,
-                requester_id: None,
-                instance_id: None,
-                subnet_id: None,
-                security_groups: Vec::new(),
-                lambda_functions: Vec::new(),
-                source: src(SourceKind::CloudTrail, format!("ct-{i}"), started - 2_000_000_000),
+                ..EniFact::bare(
+                    eni.clone(),
+                    ACCOUNT.into(),
+                    REGION.into(),
+                    src(SourceKind::CloudTrail, format!("ct-{i}"), started - 2_000_000_000),
+                )
             })
             .unwrap();
         }

@@ -1,10 +1,11 @@
 //! Answering from the register: who held an address and when (`whois`), and how much it holds.
 //!
-//! `whois` asks four questions whatever the number of holders: the interfaces that held the
-//! address, joined to their attachment, task and task definition; the hosts that held it, joined
-//! to their bridge and host mode tasks and those tasks' definitions; then the sources and the
-//! containers of every holder at once. An address reused by hundreds of tasks over a year costs
-//! four queries, not four per holder.
+//! `whois` asks a fixed number of questions whatever the number of holders: the interfaces that
+//! held the address, joined to their attachment, task and task definition; the hosts that held
+//! it, joined to their bridge and host mode tasks and those tasks' definitions; then the sources
+//! and the containers of every holder at once, and what the register knows of the owners that are
+//! no task (EC2 instances and their states, Lambda functions' configurations). An address reused
+//! by hundreds of tasks over a year costs those few queries, not a few per holder.
 
 use std::collections::HashMap;
 
@@ -255,13 +256,24 @@ const INSTANCES: &str = "
 SELECT instance_id, name, instance_type, launched_at FROM ec2_instances
 WHERE instance_id IN (SELECT value FROM json_each(?1))";
 
-/// The spells of the Lambda functions of an account (?1) and region (?2) whose VPC configuration
-/// has these security groups (?3, a sorted JSON array) and this subnet (?4) among its subnets.
+/// The Lambda functions' configuration spells of every account and region in ?1 (a JSON array of
+/// `ACCOUNT REGION`), oldest first.
 const FUNCTION_SPELLS: &str = "
-SELECT function_name, valid_from, valid_to FROM lambda_configs
-WHERE account_id = ?1 AND region = ?2 AND security_groups = ?3
-  AND EXISTS (SELECT 1 FROM json_each(subnets) WHERE value = ?4)
+SELECT account_id, region, function_name, subnets, security_groups, valid_from, valid_to FROM lambda_configs
+WHERE account_id || ' ' || region IN (SELECT value FROM json_each(?1))
 ORDER BY valid_from, function_name";
+
+/// A Lambda function's VPC configuration over a spell, as the register keeps it.
+struct ConfigSpell {
+    account: String,
+    region: String,
+    function: String,
+    subnets: Vec<String>,
+    /// A sorted JSON array, as interfaces keep theirs.
+    groups: String,
+    from: i64,
+    to: Option<i64>,
+}
 
 /// The state spells of every EC2 instance in ?1, oldest first.
 const INSTANCE_STATES: &str = "
@@ -512,6 +524,17 @@ impl Register {
         let instance_ids =
             enis.iter().filter(|(h, _)| h.owner.kind == "ec2-instance").filter_map(|(h, _)| h.owner.id.as_deref());
         let instances = self.instances_of(&json_array(instance_ids))?;
+        let lambda = |h: &EniHolding| h.owner.kind == "lambda" && h.task_arn.is_none();
+        let places: Vec<String> = enis
+            .iter()
+            .filter(|(h, _)| lambda(h) && h.subnet.is_some() && h.groups.is_some())
+            .map(|(h, _)| format!("{} {}", h.account, h.region))
+            .collect();
+        let configs = if places.is_empty() {
+            Vec::new()
+        } else {
+            self.config_spells(&json_array(places.iter().map(String::as_str)))?
+        };
 
         let mut out = Vec::with_capacity(enis.len() + hosts.len());
         for (row, interval) in enis {
@@ -530,13 +553,29 @@ impl Register {
                 Certainty::Inferred
             };
             let sources = merged(eni_sources, task_sources);
+            // The functions whose configuration had this interface's subnet and groups during
+            // the time asked about.
             let function_spells = match (&row.subnet, &row.groups) {
-                (Some(subnet), Some(groups)) if row.owner.kind == "lambda" && row.task_arn.is_none() => {
-                    let window = match at {
+                (Some(subnet), Some(groups)) if lambda(&row) => {
+                    let (w_from, w_to) = match at {
                         Some(at) => (sql_ns(at), Some(sql_ns(at))),
                         None => (interval.from, interval.to),
                     };
-                    Some(self.function_spells(&row.account, &row.region, groups, subnet, window)?)
+                    let spells = configs.iter().filter(|c| {
+                        (&c.account, &c.region, &c.groups) == (&row.account, &row.region, groups)
+                            && c.subnets.contains(subnet)
+                            && w_to.is_none_or(|w_to| c.from <= w_to)
+                            && c.to.is_none_or(|to| to > w_from)
+                    });
+                    Some(
+                        spells
+                            .map(|c| curtain_model::register::FunctionSpell {
+                                function: c.function.clone(),
+                                from: format_rfc3339_signed_ns(c.from),
+                                to: c.to.map(format_rfc3339_signed_ns),
+                            })
+                            .collect::<Vec<_>>(),
+                    )
                 }
                 _ => None,
             };
@@ -742,29 +781,23 @@ impl Register {
         Ok(out)
     }
 
-    /// The spells of the Lambda functions whose VPC configuration an interface of this subnet
-    /// and security groups served, that overlap `window` (from, and to unless open).
-    fn function_spells(
-        &self,
-        account: &str,
-        region: &str,
-        groups: &str,
-        subnet: &str,
-        window: (i64, Option<i64>),
-    ) -> Result<Vec<curtain_model::register::FunctionSpell>, Error> {
+    /// The Lambda functions' configuration spells of every account and region in `places` (a
+    /// JSON array of `ACCOUNT REGION`), oldest first.
+    fn config_spells(&self, places: &str) -> Result<Vec<ConfigSpell>, Error> {
         let mut st = self.conn.prepare_cached(FUNCTION_SPELLS)?;
-        let mut rows = st.query(rusqlite::params![account, region, groups, subnet])?;
+        let mut rows = st.query([places])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let (from, to): (i64, Option<i64>) = (r.get(1)?, r.get(2)?);
-            let overlaps = window.1.is_none_or(|w_to| from <= w_to) && to.is_none_or(|to| to > window.0);
-            if overlaps {
-                out.push(curtain_model::register::FunctionSpell {
-                    function: r.get(0)?,
-                    from: format_rfc3339_signed_ns(from),
-                    to: to.map(format_rfc3339_signed_ns),
-                });
-            }
+            let subnets: String = r.get(3)?;
+            out.push(ConfigSpell {
+                account: r.get(0)?,
+                region: r.get(1)?,
+                function: r.get(2)?,
+                subnets: serde_json::from_str(&subnets).unwrap_or_default(),
+                groups: r.get(4)?,
+                from: r.get(5)?,
+                to: r.get(6)?,
+            });
         }
         Ok(out)
     }

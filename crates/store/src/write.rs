@@ -8,7 +8,7 @@ use curtain_model::register::{
     AddressAssociation, ContainerInstanceFact, EniFact, InstanceFact, IpFact, LambdaConfigFact, Provenance,
     ServiceFact, SourceKind, TaskDefinitionFact, TaskFact,
 };
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::{ns, sql_ns, Error, Register};
 
@@ -206,11 +206,7 @@ impl Register {
         type Spell = (i64, Option<i64>, String, String);
         let spell = |sql: &str| -> Result<Option<Spell>, Error> {
             let mut st = self.conn.prepare_cached(sql)?;
-            let mut rows = st.query(key)?;
-            Ok(match rows.next()? {
-                Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                None => None,
-            })
+            Ok(st.query_row(key, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()?)
         };
         let before = spell(
             "SELECT valid_from, valid_to, subnets, security_groups FROM lambda_configs
@@ -306,11 +302,7 @@ impl Register {
     fn instance_state(&self, instance: &str, state: &str, at: i64) -> Result<(), Error> {
         let spell = |sql: &str| -> Result<Option<(String, i64)>, Error> {
             let mut st = self.conn.prepare_cached(sql)?;
-            let mut rows = st.query(params![instance, at])?;
-            Ok(match rows.next()? {
-                Some(r) => Some((r.get(0)?, r.get(1)?)),
-                None => None,
-            })
+            Ok(st.query_row(params![instance, at], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
         };
         let before = spell(
             "SELECT state, first_seen FROM instance_states WHERE instance_id = ?1 AND first_seen <= ?2
@@ -344,13 +336,8 @@ impl Register {
     }
 
     /// The first column of a query's first row, if there is a row.
-    fn one(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Option<String>, Error> {
-        let mut st = self.conn.prepare_cached(sql)?;
-        let mut rows = st.query(p)?;
-        Ok(match rows.next()? {
-            Some(r) => Some(r.get(0)?),
-            None => None,
-        })
+    fn one<T: rusqlite::types::FromSql>(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Option<T>, Error> {
+        Ok(self.conn.prepare_cached(sql)?.query_row(p, |r| r.get(0)).optional()?)
     }
 
     /// The address and interface of an association: the address given, else the allocation's as
@@ -388,15 +375,12 @@ impl Register {
     /// record of the same association make one spell whatever order they come in; else a spell
     /// of its own, open or ending where the next one starts.
     fn start_spell(&self, eni: &str, ip: &str, at: i64, association: Option<&str>) -> Result<(), Error> {
-        let holding: Option<i64> = {
-            let mut st = self.conn.prepare_cached(
-                "SELECT held_from FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from <= ?3
-                   AND (held_to IS NULL OR held_to >= ?3)
-                 ORDER BY held_from DESC LIMIT 1",
-            )?;
-            let mut rows = st.query(params![eni, ip, at])?;
-            rows.next()?.map(|r| r.get(0)).transpose()?
-        };
+        let holding: Option<i64> = self.one(
+            "SELECT held_from FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from <= ?3
+               AND (held_to IS NULL OR held_to >= ?3)
+             ORDER BY held_from DESC LIMIT 1",
+            &[&eni, &ip, &at],
+        )?;
         if let Some(from) = holding {
             self.conn.execute(
                 "UPDATE address_spells SET association_id = coalesce(association_id, ?4)
@@ -405,17 +389,14 @@ impl Register {
             )?;
             return Ok(());
         }
-        let next: Option<(i64, Option<String>)> = {
-            let mut st = self.conn.prepare_cached(
+        let next: Option<(i64, Option<String>)> = self
+            .conn
+            .prepare_cached(
                 "SELECT held_from, association_id FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from > ?3
                  ORDER BY held_from LIMIT 1",
-            )?;
-            let mut rows = st.query(params![eni, ip, at])?;
-            match rows.next()? {
-                Some(r) => Some((r.get(0)?, r.get(1)?)),
-                None => None,
-            }
-        };
+            )?
+            .query_row(params![eni, ip, at], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
         match next {
             Some((from, id)) if id.is_none() || association.is_none() || id.as_deref() == association => {
                 self.conn.execute(
@@ -495,7 +476,10 @@ impl Register {
         let Some((ip, eni)) = self.association_target(a, at)? else { return Ok(false) };
         let tx = self.conn.unchecked_transaction()?;
         let seen_before = self
-            .one("SELECT eni_id FROM eni_ips WHERE eni_id = ?1 AND ip = ?2 AND first_seen < ?3", &[&eni, &ip, &at])?
+            .one::<String>(
+                "SELECT eni_id FROM eni_ips WHERE eni_id = ?1 AND ip = ?2 AND first_seen < ?3",
+                &[&eni, &ip, &at],
+            )?
             .is_some();
         let spells = self.spell_count(&eni, &ip)?;
         self.eni_row(&eni, None, &a.account_id, &a.region, at)?;
@@ -504,11 +488,8 @@ impl Register {
             self.start_spell(&eni, &ip, at, a.association_id.as_deref())?;
         }
         if let Some(alloc) = &a.allocation_id {
-            let last_idle: Option<i64> = {
-                let mut st = self.conn.prepare_cached("SELECT last_seen FROM eni_ips WHERE eni_id = ?1 AND ip = ?2")?;
-                let mut rows = st.query(params![alloc, ip])?;
-                rows.next()?.map(|r| r.get(0)).transpose()?
-            };
+            let last_idle: Option<i64> =
+                self.one("SELECT last_seen FROM eni_ips WHERE eni_id = ?1 AND ip = ?2", &[alloc, &ip])?;
             if let Some(last) = last_idle {
                 self.end_idle(alloc, &ip, last.min(at), false)?;
             }
@@ -528,17 +509,14 @@ impl Register {
         source: &Provenance,
     ) -> Result<bool, Error> {
         let at = sql_ns(at_ns);
-        let spell: Option<(String, String, i64)> = {
-            let mut st = self.conn.prepare_cached(
+        let spell: Option<(String, String, i64)> = self
+            .conn
+            .prepare_cached(
                 "SELECT eni_id, ip, held_from FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
                  ORDER BY held_from DESC LIMIT 1",
-            )?;
-            let mut rows = st.query(params![association_id, at])?;
-            match rows.next()? {
-                Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?)),
-                None => None,
-            }
-        };
+            )?
+            .query_row(params![association_id, at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
         let Some((eni, ip, from)) = spell else { return Ok(false) };
         let tx = self.conn.unchecked_transaction()?;
         // Open, or ended by a sync when last seen (before this, the end as the call gives it).

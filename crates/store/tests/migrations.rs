@@ -638,22 +638,16 @@ fn a_migrated_register_takes_new_facts() {
     // An interface from someone else naming the web task's attachment: a description alone
     // now names no task, and the old link stays as it was.
     r.add_eni(&EniFact {
-        eni_id: "eni-evil".into(),
         attachment_id: Some("att-a".into()),
-        ecs_proof: None,
-        account_id: ACCOUNT.into(),
-        region: REGION.into(),
         ips: vec![IpFact { ip: "10.0.0.66".into(), kind: "private".into() }],
         created_at: Some(t("2026-01-01T10:30:00Z") as u64),
-        deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-a".into()),
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: src(SourceKind::CloudTrail, "c-evil", "2026-01-01T10:30:00Z"),
+        ..EniFact::bare(
+            "eni-evil".into(),
+            ACCOUNT.into(),
+            REGION.into(),
+            src(SourceKind::CloudTrail, "c-evil", "2026-01-01T10:30:00Z"),
+        )
     })
     .unwrap();
     let h = r.whois("10.0.0.66", None).unwrap();
@@ -695,22 +689,13 @@ fn an_up_to_date_register_opens_while_a_sync_writes() {
     {
         let mut r = Register::open(&dir.db()).unwrap();
         r.add_eni(&curtain_model::register::EniFact {
-            eni_id: "eni-a".into(),
-            attachment_id: None,
-            ecs_proof: None,
-            account_id: ACCOUNT.into(),
-            region: REGION.into(),
             ips: vec![curtain_model::register::IpFact { ip: "10.0.0.7".into(), kind: "private".into() }],
-            created_at: None,
-            deleted_at: None,
-            description: None,
-            interface_type: None,
-            requester_id: None,
-            instance_id: None,
-            subnet_id: None,
-            security_groups: Vec::new(),
-            lambda_functions: Vec::new(),
-            source: src(SourceKind::Sync, "s1", "2026-01-01T10:00:00Z"),
+            ..curtain_model::register::EniFact::bare(
+                "eni-a".into(),
+                ACCOUNT.into(),
+                REGION.into(),
+                src(SourceKind::Sync, "s1", "2026-01-01T10:00:00Z"),
+            )
         })
         .unwrap();
     }

@@ -207,41 +207,17 @@ fn cloudtrail_eni_joined_to_run_task_by_attachment_id() {
     r.add_task(&run).unwrap();
     // CreateNetworkInterface, then DeleteNetworkInterface an hour later.
     r.add_eni(&EniFact {
-        eni_id: "eni-c".into(),
         attachment_id: Some("att-c".into()),
         ecs_proof: Some("cloudtrail:ecs.amazonaws.com".into()),
-        account_id: "111122223333".into(),
-        region: "us-west-2".into(),
         ips: vec![IpFact { ip: "10.0.3.3".into(), kind: "private".into() }],
         created_at: Some(t("2026-02-01T09:00:02Z")),
-        deleted_at: None,
         description: Some("arn:aws:ecs:us-west-2:111122223333:attachment/att-c".into()),
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: ct("c1", "2026-02-01T09:00:02Z"),
+        ..EniFact::bare("eni-c".into(), "111122223333".into(), "us-west-2".into(), ct("c1", "2026-02-01T09:00:02Z"))
     })
     .unwrap();
     r.add_eni(&EniFact {
-        eni_id: "eni-c".into(),
-        attachment_id: None,
-        ecs_proof: None,
-        account_id: "111122223333".into(),
-        region: "us-west-2".into(),
-        ips: vec![],
-        created_at: None,
         deleted_at: Some(t("2026-02-01T10:00:00Z")),
-        description: None,
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: ct("d1", "2026-02-01T10:00:00Z"),
+        ..EniFact::bare("eni-c".into(), "111122223333".into(), "us-west-2".into(), ct("d1", "2026-02-01T10:00:00Z"))
     })
     .unwrap();
     let h = r.whois("10.0.3.3", Some(t("2026-02-01T09:30:00Z"))).unwrap();
@@ -282,22 +258,17 @@ fn a_description_alone_cannot_attribute_an_address_to_a_task() {
     ))
     .unwrap();
     let forged = |eni: &str, att: &str, ip: &str, proof: Option<&str>| EniFact {
-        eni_id: eni.into(),
         attachment_id: Some(att.into()),
         ecs_proof: proof.map(str::to_string),
-        account_id: "111122223333".into(),
-        region: "us-west-2".into(),
         ips: vec![IpFact { ip: ip.into(), kind: "private".into() }],
         created_at: Some(t("2026-02-01T09:00:05Z")),
-        deleted_at: None,
         description: Some(format!("arn:aws:ecs:us-west-2:111122223333:attachment/{att}")),
-        interface_type: None,
-        requester_id: None,
-        instance_id: None,
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
+        ..EniFact::bare(
+            eni.into(),
+            "111122223333".into(),
+            "us-west-2".into(),
+            ct(&format!("c-{eni}"), "2026-02-01T09:00:05Z"),
+        )
     };
     // Made by someone else, claiming either task's attachment.
     r.add_eni(&forged("eni-evil1", "att-pre", "10.0.9.66", None)).unwrap();
@@ -399,22 +370,16 @@ fn the_file_keeps_its_history_across_opens() {
 fn instance_states_are_spells_whatever_order_they_arrive_in() {
     let mut r = Register::in_memory().unwrap();
     r.add_eni(&EniFact {
-        eni_id: "eni-i".into(),
-        attachment_id: None,
-        ecs_proof: None,
-        account_id: "111122223333".into(),
-        region: "us-west-2".into(),
         ips: vec![IpFact { ip: "10.0.9.9".into(), kind: "private".into() }],
-        created_at: None,
-        deleted_at: None,
         description: Some("Primary network interface".into()),
         interface_type: Some("interface".into()),
-        requester_id: None,
         instance_id: Some("i-0abc".into()),
-        subnet_id: None,
-        security_groups: Vec::new(),
-        lambda_functions: Vec::new(),
-        source: Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: t("2026-03-01T10:00:00Z") },
+        ..EniFact::bare(
+            "eni-i".into(),
+            "111122223333".into(),
+            "us-west-2".into(),
+            Provenance { kind: SourceKind::Sync, id: "sync".into(), at_ns: t("2026-03-01T10:00:00Z") },
+        )
     })
     .unwrap();
     let seen = |r: &mut Register, state: &str, at: &str, name: Option<&str>| {
