@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use curtain_model::register::{Certainty, Holder};
@@ -28,13 +29,28 @@ use smallvec::SmallVec;
 /// An address in one spelling whatever the source wrote (`::ffff:10.0.0.1` is `10.0.0.1`,
 /// IPv6 compressed); text that is no address is kept as it is.
 pub fn canonical_ip(s: &str) -> String {
-    spelt(s, parse_ip(s))
+    spelt(s, parse_ip(s)).into()
 }
 
-/// One holding of an address, with the attribution it gives built once: a row shares it (an
-/// [`Arc`]) rather than copying a dozen strings out of the holder for every record. What a
-/// record's lookup reads comes first, in one cache line (`repr(C)` keeps the order); the holder
-/// itself after it.
+/// An attribution of the address book, built once and lent to every row of its holding, with a
+/// number no other attribution of the process gets: a writer that keeps what it wrote of one
+/// keys it by that number, which stays true for as long as anything can name it.
+#[derive(Debug)]
+pub struct Shared {
+    pub id: u64,
+    pub attribution: Attribution,
+}
+
+impl Shared {
+    pub(crate) fn new(attribution: Attribution) -> Box<Shared> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Box::new(Shared { id: NEXT.fetch_add(1, Ordering::Relaxed), attribution })
+    }
+}
+
+/// One holding of an address, with the attribution it gives built once: rows borrow it rather
+/// than copying a dozen strings out of the holder for every record. What a record's lookup reads
+/// comes first, in one cache line (`repr(C)` keeps the order); the holder itself after it.
 #[derive(Debug)]
 #[repr(C)]
 struct Held {
@@ -43,9 +59,9 @@ struct Held {
     to_ns: i64,
     /// Its address, parsed (`None`: text that is no address).
     ip: Option<IpAddr>,
-    by_address: Arc<Attribution>,
+    by_address: Box<Shared>,
     /// Built the first time a flow's interface names it.
-    by_interface: OnceLock<Arc<Attribution>>,
+    by_interface: OnceLock<Box<Shared>>,
     /// Boxed: what a lookup reads stays a few cache lines for ten thousand holdings, where the
     /// holder inline would spread them over megabytes (a cache miss per record).
     interval: Box<HeldInterval>,
@@ -60,12 +76,104 @@ impl Held {
 
     /// Its address as rows spell it.
     fn addr(&self) -> &str {
-        &self.by_address.addr
+        &self.by_address.attribution.addr
     }
 
-    fn by_interface(&self) -> &Arc<Attribution> {
+    fn by_interface(&self) -> &Shared {
         self.by_interface
-            .get_or_init(|| Arc::new(Attribution::from_holders(self.addr(), &[&self.interval], "interface")))
+            .get_or_init(|| Shared::new(Attribution::from_holders(self.addr(), &[&self.interval], "interface")))
+    }
+}
+
+/// One side of a row. Most are the address book's, lent: every row of a holding shares it and
+/// touches none of it (a shared reference count to increment was a cache miss per record with
+/// ten thousand holders). An address nobody held is its address alone until something reads the
+/// whole attribution (most flows have one: a peer on the internet). The rest (several holders,
+/// a record's ECS fields, a snapshot's process) are the row's own.
+#[derive(Clone, Debug)]
+pub enum Side<'a> {
+    Book(&'a Shared),
+    Unknown { addr: CompactString, whole: OnceLock<Box<Attribution>> },
+    Own(Box<Attribution>),
+}
+
+impl Side<'_> {
+    pub(crate) fn unknown(addr: CompactString) -> Self {
+        Side::Unknown { addr, whole: OnceLock::new() }
+    }
+
+    /// The address, as rows spell it.
+    pub fn addr(&self) -> &str {
+        match self {
+            Side::Book(s) => &s.attribution.addr,
+            Side::Unknown { addr, .. } => addr,
+            Side::Own(a) => &a.addr,
+        }
+    }
+
+    /// Whether nobody is known to have held it, without reading a lent attribution (the book
+    /// lends only those of a holding).
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Side::Unknown { .. } => true,
+            Side::Book(_) => false,
+            Side::Own(a) => a.kind == "unknown",
+        }
+    }
+
+    /// [`Attribution::is_task`], without building an unknown one.
+    pub fn is_task(&self) -> bool {
+        !matches!(self, Side::Unknown { .. }) && self.attribution().is_task()
+    }
+
+    /// The address book's number of it (see [`Shared`]); `None` for one of the row's own.
+    pub fn shared_id(&self) -> Option<u64> {
+        match self {
+            Side::Book(s) => Some(s.id),
+            _ => None,
+        }
+    }
+
+    /// Nobody held the address and nothing more was learnt of it.
+    pub fn is_bare_unknown(&self) -> bool {
+        match self {
+            Side::Unknown { .. } => true,
+            Side::Book(_) => false,
+            Side::Own(a) => a.is_bare_unknown(),
+        }
+    }
+
+    /// The whole attribution.
+    pub fn attribution(&self) -> &Attribution {
+        match self {
+            Side::Book(s) => &s.attribution,
+            Side::Unknown { addr, whole } => whole.get_or_init(|| Box::new(Attribution::unknown(addr))),
+            Side::Own(a) => a,
+        }
+    }
+
+    /// The row's own copy, to change.
+    pub fn to_mut(&mut self) -> &mut Attribution {
+        if !matches!(self, Side::Own(_)) {
+            *self = Side::Own(Box::new(self.attribution().clone()));
+        }
+        match self {
+            Side::Own(a) => a,
+            _ => unreachable!("made the row's own above"),
+        }
+    }
+}
+
+impl std::ops::Deref for Side<'_> {
+    type Target = Attribution;
+    fn deref(&self) -> &Attribution {
+        self.attribution()
+    }
+}
+
+impl Serialize for Side<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.attribution().serialize(s)
     }
 }
 
@@ -101,12 +209,12 @@ fn parsed(a: Option<&str>) -> Option<(&str, Option<IpAddr>)> {
 }
 
 /// [`canonical_ip`] of `s`, parsed as `ip` ([`parse_ip`]).
-fn spelt(s: &str, ip: Option<IpAddr>) -> String {
+fn spelt(s: &str, ip: Option<IpAddr>) -> CompactString {
     match ip {
         // An IPv4 address has one spelling (the parser refuses leading zeros).
-        Some(IpAddr::V4(_)) if !s.contains(':') => s.to_string(),
-        Some(ip) => ip.to_string(),
-        None => s.to_string(),
+        Some(IpAddr::V4(_)) if !s.contains(':') => s.into(),
+        Some(ip) => compact_str::format_compact!("{ip}"),
+        None => s.into(),
     }
 }
 
@@ -128,7 +236,7 @@ impl AddressBook {
             let addr = spelt(&h.holder.ip, ip);
             match ip {
                 Some(a) => by_ip.entry(a).or_default().push(i),
-                None => by_text.entry(addr.clone()).or_default().push(i),
+                None => by_text.entry(addr.to_string()).or_default().push(i),
             }
             if let Some(eni) = &h.holder.eni_id {
                 by_eni.entry(eni.as_str().into()).or_default().push(i);
@@ -137,7 +245,7 @@ impl AddressBook {
                 from_ns: h.from_ns,
                 to_ns: h.to_ns.unwrap_or(i64::MAX),
                 ip,
-                by_address: Arc::new(Attribution::from_holders(&addr, &[&h], "address")),
+                by_address: Shared::new(Attribution::from_holders(&addr, &[&h], "address")),
                 by_interface: OnceLock::new(),
                 interval: Box::new(h),
             });
@@ -183,16 +291,16 @@ impl AddressBook {
     }
 
     /// What held `addr` (parsed as `ip`) at `at_ns` (nobody when the time is unknown).
-    fn attribution(&self, addr: &str, ip: Option<IpAddr>, at_ns: Option<u64>) -> Arc<Attribution> {
+    fn attribution(&self, addr: &str, ip: Option<IpAddr>, at_ns: Option<u64>) -> Side<'_> {
         let list = self.list(addr, ip);
         let mut held = list.clone().filter(|h| at_ns.is_some_and(|at| h.holds(at)));
         match (held.next(), held.next()) {
-            (None, _) => Arc::new(Attribution::unknown(&spelt(addr, ip))),
-            (Some(h), None) => h.by_address.clone(),
+            (None, _) => Side::unknown(spelt(addr, ip)),
+            (Some(h), None) => Side::Book(&h.by_address),
             (Some(_), Some(_)) => {
                 let all: Vec<&HeldInterval> =
                     list.filter(|h| at_ns.is_some_and(|at| h.holds(at))).map(|h| &*h.interval).collect();
-                Arc::new(Attribution::from_holders(&spelt(addr, ip), &all, "address"))
+                Side::Own(Box::new(Attribution::from_holders(&spelt(addr, ip), &all, "address")))
             }
         }
     }
@@ -655,20 +763,20 @@ impl Default for AttributeOptions {
     }
 }
 
-/// One record with its attribution: a row of `curtain flows attribute`. The sides are shared
-/// with the address book (every record of a task points at one [`Attribution`]); one a snapshot
-/// gave a process to is a copy of its own.
+/// One record with its attribution: a row of `curtain flows attribute`. The sides are mostly
+/// lent by the address book (every record of a task shows one [`Attribution`]); one a snapshot
+/// gave a process to is a copy of its own ([`Side`]).
 #[derive(Clone, Debug)]
-pub struct FlowRow {
+pub struct FlowRow<'a> {
     pub record: FlowRecord,
     /// Null when the record has no such address (NODATA, SKIPDATA, a format without it).
-    pub src: Option<Arc<Attribution>>,
-    pub dst: Option<Arc<Attribution>>,
+    pub src: Option<Side<'a>>,
+    pub dst: Option<Side<'a>>,
     /// Only when the packet's address differs from the interface's.
-    pub pkt_src: Option<Arc<Attribution>>,
-    pub pkt_dst: Option<Arc<Attribution>>,
+    pub pkt_src: Option<Side<'a>>,
+    pub pkt_dst: Option<Side<'a>>,
     /// The interface's owner when neither side could be told to be the interface's.
-    pub interface_owner: Option<Arc<Attribution>>,
+    pub interface_owner: Option<Side<'a>>,
     pub ecs_disagreement: bool,
     /// Null when no snapshot was given.
     pub snapshot_match: Option<SnapshotMatch>,
@@ -684,20 +792,21 @@ pub struct Attributor<'a> {
     pub opts: AttributeOptions,
 }
 
-impl Attributor<'_> {
+impl<'a> Attributor<'a> {
     /// Attributes one record read at `file`:`line`.
-    pub fn row(&self, record: FlowRecord, file: &str, line: u64) -> FlowRow {
+    pub fn row(&self, record: FlowRecord, file: &str, line: u64) -> FlowRow<'a> {
         self.row_in(record, Arc::from(file), line)
     }
 
     /// [`Self::row`] with the file's name shared by its rows.
-    pub fn row_in(&self, record: FlowRecord, file: Arc<str>, line: u64) -> FlowRow {
+    pub fn row_in(&self, record: FlowRecord, file: Arc<str>, line: u64) -> FlowRow<'a> {
+        let book: &'a AddressBook = self.book;
         let at = record.start().and_then(|s| s.checked_mul(1_000_000_000));
         let (src_ip, dst_ip) = (parsed(record.srcaddr()), parsed(record.dstaddr()));
-        let lookup = |a: Option<(&str, Option<IpAddr>)>| a.map(|(s, ip)| self.book.attribution(s, ip, at));
+        let lookup = |a: Option<(&str, Option<IpAddr>)>| a.map(|(s, ip)| book.attribution(s, ip, at));
         let mut src = lookup(src_ip);
         let mut dst = lookup(dst_ip);
-        let pkt = |p: Option<&str>, a: Option<(&str, Option<IpAddr>)>| -> Option<Arc<Attribution>> {
+        let pkt = |p: Option<&str>, a: Option<(&str, Option<IpAddr>)>| -> Option<Side<'a>> {
             let p = p?;
             let differs = match a {
                 Some((a, _)) if p == a => false,
@@ -707,18 +816,18 @@ impl Attributor<'_> {
                 },
                 None => true,
             };
-            differs.then(|| self.book.attribution(p, parse_ip(p), at))
+            differs.then(|| book.attribution(p, parse_ip(p), at))
         };
         let pkt_src = pkt(record.pkt_srcaddr(), src_ip);
         let pkt_dst = pkt(record.pkt_dstaddr(), dst_ip);
 
         // The interface's side: the address the register gave the ENI, else the direction.
-        let eni_held = record.interface_id().map(|e| self.book.eni_held(e, at)).unwrap_or_default();
-        let on = |a: &Option<Arc<Attribution>>, ip: Option<(&str, Option<IpAddr>)>| {
+        let eni_held = record.interface_id().map(|e| book.eni_held(e, at)).unwrap_or_default();
+        let on = |a: &Option<Side>, ip: Option<(&str, Option<IpAddr>)>| {
             a.as_ref().is_some_and(|a| {
                 eni_held.iter().any(|h| match (h.ip, ip) {
                     (Some(x), Some((_, Some(y)))) => x == y,
-                    _ => h.addr() == a.addr,
+                    _ => h.addr() == a.addr(),
                 })
             })
         };
@@ -733,12 +842,12 @@ impl Attributor<'_> {
                 _ => None,
             }
         };
-        let by_interface = |addr: &str| -> Arc<Attribution> {
+        let by_interface = |addr: &str| -> Side<'a> {
             match eni_held.as_slice() {
-                [one] if one.addr() == addr => one.by_interface().clone(),
+                [one] if one.addr() == addr => Side::Book(one.by_interface()),
                 all => {
                     let holders: Vec<&HeldInterval> = all.iter().map(|h| &*h.interval).collect();
-                    Arc::new(Attribution::from_holders(addr, &holders, "interface"))
+                    Side::Own(Box::new(Attribution::from_holders(addr, &holders, "interface")))
                 }
             }
         };
@@ -750,7 +859,7 @@ impl Attributor<'_> {
                 None => None,
             };
             match slot {
-                Some(a) if a.kind == "unknown" => *a = by_interface(&a.addr.clone()),
+                Some(a) if a.is_unknown() => *a = by_interface(a.addr()),
                 Some(_) => {}
                 None => interface_owner = Some(by_interface("")),
             }
@@ -768,16 +877,16 @@ impl Attributor<'_> {
             match slot {
                 Some(a) if a.is_task() => ecs_disagreement = ecs_disagrees(&record, a),
                 Some(a) => {
-                    if let Some(from) = Attribution::from_record(&a.addr, &record) {
-                        *a = Arc::new(from);
+                    if let Some(from) = Attribution::from_record(a.addr(), &record) {
+                        *a = Side::Own(Box::new(from));
                     }
                 }
                 None => {
                     // No side known: a task on either side that the record names agrees.
-                    let tasks: Vec<&Arc<Attribution>> = src.iter().chain(dst.iter()).filter(|a| a.is_task()).collect();
+                    let tasks: Vec<&Side> = src.iter().chain(dst.iter()).filter(|a| a.is_task()).collect();
                     ecs_disagreement = !tasks.is_empty() && tasks.iter().all(|a| ecs_disagrees(&record, a));
                     if tasks.is_empty() && interface_owner.is_none() {
-                        interface_owner = Attribution::from_record("", &record).map(Arc::new);
+                        interface_owner = Attribution::from_record("", &record).map(|a| Side::Own(Box::new(a)));
                     }
                 }
             }
@@ -790,8 +899,8 @@ impl Attributor<'_> {
     fn match_snapshots(
         &self,
         r: &FlowRecord,
-        src: Option<&mut Arc<Attribution>>,
-        dst: Option<&mut Arc<Attribution>>,
+        src: Option<&mut Side<'a>>,
+        dst: Option<&mut Side<'a>>,
     ) -> Option<SnapshotMatch> {
         if self.snapshots.is_empty() {
             return None;
@@ -809,14 +918,14 @@ impl Attributor<'_> {
             for s in &during {
                 // The snapshot's end of the flow: its local address is the flow's source (an
                 // outbound connection) or its destination (an inbound one).
-                let out = (proto, src.addr.clone(), sp, dst.addr.clone(), dp);
-                let inb = (proto, dst.addr.clone(), dp, src.addr.clone(), sp);
+                let out = (proto, src.addr().to_string(), sp, dst.addr().to_string(), dp);
+                let inb = (proto, dst.addr().to_string(), dp, src.addr().to_string(), sp);
                 if let Some(p) = s.sockets.get(&out).and_then(|pids| s.process(pids, "connection")) {
-                    Arc::make_mut(src).process = Some(p);
+                    src.to_mut().process = Some(p);
                     return Some(SnapshotMatch::Matched);
                 }
                 if let Some(p) = s.sockets.get(&inb).and_then(|pids| s.process(pids, "connection")) {
-                    Arc::make_mut(dst).process = Some(p);
+                    dst.to_mut().process = Some(p);
                     return Some(SnapshotMatch::Matched);
                 }
             }
@@ -825,10 +934,10 @@ impl Attributor<'_> {
             for s in &during {
                 for (side, port) in [(&mut *dst, dp), (&mut *src, sp)] {
                     let Some(ls) = s.listeners.get(&(proto, port)) else { continue };
-                    let mine = s.addresses.contains(&side.addr);
-                    let hit = ls.iter().find(|(ip, _)| *ip == side.addr || (mine && unspecified(ip)));
+                    let mine = s.addresses.iter().any(|a| a == side.addr());
+                    let hit = ls.iter().find(|(ip, _)| *ip == side.addr() || (mine && unspecified(ip)));
                     if let Some(p) = hit.and_then(|(_, pids)| s.process(pids, "listener")) {
-                        Arc::make_mut(side).process = Some(p);
+                        side.to_mut().process = Some(p);
                         return Some(SnapshotMatch::Matched);
                     }
                 }

@@ -5,9 +5,8 @@
 //! written into: CSV cells are neutralised as the project's other CSV (`curtain_report::csv_cell`).
 
 use std::io::{self, Write};
-use std::sync::Arc;
 
-use crate::attribute::{Attribution, FlowRow};
+use crate::attribute::{Attribution, FlowRow, Side};
 use crate::record::Field;
 
 /// Where rows go.
@@ -40,13 +39,13 @@ pub fn write_row_json(row: &FlowRow, out: &mut Vec<u8>) {
 }
 
 /// What many rows share, written as JSON once: the attributions of the address book (every
-/// record of a task points at one) and the times of the last second seen.
+/// record of a task shows one) and the times of the last second seen.
 #[derive(Default)]
 struct JsonParts {
-    /// By the attribution's address. Each entry holds a clone of its `Arc`: while it is here
-    /// the attribution can neither be freed (so the address names no other) nor changed
-    /// (`Arc::make_mut` copies a shared one), so its JSON stays true.
-    sides: rustc_hash::FxHashMap<usize, (Arc<Attribution>, Box<[u8]>)>,
+    /// By the address book's number of the attribution ([`crate::attribute::Shared`]): no
+    /// other attribution ever has it, and a lent one is never changed (a row changes its own
+    /// copy), so its JSON stays true.
+    sides: rustc_hash::FxHashMap<u64, Box<[u8]>>,
     /// Per time column (`start_time`, `end_time`), the last epoch second written and its text.
     times: [Option<(u64, Option<String>)>; 2],
     /// The JSON of an address nobody held, around its address: `{"addr":` and the rest.
@@ -58,7 +57,7 @@ struct JsonParts {
 const SIDES_KEPT: usize = 16_384;
 
 impl JsonParts {
-    fn side(&mut self, a: &Option<Arc<Attribution>>, out: &mut Vec<u8>) {
+    fn side(&mut self, a: &Option<Side>, out: &mut Vec<u8>) {
         let Some(a) = a else { return out.extend_from_slice(b"null") };
         if a.is_bare_unknown() {
             // Most flows have one (a peer on the internet): its JSON is a template.
@@ -68,23 +67,22 @@ impl JsonParts {
                 rest.into()
             });
             out.extend_from_slice(br#"{"addr":"#);
-            serde_json::to_writer(&mut *out, &a.addr).expect("a string");
+            serde_json::to_writer(&mut *out, a.addr()).expect("a string");
             return out.extend_from_slice(rest);
         }
-        // Only one held elsewhere too (the address book's) comes again.
-        if Arc::strong_count(a) < 2 {
-            return serde_json::to_writer(out, &**a).expect("rows serialise into memory");
-        }
-        let key = Arc::as_ptr(a) as usize;
-        if let Some((_, json)) = self.sides.get(&key) {
+        // Only the address book's comes again.
+        let Some(key) = a.shared_id() else {
+            return serde_json::to_writer(out, a.attribution()).expect("rows serialise into memory");
+        };
+        if let Some(json) = self.sides.get(&key) {
             return out.extend_from_slice(json);
         }
         if self.sides.len() >= SIDES_KEPT {
             self.sides.clear();
         }
-        let json = serde_json::to_vec(&**a).expect("rows serialise into memory");
+        let json = serde_json::to_vec(a.attribution()).expect("rows serialise into memory");
         out.extend_from_slice(&json);
-        self.sides.insert(key, (a.clone(), json.into()));
+        self.sides.insert(key, json.into());
     }
 
     fn time(&mut self, column: usize, secs: Option<u64>, out: &mut Vec<u8>) {
@@ -229,7 +227,7 @@ pub fn csv_columns() -> Vec<String> {
     c
 }
 
-fn side_cells(a: &Option<Arc<Attribution>>, out: &mut Vec<String>) {
+fn side_cells(a: &Option<Side>, out: &mut Vec<String>) {
     let Some(a) = a else {
         out.resize(out.len() + SIDE_COLUMNS.len(), String::new());
         return;
@@ -321,10 +319,11 @@ impl<W: Write> RowSink for CsvWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attribute::ProcessOut;
+    use crate::attribute::{ProcessOut, Shared};
     use crate::record::FlowRecord;
+    use std::sync::Arc;
 
-    fn row(src: Arc<Attribution>, dst: Arc<Attribution>) -> FlowRow {
+    fn row<'a>(src: Side<'a>, dst: Side<'a>) -> FlowRow<'a> {
         let mut record = FlowRecord::default();
         record.set(Field::Start, "1795687200").unwrap();
         record.set(Field::End, "1795687260").unwrap();
@@ -342,22 +341,24 @@ mod tests {
         }
     }
 
-    /// The writer's remembered parts write what the row itself would: a shared attribution
-    /// changed after it was written (a snapshot's process added) and an address nobody held.
+    /// The writer's remembered parts write what the row itself would: a lent attribution
+    /// changed after it was written (a snapshot's process added), an address nobody held, and
+    /// one the row made of its own that is bare all the same.
     #[test]
     fn remembered_json_is_the_rows_own() {
         let mut task = Attribution::unknown("10.0.0.1");
         task.kind = "task";
         task.task_arn = Some("arn:aws:ecs:us-west-2:111122223333:task/c/1".into());
-        let book_side = Arc::new(task);
+        let shared = Shared::new(task);
+        let book_side = Side::Book(&shared);
         let mut w = JsonlWriter::new(Vec::new());
         let mut expected = String::new();
         let mut rows = Vec::new();
         for peer in ["198.51.100.7", "2001:db8::\"x", "198.51.100.7"] {
-            rows.push(row(book_side.clone(), Arc::new(Attribution::unknown(peer))));
+            rows.push(row(book_side.clone(), Side::unknown(peer.into())));
         }
         let mut changed = book_side.clone();
-        Arc::make_mut(&mut changed).process = Some(ProcessOut {
+        changed.to_mut().process = Some(ProcessOut {
             pid: 7,
             comm: Some("nc".into()),
             exe: None,
@@ -368,7 +369,7 @@ mod tests {
             other_pids: Vec::new(),
             findings: Vec::new(),
         });
-        rows.push(row(changed, Arc::new(Attribution::unknown("198.51.100.8"))));
+        rows.push(row(changed, Side::Own(Box::new(Attribution::unknown("198.51.100.8")))));
         rows.push(row(book_side.clone(), book_side.clone()));
         for r in &rows {
             w.row(r).unwrap();

@@ -93,7 +93,7 @@ fn v2(eni: &str, src: &str, dst: &str, sp: u16, dp: u16, at: &str, action: &str)
     Layout::parse_format(V2).unwrap().parse_line(&line).unwrap()
 }
 
-fn attribute(book: &AddressBook, snaps: &[SnapshotIndex], r: curtain_flows::FlowRecord) -> FlowRow {
+fn attribute<'a>(book: &'a AddressBook, snaps: &'a [SnapshotIndex], r: curtain_flows::FlowRecord) -> FlowRow<'a> {
     Attributor { book, snapshots: snaps, opts: AttributeOptions::default() }.row(r, "test", 1)
 }
 
