@@ -34,17 +34,22 @@ pub fn canonical_ip(s: &str) -> String {
 
 /// An attribution of the address book, built once and lent to every row of its holding, with a
 /// number no other attribution of the process gets: a writer that keeps what it wrote of one
-/// keys it by that number, which stays true for as long as anything can name it.
+/// keys it by that number, which stays true for as long as anything can name it. Made only in
+/// this crate, so that no two have the same number.
 #[derive(Debug)]
 pub struct Shared {
-    pub id: u64,
-    pub attribution: Attribution,
+    id: u64,
+    attribution: Attribution,
 }
 
 impl Shared {
     pub(crate) fn new(attribution: Attribution) -> Box<Shared> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         Box::new(Shared { id: NEXT.fetch_add(1, Ordering::Relaxed), attribution })
+    }
+
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
     }
 }
 
