@@ -285,34 +285,20 @@ impl FlowRecord {
     }
 
     /// Sets `f` from the text at `at..at + len` of the line the record was made with
-    /// ([`Self::with_line`]); `-` is null. Marks it present. A place outside the line is an
-    /// error, never a panic.
+    /// ([`Self::with_line`]); `-` is null. Marks it present. A place outside the line, or not
+    /// between its characters (the line is UTF-8), is an error, never a panic.
     pub fn set_at(&mut self, f: Field, at: usize, len: usize) -> Result<(), &'static str> {
-        let Some(raw) = at.checked_add(len).and_then(|end| self.buf.as_bytes().get(at..end)) else {
+        if at.checked_add(len).is_none_or(|end| end > self.buf.len()) {
             return Err("outside the line");
-        };
-        self.present |= 1 << f as u64;
-        if raw == b"-" {
-            return Ok(());
         }
-        self.slots[f as usize] = if f.is_int() {
-            // Digits alone pass: ASCII, so the bytes are the text.
-            FlowRecord::check(f, raw)?
-        } else {
-            // A text field's bounds must fall between characters (the line is UTF-8).
-            if !self.buf.is_char_boundary(at) || !self.buf.is_char_boundary(at + len) {
-                return Err("not on a character boundary");
-            }
-            let (at, len) = (u32::try_from(at), u32::try_from(len));
-            let (Ok(at), Ok(len)) = (at, len) else { return Err("a line over 4 GiB") };
-            u64::from(at) << 32 | u64::from(len)
-        };
-        self.set |= 1 << f as u64;
-        Ok(())
+        if !self.buf.is_char_boundary(at) || !self.buf.is_char_boundary(at + len) {
+            return Err("not on a character boundary");
+        }
+        self.set_split(f, at, len)
     }
 
-    /// [`Self::set_at`] for a value a line's parse split at spaces or the line's ends, which are
-    /// character boundaries; inlined into the parse, the one caller.
+    /// [`Self::set_at`] for a place known to be in the line and between its characters: a value
+    /// a line's parse split at spaces or at the line's ends. Inlined into that parse.
     #[inline]
     pub(crate) fn set_split(&mut self, f: Field, at: usize, len: usize) -> Result<(), &'static str> {
         let Some(raw) = self.buf.as_bytes().get(at..at + len) else { return Err("outside the line") };
@@ -322,9 +308,9 @@ impl FlowRecord {
             return Ok(());
         }
         self.slots[f as usize] = if f.is_int() {
+            // Digits alone pass: ASCII, so the bytes are the text.
             FlowRecord::check(f, raw)?
         } else {
-            // A line over 4 GiB is read no further than this (the reader's lines are far shorter).
             let (Ok(at), Ok(len)) = (u32::try_from(at), u32::try_from(len)) else { return Err("a line over 4 GiB") };
             u64::from(at) << 32 | u64::from(len)
         };
