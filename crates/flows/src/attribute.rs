@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use curtain_model::register::{Certainty, Holder};
@@ -32,24 +31,28 @@ pub fn canonical_ip(s: &str) -> String {
     spelt(s, parse_ip(s)).into()
 }
 
-/// An attribution of the address book, built once and lent to every row of its holding, with a
-/// number no other attribution of the process gets: a writer that keeps what it wrote of one
-/// keys it by that number, which stays true for as long as anything can name it. Made only in
-/// this crate, so that no two have the same number.
+/// An attribution of the address book, built once and lent to every row of its holding, with
+/// its JSON made once for them all. Made and changed only in this crate: a lent one is never
+/// changed (a row changes its own copy), so its JSON stays true.
 #[derive(Debug)]
 pub struct Shared {
-    id: u64,
     attribution: Attribution,
+    /// Its JSON, made the first time a row is written as JSON.
+    json: OnceLock<Box<[u8]>>,
 }
 
 impl Shared {
     pub(crate) fn new(attribution: Attribution) -> Box<Shared> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        Box::new(Shared { id: NEXT.fetch_add(1, Ordering::Relaxed), attribution })
+        Box::new(Shared { attribution, json: OnceLock::new() })
     }
 
     pub fn attribution(&self) -> &Attribution {
         &self.attribution
+    }
+
+    /// The attribution as JSON, made once: every row of the holding writes these bytes.
+    pub fn json(&self) -> &[u8] {
+        self.json.get_or_init(|| serde_json::to_vec(&self.attribution).expect("rows serialise into memory").into())
     }
 }
 
@@ -131,10 +134,10 @@ impl Side<'_> {
         !matches!(self, Side::Unknown { .. }) && self.attribution().is_task()
     }
 
-    /// The address book's number of it (see [`Shared`]); `None` for one of the row's own.
-    pub fn shared_id(&self) -> Option<u64> {
+    /// The address book's attribution it is; `None` for one of the row's own.
+    pub fn shared(&self) -> Option<&Shared> {
         match self {
-            Side::Book(s) => Some(s.id),
+            Side::Book(s) => Some(s),
             _ => None,
         }
     }

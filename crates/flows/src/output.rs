@@ -38,23 +38,16 @@ pub fn write_row_json(row: &FlowRow, out: &mut Vec<u8>) {
     JsonParts::default().write(row, out)
 }
 
-/// What many rows share, written as JSON once: the attributions of the address book (every
-/// record of a task shows one) and the times of the last second seen.
+/// What many rows share, written as JSON once: the times of the last second seen, and an
+/// address nobody held (the address book keeps the JSON of its own attributions,
+/// [`crate::attribute::Shared::json`]).
 #[derive(Default)]
 struct JsonParts {
-    /// By the address book's number of the attribution ([`crate::attribute::Shared`]): no
-    /// other attribution ever has it, and a lent one is never changed (a row changes its own
-    /// copy), so its JSON stays true.
-    sides: rustc_hash::FxHashMap<u64, Box<[u8]>>,
     /// Per time column (`start_time`, `end_time`), the last epoch second written and its text.
     times: [Option<(u64, Option<String>)>; 2],
     /// The JSON of an address nobody held, around its address: `{"addr":` and the rest.
     unknown: Option<Box<[u8]>>,
 }
-
-/// Attributions remembered at most (each about a kilobyte of JSON: 16 MiB at most): past it the
-/// memory is given back and filling starts again.
-const SIDES_KEPT: usize = 16_384;
 
 impl JsonParts {
     fn side(&mut self, a: &Option<Side>, out: &mut Vec<u8>) {
@@ -70,19 +63,12 @@ impl JsonParts {
             serde_json::to_writer(&mut *out, a.addr()).expect("a string");
             return out.extend_from_slice(rest);
         }
-        // Only the address book's comes again.
-        let Some(key) = a.shared_id() else {
-            return serde_json::to_writer(out, a.attribution()).expect("rows serialise into memory");
-        };
-        if let Some(json) = self.sides.get(&key) {
-            return out.extend_from_slice(json);
+        // The address book's is written once for all rows; a lent one is never changed (a row
+        // changes its own copy), so its JSON stays true.
+        match a.shared() {
+            Some(s) => out.extend_from_slice(s.json()),
+            None => serde_json::to_writer(out, a.attribution()).expect("rows serialise into memory"),
         }
-        if self.sides.len() >= SIDES_KEPT {
-            self.sides.clear();
-        }
-        let json = serde_json::to_vec(a.attribution()).expect("rows serialise into memory");
-        out.extend_from_slice(&json);
-        self.sides.insert(key, json.into());
     }
 
     fn time(&mut self, column: usize, secs: Option<u64>, out: &mut Vec<u8>) {
