@@ -364,6 +364,11 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&row_json(r)).unwrap();
             assert_eq!(v["start_time"], "2026-11-26T10:00:00Z");
             assert_eq!(v["end_time"], "2026-11-26T10:01:00Z");
+            // Each side as serde writes the attribution itself, kept JSON or template or not.
+            for (k, side) in [("src", &r.src), ("dst", &r.dst)] {
+                let side = side.as_ref().unwrap();
+                assert_eq!(v[k], serde_json::to_value(side.attribution()).unwrap(), "{k}");
+            }
         }
         let written = String::from_utf8(w.w).unwrap();
         assert_eq!(written, expected);
