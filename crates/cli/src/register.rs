@@ -213,7 +213,7 @@ pub(crate) fn inventory_sync(a: &SyncArgs) -> io::Result<i32> {
         results.extend(inv.ec2_instances.iter().map(|i| reg.add_instance(i)));
         if let Some(configs) = &inv.lambda_configs {
             results.extend(configs.iter().map(|c| reg.add_lambda_config(c)));
-            let listed: Vec<String> = configs.iter().map(|c| c.function_name.clone()).collect();
+            let listed: Vec<&str> = configs.iter().map(|c| c.function_name.as_str()).collect();
             results.push(reg.end_unlisted_functions(&inv.account_id, &inv.region, &listed, at_ns));
         }
         if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {

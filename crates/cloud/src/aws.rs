@@ -279,7 +279,7 @@ impl RegionApi for AwsRegion {
         Ok(r.tasks().iter().filter_map(|t| self.task(t)).collect())
     }
 
-    async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
+    async fn lambda_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
         let pages: Vec<_> = self.lambda.list_functions().into_paginator().send().collect().await;
         let mut out = Vec::new();
         for p in pages {

@@ -63,7 +63,7 @@ pub trait RegionApi {
     /// Every network interface, with what names its owner (ECS's by their attachment).
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError>;
     /// Every Lambda function's VPC configuration as listed (no subnets: in no VPC).
-    async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError>;
+    async fn lambda_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError>;
     /// Every Elastic IP (DescribeAddresses).
     async fn elastic_ips(&self) -> Result<ElasticIps, CloudError>;
     /// Every EC2 instance, in a cluster or not (DescribeInstances).
@@ -173,7 +173,7 @@ pub async fn inventory_region<A: RegionApi>(
         Err(e) => inv.errors.push(format!("DescribeNetworkInterfaces: {e}")),
     }
     progress("Lambda functions");
-    match api.lambda_vpc_functions().await {
+    match api.lambda_functions().await {
         Ok(f) => {
             name_lambda_functions(&mut inv.enis, &f);
             inv.lambda_configs = Some(f);
@@ -277,7 +277,7 @@ pub(crate) mod tests {
             self.call("DescribeAddresses")?;
             Ok(ElasticIps::default())
         }
-        async fn lambda_vpc_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
+        async fn lambda_functions(&self) -> Result<Vec<LambdaConfigFact>, CloudError> {
             self.call("ListFunctions")?;
             Ok(vec![])
         }
@@ -330,11 +330,7 @@ pub(crate) mod tests {
                 "eni-l".into(),
                 "1".into(),
                 "r".into(),
-                curtain_model::register::Provenance {
-                    kind: curtain_model::register::SourceKind::Sync,
-                    id: "s".into(),
-                    at_ns: 1,
-                },
+                Provenance { kind: SourceKind::Sync, id: "s".into(), at_ns: 1 },
             )
         };
         let f = |n: &str, subs: &[&str], groups: &[&str]| LambdaConfigFact {

@@ -46,10 +46,6 @@ impl Shared {
         Box::new(Shared { attribution, json: OnceLock::new() })
     }
 
-    pub fn attribution(&self) -> &Attribution {
-        &self.attribution
-    }
-
     /// The attribution as JSON, made once: every row of the holding writes these bytes.
     pub fn json(&self) -> &[u8] {
         self.json.get_or_init(|| serde_json::to_vec(&self.attribution).expect("rows serialise into memory").into())

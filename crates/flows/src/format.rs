@@ -3,7 +3,7 @@
 //! (the 14 fields of version 2). Column positions are never assumed beyond that default: AWS lets a
 //! custom format name any fields in any order.
 
-use crate::record::{Field, FlowRecord, Text};
+use crate::record::{Field, FlowRecord};
 
 /// One column of a layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,8 +126,7 @@ impl Layout {
             match columns.next() {
                 Some(Column::Known(f)) => r.set_split(*f, start, end - start).is_ok(),
                 Some(Column::Extra(name)) => {
-                    let v = &line[start..end];
-                    r.extra.push((name.clone(), (v != "-").then(|| Text::new(v))));
+                    r.set_extra(name, &line[start..end]);
                     true
                 }
                 None => false,
@@ -178,7 +177,7 @@ impl Layout {
                 Column::Known(f) => r
                     .set_at(*f, v.as_ptr() as usize - line.as_ptr() as usize, v.len())
                     .map_err(|e| format!("{}: {e}: {:?}", f.name(), clip(v)))?,
-                Column::Extra(name) => r.extra.push((name.clone(), (v != "-").then(|| Text::new(v)))),
+                Column::Extra(name) => r.set_extra(name, v),
             }
         }
         Ok(r)

@@ -318,6 +318,12 @@ impl FlowRecord {
         Ok(())
     }
 
+    /// Keeps the value of a field AWS does not define, under the name the format gave it (`-` is
+    /// null).
+    pub fn set_extra(&mut self, name: &str, raw: &str) {
+        self.extra.push((name.to_string(), (raw != "-").then(|| Text::new(raw))));
+    }
+
     /// Sets `f` from its text (`-` is null), marking it present: the text is added to the
     /// record's, then set from there.
     pub fn set(&mut self, f: Field, raw: &str) -> Result<(), &'static str> {

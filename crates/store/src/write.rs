@@ -205,8 +205,7 @@ impl Register {
         let key = params![f.account_id, f.region, name, at];
         type Spell = (i64, Option<i64>, String, String);
         let spell = |sql: &str| -> Result<Option<Spell>, Error> {
-            let mut st = self.conn.prepare_cached(sql)?;
-            Ok(st.query_row(key, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()?)
+            self.row(sql, key, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         };
         let before = spell(
             "SELECT valid_from, valid_to, subnets, security_groups FROM lambda_configs
@@ -263,7 +262,7 @@ impl Register {
         &mut self,
         account: &str,
         region: &str,
-        listed: &[String],
+        listed: &[&str],
         at_ns: u64,
     ) -> Result<(), Error> {
         let names: Vec<&str> = listed.iter().map(|n| LambdaConfigFact::name_of(n)).collect();
@@ -301,8 +300,7 @@ impl Register {
     /// borders, or starts one. A sighting that arrives late fits between the spells around it.
     fn instance_state(&self, instance: &str, state: &str, at: i64) -> Result<(), Error> {
         let spell = |sql: &str| -> Result<Option<(String, i64)>, Error> {
-            let mut st = self.conn.prepare_cached(sql)?;
-            Ok(st.query_row(params![instance, at], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+            self.row(sql, params![instance, at], |r| Ok((r.get(0)?, r.get(1)?)))
         };
         let before = spell(
             "SELECT state, first_seen FROM instance_states WHERE instance_id = ?1 AND first_seen <= ?2
@@ -335,9 +333,19 @@ impl Register {
         Ok(())
     }
 
+    /// A query's first row, as `map` reads it, if there is a row.
+    fn row<T>(
+        &self,
+        sql: &str,
+        p: &[&dyn rusqlite::ToSql],
+        map: impl FnOnce(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, Error> {
+        Ok(self.conn.prepare_cached(sql)?.query_row(p, map).optional()?)
+    }
+
     /// The first column of a query's first row, if there is a row.
     fn one<T: rusqlite::types::FromSql>(&self, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Option<T>, Error> {
-        Ok(self.conn.prepare_cached(sql)?.query_row(p, |r| r.get(0)).optional()?)
+        self.row(sql, p, |r| r.get(0))
     }
 
     /// The address and interface of an association: the address given, else the allocation's as
@@ -389,14 +397,12 @@ impl Register {
             )?;
             return Ok(());
         }
-        let next: Option<(i64, Option<String>)> = self
-            .conn
-            .prepare_cached(
-                "SELECT held_from, association_id FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from > ?3
-                 ORDER BY held_from LIMIT 1",
-            )?
-            .query_row(params![eni, ip, at], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let next: Option<(i64, Option<String>)> = self.row(
+            "SELECT held_from, association_id FROM address_spells WHERE eni_id = ?1 AND ip = ?2 AND held_from > ?3
+             ORDER BY held_from LIMIT 1",
+            params![eni, ip, at],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         match next {
             Some((from, id)) if id.is_none() || association.is_none() || id.as_deref() == association => {
                 self.conn.execute(
@@ -509,14 +515,12 @@ impl Register {
         source: &Provenance,
     ) -> Result<bool, Error> {
         let at = sql_ns(at_ns);
-        let spell: Option<(String, String, i64)> = self
-            .conn
-            .prepare_cached(
-                "SELECT eni_id, ip, held_from FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
-                 ORDER BY held_from DESC LIMIT 1",
-            )?
-            .query_row(params![association_id, at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+        let spell: Option<(String, String, i64)> = self.row(
+            "SELECT eni_id, ip, held_from FROM address_spells WHERE association_id = ?1 AND held_from <= ?2
+             ORDER BY held_from DESC LIMIT 1",
+            params![association_id, at],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let Some((eni, ip, from)) = spell else { return Ok(false) };
         let tx = self.conn.unchecked_transaction()?;
         // Open, or ended by a sync when last seen (before this, the end as the call gives it).

@@ -551,7 +551,7 @@ fn a_lambda_interface_serves_the_functions_configured_for_it_at_the_time() {
     assert_eq!(spells, [("orders", "08:00", None), ("billing", "11:00", Some("13:00"))]);
     assert_eq!(o.functions, ["billing", "orders"]);
     // A sync that lists orders only ends nothing of it; one that lists nothing ends it.
-    r.end_unlisted_functions("111122223333", "eu-west-1", &["orders".into()], t("2026-05-02T00:00:00Z")).unwrap();
+    r.end_unlisted_functions("111122223333", "eu-west-1", &["orders"], t("2026-05-02T00:00:00Z")).unwrap();
     assert_eq!(at(&r, "2026-05-02T01:00:00Z"), ["orders"]);
     r.end_unlisted_functions("111122223333", "eu-west-1", &[], t("2026-05-03T00:00:00Z")).unwrap();
     assert!(at(&r, "2026-05-03T01:00:00Z").is_empty());
