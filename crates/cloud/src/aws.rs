@@ -4,6 +4,7 @@
 //! STS, regions from EC2, bounded concurrency, and the SDK's standard retries with back-off on
 //! throttling.
 
+use crate::ec2::{CachedCredentials, Ec2, Node};
 use crate::ingest::{attachment_of_description, bare_task};
 use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -16,17 +17,11 @@ use futures::stream::{self, StreamExt};
 /// An SDK error as text; `call` is named only where the caller does not name it already.
 fn err(call: &str, e: impl std::error::Error) -> CloudError {
     // The SDK's Display is terse ("service error"); its source chain says what happened.
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
+    let msg = crate::ec2::chain(&e);
+    match call {
+        "GetCallerIdentity" | "ListAccounts" => CloudError(format!("{call}: {msg}")),
+        _ => CloudError(msg),
     }
-    if matches!(call, "GetCallerIdentity" | "ListAccounts" | "DescribeRegions") {
-        msg = format!("{call}: {msg}");
-    }
-    CloudError(msg)
 }
 
 fn nanos(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<u64> {
@@ -36,10 +31,15 @@ fn nanos(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<u64> {
     (ns > 0 && ns <= curtain_model::MAX_TIME_NS as i128).then_some(ns as u64)
 }
 
+/// The instances of a DescribeInstances page (`reservationSet`, then each one's `instancesSet`).
+fn instances(page: &Node) -> impl Iterator<Item = &Node> {
+    page.items("reservationSet").flat_map(|r| r.items("instancesSet"))
+}
+
 /// One account and region through the SDK.
 pub struct AwsRegion {
     pub ecs: aws_sdk_ecs::Client,
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: Ec2,
     pub lambda: aws_sdk_lambda::Client,
     pub account_id: String,
     pub region: String,
@@ -51,7 +51,7 @@ impl AwsRegion {
     pub fn new(conf: &SdkConfig, account_id: &str, region: &str, source: Provenance) -> Self {
         AwsRegion {
             ecs: aws_sdk_ecs::Client::new(conf),
-            ec2: aws_sdk_ec2::Client::new(conf),
+            ec2: Ec2::new(conf),
             lambda: aws_sdk_lambda::Client::new(conf),
             account_id: account_id.into(),
             region: region.into(),
@@ -211,30 +211,32 @@ impl RegionApi for AwsRegion {
                 .collect();
             let ids: Vec<String> = batch.iter().filter_map(|b| b.ec2_instance_id.clone()).collect();
             if !ids.is_empty() {
-                let r = self
+                let params: Vec<_> =
+                    ids.iter().enumerate().map(|(i, id)| (format!("InstanceId.{}", i + 1), id.clone())).collect();
+                let pages = self
                     .ec2
-                    .describe_instances()
-                    .set_instance_ids(Some(ids))
-                    .send()
+                    .pages("DescribeInstances", &params)
                     .await
-                    .map_err(|e| err("DescribeInstances", e))?;
-                for inst in r.reservations().iter().flat_map(|r| r.instances()) {
-                    let Some(b) = batch.iter_mut().find(|b| b.ec2_instance_id.as_deref() == inst.instance_id()) else {
+                    .map_err(|e| CloudError(format!("DescribeInstances: {e}")))?;
+                for inst in pages.iter().flat_map(instances) {
+                    let Some(b) =
+                        batch.iter_mut().find(|b| b.ec2_instance_id.as_deref() == inst.text_at(&["instanceId"]))
+                    else {
                         continue;
                     };
-                    for ni in inst.network_interfaces() {
-                        for a in ni.private_ip_addresses() {
-                            if let Some(ip) = a.private_ip_address() {
+                    for ni in inst.items("networkInterfaceSet") {
+                        for a in ni.items("privateIpAddressesSet") {
+                            if let Some(ip) = a.text_at(&["privateIpAddress"]) {
                                 b.ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
                             }
                         }
                     }
-                    if let Some(ip) = inst.private_ip_address() {
+                    if let Some(ip) = inst.text_at(&["privateIpAddress"]) {
                         if !b.ips.iter().any(|x| x.ip == ip) {
                             b.ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
                         }
                     }
-                    if let Some(ip) = inst.public_ip_address() {
+                    if let Some(ip) = inst.text_at(&["ipAddress"]) {
                         b.ips.push(IpFact { ip: ip.to_string(), kind: "public".into() });
                     }
                 }
@@ -302,46 +304,43 @@ impl RegionApi for AwsRegion {
     }
 
     async fn ec2_instances(&self) -> Result<Vec<InstanceFact>, CloudError> {
-        let pages: Vec<_> = self.ec2.describe_instances().into_paginator().send().collect().await;
+        let pages = self.ec2.pages("DescribeInstances", &[("MaxResults".into(), "1000".into())]).await?;
         let mut out = Vec::new();
-        for p in pages {
-            for inst in p.map_err(|e| err("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances()) {
-                let Some(id) = inst.instance_id() else { continue };
-                out.push(InstanceFact {
-                    instance_id: id.to_string(),
-                    account_id: self.account_id.clone(),
-                    region: self.region.clone(),
-                    name: inst
-                        .tags()
-                        .iter()
-                        .find(|t| t.key() == Some("Name"))
-                        .and_then(|t| t.value())
-                        .map(str::to_string),
-                    state: inst.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()),
-                    instance_type: inst.instance_type().map(|t| t.as_str().to_string()),
-                    launched_at: nanos(inst.launch_time()),
-                    source: self.source.clone(),
-                });
-            }
+        for inst in pages.iter().flat_map(instances) {
+            let Some(id) = inst.text_at(&["instanceId"]) else { continue };
+            out.push(InstanceFact {
+                instance_id: id.to_string(),
+                account_id: self.account_id.clone(),
+                region: self.region.clone(),
+                name: inst
+                    .items("tagSet")
+                    .find(|t| t.text_at(&["key"]) == Some("Name"))
+                    .and_then(|t| t.text_at(&["value"]))
+                    .map(str::to_string),
+                state: inst.text_at(&["instanceState", "name"]).map(str::to_string),
+                instance_type: inst.text_at(&["instanceType"]).map(str::to_string),
+                launched_at: inst.text_at(&["launchTime"]).and_then(curtain_model::parse_rfc3339_ns),
+                source: self.source.clone(),
+            });
         }
         Ok(out)
     }
 
     async fn elastic_ips(&self) -> Result<crate::sync::ElasticIps, CloudError> {
-        let r = self.ec2.describe_addresses().send().await.map_err(|e| err("DescribeAddresses", e))?;
+        let r = self.ec2.call("DescribeAddresses", &[]).await?;
         let mut out = crate::sync::ElasticIps::default();
-        // The emulator says "" for none.
-        let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
-        for a in r.addresses() {
-            let Some(ip) = a.public_ip() else { continue };
-            let id = a.allocation_id().unwrap_or(ip);
-            match some(a.network_interface_id()) {
+        // EC2 leaves out what is unset; the emulator says "" (text_at takes both for none).
+        let some = |a: &Node, name: &str| a.text_at(&[name]).map(str::to_string);
+        for a in r.items("addressesSet") {
+            let Some(ip) = a.text_at(&["publicIp"]) else { continue };
+            let id = a.text_at(&["allocationId"]).unwrap_or(ip);
+            match some(a, "networkInterfaceId") {
                 Some(eni) => out.associated.push(AddressAssociation {
-                    association_id: some(a.association_id()),
-                    allocation_id: some(a.allocation_id()),
+                    association_id: some(a, "associationId"),
+                    allocation_id: some(a, "allocationId"),
                     public_ip: Some(ip.to_string()),
                     eni_id: Some(eni),
-                    instance_id: some(a.instance_id()),
+                    instance_id: some(a, "instanceId"),
                     account_id: self.account_id.clone(),
                     region: self.region.clone(),
                     source: self.source.clone(),
@@ -350,7 +349,7 @@ impl RegionApi for AwsRegion {
                     ips: vec![IpFact { ip: ip.to_string(), kind: "public".into() }],
                     description: Some(format!("Elastic IP {id}")),
                     interface_type: Some("elastic-ip".into()),
-                    instance_id: some(a.instance_id()),
+                    instance_id: some(a, "instanceId"),
                     ..EniFact::bare(id.to_string(), self.account_id.clone(), self.region.clone(), self.source.clone())
                 }),
             }
@@ -361,42 +360,42 @@ impl RegionApi for AwsRegion {
     async fn enis(&self) -> Result<Vec<EniFact>, CloudError> {
         // Every interface, not only ECS's: whoever owns an address is named (curtain_model::
         // register::classify_eni), the ECS task claim checked as before.
-        let pages: Vec<_> = self.ec2.describe_network_interfaces().into_paginator().send().collect().await;
+        let pages = self.ec2.pages("DescribeNetworkInterfaces", &[("MaxResults".into(), "1000".into())]).await?;
         let mut out = Vec::new();
-        for p in pages {
-            for ni in p.map_err(|e| err("DescribeNetworkInterfaces", e))?.network_interfaces() {
-                let Some(eni_id) = ni.network_interface_id() else { continue };
+        for page in &pages {
+            for ni in page.items("networkInterfaceSet") {
+                let Some(eni_id) = ni.text_at(&["networkInterfaceId"]) else { continue };
                 let mut ips = Vec::new();
-                for a in ni.private_ip_addresses() {
-                    if let Some(ip) = a.private_ip_address() {
+                for a in ni.items("privateIpAddressesSet") {
+                    if let Some(ip) = a.text_at(&["privateIpAddress"]) {
                         ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
                     }
-                    if let Some(p) = a.association().and_then(|x| x.public_ip()) {
+                    if let Some(p) = a.text_at(&["association", "publicIp"]) {
                         ips.push(IpFact { ip: p.to_string(), kind: "public".into() });
                     }
                 }
-                if let Some(ip) = ni.private_ip_address() {
+                if let Some(ip) = ni.text_at(&["privateIpAddress"]) {
                     if !ips.iter().any(|x| x.ip == ip) {
                         ips.push(IpFact { ip: ip.to_string(), kind: "private".into() });
                     }
                 }
-                if let Some(p) = ni.association().and_then(|x| x.public_ip()) {
+                if let Some(p) = ni.text_at(&["association", "publicIp"]) {
                     if !ips.iter().any(|x| x.ip == p) {
                         ips.push(IpFact { ip: p.to_string(), kind: "public".into() });
                     }
                 }
-                for a in ni.ipv6_addresses() {
-                    if let Some(ip) = a.ipv6_address() {
+                for a in ni.items("ipv6AddressesSet") {
+                    if let Some(ip) = a.text_at(&["ipv6Address"]) {
                         ips.push(IpFact { ip: ip.to_string(), kind: "ipv6".into() });
                     }
                 }
-                let description = ni.description().map(str::to_string);
+                let description = ni.text_at(&["description"]).map(str::to_string);
                 let attachment_id = description.as_deref().and_then(attachment_of_description);
                 out.push(EniFact {
                     eni_id: eni_id.to_string(),
                     // Only an AWS service can make a requester-managed interface; the emulator
                     // makes none, and the task's own attachment names its interface anyway.
-                    ecs_proof: (attachment_id.is_some() && ni.requester_managed().unwrap_or(false))
+                    ecs_proof: (attachment_id.is_some() && ni.text_at(&["requesterManaged"]) == Some("true"))
                         .then(|| "requester-managed".to_string()),
                     attachment_id,
                     account_id: self.account_id.clone(),
@@ -405,11 +404,14 @@ impl RegionApi for AwsRegion {
                     created_at: None,
                     deleted_at: None,
                     description,
-                    interface_type: ni.interface_type().map(|t| t.as_str().to_string()),
-                    requester_id: ni.requester_id().map(str::to_string),
-                    instance_id: ni.attachment().and_then(|a| a.instance_id()).map(str::to_string),
-                    subnet_id: ni.subnet_id().map(str::to_string),
-                    security_groups: ni.groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect(),
+                    interface_type: ni.text_at(&["interfaceType"]).map(str::to_string),
+                    requester_id: ni.text_at(&["requesterId"]).map(str::to_string),
+                    instance_id: ni.text_at(&["attachment", "instanceId"]).map(str::to_string),
+                    subnet_id: ni.text_at(&["subnetId"]).map(str::to_string),
+                    security_groups: ni
+                        .items("groupSet")
+                        .filter_map(|g| g.text_at(&["groupId"]).map(str::to_string))
+                        .collect(),
                     lambda_functions: Vec::new(),
                     source: self.source.clone(),
                 });
@@ -454,7 +456,16 @@ pub async fn base_config() -> SdkConfig {
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
         loader = loader.region(Region::new("us-east-1"));
     }
-    loader.load().await
+    with_kept_credentials(loader.load().await)
+}
+
+/// `conf` with its credentials kept between calls for every client made from it, the EC2 one
+/// included ([`CachedCredentials`]).
+fn with_kept_credentials(conf: SdkConfig) -> SdkConfig {
+    match conf.credentials_provider() {
+        Some(p) => conf.to_builder().credentials_provider(CachedCredentials::shared(p)).build(),
+        None => conf,
+    }
 }
 
 /// The accounts of the plan (the caller's account through STS GetCallerIdentity).
@@ -498,17 +509,18 @@ pub async fn account_config(base: &SdkConfig, account: &str, role: Option<&str>)
                 .configure(base)
                 .build()
                 .await;
-            base.to_builder()
-                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
-                .build()
+            let provider = aws_credential_types::provider::SharedCredentialsProvider::new(provider);
+            base.to_builder().credentials_provider(CachedCredentials::shared(provider)).build()
         }
     }
 }
 
 /// The regions enabled in an account (EC2 DescribeRegions).
 pub async fn enabled_regions(conf: &SdkConfig) -> Result<Vec<String>, CloudError> {
-    let r = aws_sdk_ec2::Client::new(conf).describe_regions().send().await.map_err(|e| err("DescribeRegions", e))?;
-    let mut v: Vec<String> = r.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
+    let r =
+        Ec2::new(conf).call("DescribeRegions", &[]).await.map_err(|e| CloudError(format!("DescribeRegions: {e}")))?;
+    let mut v: Vec<String> =
+        r.items("regionInfo").filter_map(|r| r.text_at(&["regionName"]).map(str::to_string)).collect();
     v.sort();
     Ok(v)
 }

@@ -6,6 +6,8 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "aws")]
+pub mod ec2;
+#[cfg(feature = "aws")]
 pub mod exec;
 pub mod ingest;
 pub mod sync;

@@ -1,0 +1,659 @@
+//! EC2's query API for the four calls the sync makes (DescribeNetworkInterfaces,
+//! DescribeInstances, DescribeAddresses, DescribeRegions), signed and sent here rather than
+//! through aws-sdk-ec2.
+//!
+//! Written by hand because of what that crate costs to build, not to run: aws-sdk-ec2 is some
+//! 750 operations of generated code, about 400 s and 8 GB of memory of a clean release build on
+//! two cores, for four read calls (docs/BENCHMARKS.md, "Build"). Everything else comes from the
+//! SDK's own crates, already in the build for ECS, STS and the rest: the credentials and region of
+//! the same [`SdkConfig`], SigV4 from `aws-sigv4`, the HTTPS connector the SDK's clients use
+//! (`aws-smithy-http-client`, rustls), its timeouts. What the generated client would add is done
+//! here as the SDK does it: the endpoint of every partition, FIPS and dual-stack included, or the
+//! configured `AWS_ENDPOINT_URL(_EC2)`; standard retries with jittered exponential back-off on
+//! throttling, server errors and broken connections; pagination by `NextToken`.
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use crate::sync::CloudError;
+
+/// The API version every EC2 query names (the current one, unchanged since 2016).
+const API_VERSION: &str = "2016-11-15";
+/// The most a response body may be: a page of 1,000 interfaces is a few megabytes.
+const MAX_BODY: usize = 256 << 20;
+/// Deeper XML than any EC2 response is refused (the tree is dropped recursively).
+const MAX_DEPTH: usize = 64;
+
+/// An XML element: its local name, its text and its child elements.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    /// The first child element named `name`.
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// The element at the end of `path`, one child name at a time.
+    pub fn at(&self, path: &[&str]) -> Option<&Node> {
+        path.iter().try_fold(self, |n, name| n.child(name))
+    }
+
+    /// The text of the element at `path`, if it is there and not empty (EC2 leaves out what is
+    /// unset; an emulator may give it empty).
+    pub fn text_at(&self, path: &[&str]) -> Option<&str> {
+        self.at(path).map(|n| n.text.as_str()).filter(|t| !t.is_empty())
+    }
+
+    /// The `item`s of the list element `set` (EC2's `...Set` lists).
+    pub fn items<'a>(&'a self, set: &str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.child(set).into_iter().flat_map(|s| s.children.iter().filter(|c| c.name == "item"))
+    }
+}
+
+/// Parses an XML document into its root element. Text is unescaped; namespaces, attributes,
+/// comments and declarations are dropped; a DTD's entities are never expanded.
+pub fn parse_xml(doc: &str) -> Result<Node, String> {
+    use xmlparser::{ElementEnd, Token};
+    let mut stack: Vec<Node> = Vec::new();
+    let mut root = None;
+    for token in xmlparser::Tokenizer::from(doc) {
+        match token.map_err(|e| format!("XML: {e}"))? {
+            Token::ElementStart { local, .. } => {
+                if root.is_some() {
+                    return Err("XML: more than one root element".into());
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("XML: nested deeper than {MAX_DEPTH}"));
+                }
+                stack.push(Node { name: local.as_str().to_string(), ..Node::default() });
+            }
+            Token::ElementEnd { end: ElementEnd::Open, .. } => {}
+            Token::ElementEnd { end, .. } => {
+                let node = stack.pop().ok_or("XML: an end without a start")?;
+                if let ElementEnd::Close(_, local) = end {
+                    if local.as_str() != node.name {
+                        return Err(format!("XML: <{}> closed by </{}>", node.name, local.as_str()));
+                    }
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => root = Some(node),
+                }
+            }
+            Token::Text { text } => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&unescape(text.as_str())?);
+                }
+            }
+            Token::Cdata { text, .. } => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(text.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("XML: <{}> never closed", stack[stack.len() - 1].name));
+    }
+    root.ok_or_else(|| "XML: no root element".to_string())
+}
+
+/// XML's five named references and numeric character references.
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').ok_or_else(|| format!("XML: unterminated reference in {s:?}"))?;
+        let name = &rest[i + 1..i + end];
+        let c = match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => name.strip_prefix('#').and_then(|d| d.parse().ok()),
+                };
+                code.and_then(char::from_u32).ok_or_else(|| format!("XML: unknown reference &{name};"))?
+            }
+        };
+        out.push(c);
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The EC2 endpoint for `region`, as aws-sdk-ec2's rules give it: a configured endpoint URL
+/// (which takes neither FIPS nor dual-stack), else `ec2` or `ec2-fips` in the region's partition.
+pub fn endpoint(region: &str, fips: bool, dual_stack: bool, configured: Option<&str>) -> Result<String, String> {
+    if let Some(url) = configured {
+        if fips || dual_stack {
+            return Err("EC2: FIPS and dual-stack endpoints take no configured endpoint URL".into());
+        }
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(format!("EC2: not a region: {region:?}"));
+    }
+    // Each partition's DNS suffix and dual-stack suffix (the SDK's partitions.json).
+    let (dns, dual) = [
+        ("cn-", "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
+        ("us-gov-", "amazonaws.com", "api.aws"),
+        ("us-iso-", "c2s.ic.gov", "api.aws.ic.gov"),
+        ("us-isob-", "sc2s.sgov.gov", "api.aws.scloud"),
+        ("us-isof-", "csp.hci.ic.gov", "api.aws.hci.ic.gov"),
+        ("eu-isoe-", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"),
+        ("eusc-", "amazonaws.eu", "api.amazonwebservices.eu"),
+    ]
+    .into_iter()
+    .find(|(prefix, _, _)| region.starts_with(prefix))
+    .map_or(("amazonaws.com", "api.aws"), |(_, dns, dual)| (dns, dual));
+    Ok(match (fips, dual_stack) {
+        (true, true) => format!("https://ec2-fips.{region}.{dual}"),
+        // GovCloud's EC2 endpoints are FIPS endpoints already.
+        (true, false) if region.starts_with("us-gov-") => format!("https://ec2.{region}.{dns}"),
+        (true, false) => format!("https://ec2-fips.{region}.{dns}"),
+        (false, true) => format!("https://ec2.{region}.{dual}"),
+        (false, false) => format!("https://ec2.{region}.{dns}"),
+    })
+}
+
+/// The query's body: `Action`, `Version`, then the parameters, form-encoded.
+fn form(action: &str, params: &[(String, String)]) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    f.append_pair("Action", action).append_pair("Version", API_VERSION);
+    for (k, v) in params {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+/// The error codes that say "slow down" or "try again", retried as the SDK's standard mode does.
+fn retryable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+            | "TransactionInProgressException"
+            | "RequestLimitExceeded"
+            | "BandwidthLimitExceeded"
+            | "LimitExceededException"
+            | "RequestThrottled"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+            | "EC2ThrottledException"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "InternalError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "Unavailable"
+    )
+}
+
+/// An error response's code and message (`<Response><Errors><Error>`).
+fn error_of(status: u16, body: &str) -> (Option<String>, String) {
+    let root = parse_xml(body).ok();
+    let error = root.as_ref().and_then(|r| r.at(&["Errors", "Error"]).or_else(|| r.child("Error")));
+    let code = error.and_then(|e| e.text_at(&["Code"])).map(str::to_string);
+    let message = error.and_then(|e| e.text_at(&["Message"])).unwrap_or("");
+    let text = match &code {
+        Some(c) => format!("{c}: {message}"),
+        None => format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()),
+    };
+    (code, text)
+}
+
+/// One HTTPS connector for every client of the process (its connection pool and TLS roots).
+fn connector() -> &'static aws_smithy_http_client::Connector {
+    static CONNECTOR: OnceLock<aws_smithy_http_client::Connector> = OnceLock::new();
+    CONNECTOR.get_or_init(|| {
+        aws_smithy_http_client::Connector::builder()
+            .connector_settings(
+                // The base configuration's connect timeout; reads are bounded per attempt below.
+                HttpConnectorSettings::builder().connect_timeout(Duration::from_secs(5)).build(),
+            )
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .build()
+    })
+}
+
+/// EC2 in one account and region.
+pub struct Ec2 {
+    endpoint: Result<String, String>,
+    region: String,
+    credentials: Option<SharedCredentialsProvider>,
+    max_attempts: u32,
+    attempt_timeout: Duration,
+}
+
+impl Ec2 {
+    /// EC2 as `conf` says: its region, credentials, endpoint, FIPS and dual-stack settings,
+    /// retries and per-attempt timeout.
+    pub fn new(conf: &SdkConfig) -> Self {
+        let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
+        let ignore = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let own = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|u| !ignore && !u.is_empty());
+        let configured = own.as_deref().or(conf.endpoint_url());
+        Ec2 {
+            endpoint: endpoint(
+                &region,
+                conf.use_fips().unwrap_or(false),
+                conf.use_dual_stack().unwrap_or(false),
+                configured,
+            ),
+            region,
+            credentials: conf.credentials_provider(),
+            max_attempts: conf.retry_config().map_or(3, |r| r.max_attempts()).max(1),
+            attempt_timeout: conf
+                .timeout_config()
+                .and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(Duration::from_secs(60)),
+        }
+    }
+
+    /// Every page of `action`: each response's root element, `NextToken` followed to the end.
+    pub async fn pages(&self, action: &str, params: &[(String, String)]) -> Result<Vec<Node>, CloudError> {
+        let mut out = Vec::new();
+        let mut sent: Option<String> = None;
+        loop {
+            let mut p = params.to_vec();
+            if let Some(t) = &sent {
+                p.push(("NextToken".into(), t.clone()));
+            }
+            let page = self.call(action, &p).await?;
+            let next = page.text_at(&["nextToken"]).map(str::to_string);
+            out.push(page);
+            match next {
+                // The token just sent, given back again, would loop for ever.
+                Some(t) if sent.as_ref() != Some(&t) => sent = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// One call: its response's root element, after the retries the configuration allows. An
+    /// error says what failed, not which call (the caller names it, as it does the SDK's).
+    pub async fn call(&self, action: &str, params: &[(String, String)]) -> Result<Node, CloudError> {
+        let fail = CloudError;
+        let endpoint = self.endpoint.clone().map_err(fail)?;
+        let uri = format!("{endpoint}/");
+        let body = form(action, params);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = tokio::time::timeout(self.attempt_timeout, self.attempt(&uri, &body)).await;
+            let (retry, msg) = match outcome {
+                Ok(Ok((200..=299, text))) => return parse_xml(&text).map_err(fail),
+                Ok(Ok((status, text))) => {
+                    let (code, msg) = error_of(status, &text);
+                    (status >= 500 || status == 429 || code.as_deref().is_some_and(retryable_code), msg)
+                }
+                Ok(Err((retry, msg))) => (retry, msg),
+                Err(_) => (true, format!("no answer within {:?}", self.attempt_timeout)),
+            };
+            if !retry || attempt >= self.max_attempts {
+                return Err(fail(if attempt > 1 { format!("{msg} (after {attempt} attempts)") } else { msg }));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    /// Signs and sends one attempt: the status and body, or whether its failure may be retried
+    /// and what it was.
+    async fn attempt(&self, uri: &str, body: &str) -> Result<(u16, String), (bool, String)> {
+        let provider = self.credentials.as_ref().ok_or((false, "no credentials configured".to_string()))?;
+        let creds = provider.provide_credentials().await.map_err(|e| (false, chain(&e)))?;
+        let identity = creds.into();
+        let settings = SigningSettings::default();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("ec2")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| (false, chain(&e)))?
+            .into();
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let signable = SignableRequest::new(
+            "POST",
+            uri,
+            [("content-type", content_type)].into_iter(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .map_err(|e| (false, chain(&e)))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| (false, chain(&e)))?.into_parts();
+        let mut req = aws_smithy_runtime_api::http::Request::new(SdkBody::from(body.to_string()));
+        req.set_method("POST").map_err(|e| (false, chain(&e)))?;
+        req.set_uri(uri).map_err(|e| (false, chain(&e)))?;
+        req.headers_mut().insert("content-type", content_type);
+        for (name, value) in instructions.headers() {
+            req.headers_mut().insert(name.to_string(), value.to_string());
+        }
+        let resp = connector().call(req).await.map_err(|e| (e.is_io() || e.is_timeout(), chain(&e)))?;
+        let status = resp.status().as_u16();
+        let bytes = ByteStream::new(resp.into_body()).collect().await.map_err(|e| (true, chain(&e)))?.into_bytes();
+        if bytes.len() > MAX_BODY {
+            return Err((false, format!("a response of {} bytes", bytes.len())));
+        }
+        let text =
+            String::from_utf8(bytes.to_vec()).map_err(|_| (false, "a response that is not UTF-8".to_string()))?;
+        Ok((status, text))
+    }
+}
+
+/// The standard mode's back-off: a random part of 2^(attempt-1) seconds, at most 20 s.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let ceiling = Duration::from_secs(1 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(20));
+    let r = RandomState::new().hash_one(attempt) as f64 / u64::MAX as f64;
+    ceiling.mul_f64(r)
+}
+
+/// An error and its sources, as one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Credentials fetched once and kept until five minutes before they expire, for every client
+/// made from the same configuration: the SDK's clients keep theirs in their own identity cache,
+/// which [`Ec2`] cannot reach, and an assumed role would otherwise be assumed again per region.
+#[derive(Debug)]
+pub struct CachedCredentials {
+    inner: SharedCredentialsProvider,
+    kept: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl CachedCredentials {
+    pub fn shared(inner: SharedCredentialsProvider) -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(CachedCredentials { inner, kept: tokio::sync::Mutex::new(None) })
+    }
+}
+
+impl ProvideCredentials for CachedCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let mut kept = self.kept.lock().await;
+            let fresh = |c: &Credentials| c.expiry().is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
+            if let Some(c) = kept.as_ref().filter(|c| fresh(c)) {
+                return Ok(c.clone());
+            }
+            let c = self.inner.provide_credentials().await?;
+            *kept = Some(c.clone());
+            Ok(c)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_as_the_sdk_resolves_them() {
+        // From aws-sdk-ec2 1.274.0's own endpoint tests (src/config/endpoint.rs): region, FIPS,
+        // dual-stack, the URL it resolves.
+        let cases = [
+            ("af-south-1", false, false, "https://ec2.af-south-1.amazonaws.com"),
+            ("ap-south-1", false, true, "https://ec2.ap-south-1.api.aws"),
+            ("ca-central-1", true, false, "https://ec2-fips.ca-central-1.amazonaws.com"),
+            ("eu-west-1", false, false, "https://ec2.eu-west-1.amazonaws.com"),
+            ("us-east-1", false, false, "https://ec2.us-east-1.amazonaws.com"),
+            ("us-east-1", true, false, "https://ec2-fips.us-east-1.amazonaws.com"),
+            ("us-east-1", false, true, "https://ec2.us-east-1.api.aws"),
+            ("us-east-1", true, true, "https://ec2-fips.us-east-1.api.aws"),
+            ("cn-north-1", false, false, "https://ec2.cn-north-1.amazonaws.com.cn"),
+            ("cn-northwest-1", false, false, "https://ec2.cn-northwest-1.amazonaws.com.cn"),
+            ("cn-north-1", true, true, "https://ec2-fips.cn-north-1.api.amazonwebservices.com.cn"),
+            ("cn-north-1", true, false, "https://ec2-fips.cn-north-1.amazonaws.com.cn"),
+            ("cn-north-1", false, true, "https://ec2.cn-north-1.api.amazonwebservices.com.cn"),
+            ("us-gov-east-1", false, false, "https://ec2.us-gov-east-1.amazonaws.com"),
+            ("us-gov-west-1", false, false, "https://ec2.us-gov-west-1.amazonaws.com"),
+            ("us-gov-east-1", true, true, "https://ec2-fips.us-gov-east-1.api.aws"),
+            ("us-gov-east-1", true, false, "https://ec2.us-gov-east-1.amazonaws.com"),
+            ("us-gov-east-1", false, true, "https://ec2.us-gov-east-1.api.aws"),
+            ("us-iso-east-1", false, false, "https://ec2.us-iso-east-1.c2s.ic.gov"),
+            ("us-iso-west-1", false, false, "https://ec2.us-iso-west-1.c2s.ic.gov"),
+            ("us-iso-east-1", true, false, "https://ec2-fips.us-iso-east-1.c2s.ic.gov"),
+            ("us-isob-east-1", false, false, "https://ec2.us-isob-east-1.sc2s.sgov.gov"),
+            ("us-isob-east-1", true, false, "https://ec2-fips.us-isob-east-1.sc2s.sgov.gov"),
+        ];
+        for (region, fips, dual, want) in cases {
+            assert_eq!(endpoint(region, fips, dual, None).as_deref(), Ok(want), "{region} {fips} {dual}");
+        }
+        assert_eq!(endpoint("us-east-1", false, false, Some("https://example.com/")).unwrap(), "https://example.com");
+        assert!(endpoint("us-east-1", true, false, Some("https://example.com")).is_err());
+        assert!(endpoint("us-east-1", false, true, Some("https://example.com")).is_err());
+        assert!(endpoint("", false, false, None).is_err());
+        // A region is a host label, never a way into the URL.
+        assert!(endpoint("evil.example.com/x?", false, false, None).is_err());
+    }
+
+    #[test]
+    fn a_response_as_a_tree() {
+        // The shape of EC2's DescribeAddresses response (EC2 API Reference, "DescribeAddresses",
+        // Example 1), with a reference and CDATA in the text.
+        let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeAddressesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+   <requestId>f7de5e98-491a-4c19-a92d-908d6EXAMPLE</requestId>
+   <addressesSet>
+      <item>
+         <publicIp>203.0.113.41</publicIp>
+         <allocationId>eipalloc-08229861</allocationId>
+         <domain>vpc</domain>
+         <instanceId>i-0598c7d356eba48d7</instanceId>
+         <associationId>eipassoc-f0229899</associationId>
+         <networkInterfaceId>eni-ef229886</networkInterfaceId>
+         <tagSet><item><key>Name</key><value>a &amp; b <![CDATA[<c>]]></value></item></tagSet>
+      </item>
+      <item><publicIp>198.51.100.2</publicIp><domain>vpc</domain><networkInterfaceId/></item>
+   </addressesSet>
+</DescribeAddressesResponse>"#;
+        let root = parse_xml(doc).unwrap();
+        assert_eq!(root.name, "DescribeAddressesResponse");
+        let items: Vec<_> = root.items("addressesSet").collect();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].text_at(&["publicIp"]), Some("203.0.113.41"));
+        assert_eq!(items[0].text_at(&["networkInterfaceId"]), Some("eni-ef229886"));
+        assert_eq!(items[0].items("tagSet").next().unwrap().text_at(&["value"]), Some("a & b <c>"));
+        assert_eq!(items[1].text_at(&["networkInterfaceId"]), None);
+        assert_eq!(items[1].text_at(&["allocationId"]), None);
+    }
+
+    #[test]
+    fn bad_xml_is_an_error_never_a_panic() {
+        for doc in [
+            "",
+            "<a>",
+            "<a></b>",
+            "</a>",
+            "<a/><b/>",
+            "<a>&bogus;</a>",
+            "<a>&#xD800;</a>",
+            "<a>&amp</a>",
+            &"<a>".repeat(MAX_DEPTH + 1),
+        ] {
+            assert!(parse_xml(doc).is_err(), "{doc:?}");
+        }
+        // A DTD's entities are not expanded.
+        let doc = r#"<!DOCTYPE a [<!ENTITY x "boom">]><a>&x;</a>"#;
+        assert!(parse_xml(doc).is_err());
+        assert_eq!(unescape("&#65;&#x42;&lt;&gt;&quot;&apos;").unwrap(), "AB<>\"'");
+    }
+
+    #[test]
+    fn errors_name_their_code() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>"#;
+        let (code, text) = error_of(503, body);
+        assert_eq!(code.as_deref(), Some("RequestLimitExceeded"));
+        assert_eq!(text, "RequestLimitExceeded: Request limit exceeded.");
+        assert!(retryable_code("RequestLimitExceeded"));
+        assert!(!retryable_code("UnauthorizedOperation"));
+        assert_eq!(error_of(502, "<html>bad gateway</html>").1, "HTTP 502: <html>bad gateway</html>");
+    }
+
+    #[test]
+    fn a_query_is_form_encoded() {
+        let q =
+            form("DescribeInstances", &[("InstanceId.1".into(), "i-1".into()), ("NextToken".into(), "a+b/c=".into())]);
+        assert_eq!(q, "Action=DescribeInstances&Version=2016-11-15&InstanceId.1=i-1&NextToken=a%2Bb%2Fc%3D");
+    }
+
+    #[test]
+    fn back_off_grows_and_stays_bounded() {
+        for attempt in 1..10 {
+            let d = backoff(attempt);
+            assert!(
+                d <= Duration::from_secs(20).min(Duration::from_secs(1 << (attempt - 1).min(5))),
+                "{attempt}: {d:?}"
+            );
+        }
+    }
+
+    /// A server on 127.0.0.1 that answers each connection with the next of `replies` and hands
+    /// back every request it read (head and body).
+    async fn scripted(replies: Vec<(u16, String)>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for (status, body) in replies {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut buf).await.unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let len: usize = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if req.len() >= head_end + 4 + len || n == 0 {
+                            break;
+                        }
+                    }
+                }
+                seen.push(String::from_utf8(req).unwrap());
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(reply.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (url, server)
+    }
+
+    fn conf(url: &str, attempts: u32) -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(url)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                Some("token".into()),
+                None,
+                "test",
+            )))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(attempts))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_pages_are_followed_and_requests_signed() {
+        let throttled = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
+        let page = |token: &str, eni: &str| {
+            format!("<DescribeNetworkInterfacesResponse><networkInterfaceSet><item><networkInterfaceId>{eni}</networkInterfaceId></item></networkInterfaceSet>{token}</DescribeNetworkInterfacesResponse>")
+        };
+        let (url, server) = scripted(vec![
+            (503, throttled.into()),
+            (200, page("<nextToken>t/1+</nextToken>", "eni-1")),
+            (200, page("", "eni-2")),
+        ])
+        .await;
+        let ec2 = Ec2::new(&conf(&url, 3));
+        let pages = ec2.pages("DescribeNetworkInterfaces", &[("MaxResults".into(), "1000".into())]).await.unwrap();
+        let enis: Vec<_> = pages
+            .iter()
+            .flat_map(|p| p.items("networkInterfaceSet"))
+            .filter_map(|n| n.text_at(&["networkInterfaceId"]))
+            .collect();
+        assert_eq!(enis, ["eni-1", "eni-2"]);
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 3);
+        for req in &seen {
+            let lower = req.to_ascii_lowercase();
+            assert!(req.starts_with("POST / HTTP/1.1\r\n"), "{req}");
+            assert!(lower.contains("content-type: application/x-www-form-urlencoded; charset=utf-8\r\n"), "{req}");
+            assert!(lower.contains("x-amz-security-token: token\r\n"), "{req}");
+            let auth = req.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:")).unwrap();
+            assert!(auth.contains("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
+            assert!(auth.contains("/eu-west-1/ec2/aws4_request"), "{auth}");
+            assert!(auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"), "{auth}");
+        }
+        assert!(seen[0].ends_with("\r\n\r\nAction=DescribeNetworkInterfaces&Version=2016-11-15&MaxResults=1000"));
+        assert_eq!(seen[0].split("\r\n\r\n").nth(1), seen[1].split("\r\n\r\n").nth(1), "a retry sends the same query");
+        assert!(seen[2].ends_with("&MaxResults=1000&NextToken=t%2F1%2B"), "{}", seen[2]);
+    }
+
+    #[tokio::test]
+    async fn an_error_is_named_and_not_retried_unless_it_may_pass() {
+        let denied = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized.</Message></Error></Errors></Response>";
+        let (url, server) = scripted(vec![(403, denied.into())]).await;
+        let e = Ec2::new(&conf(&url, 3)).call("DescribeAddresses", &[]).await.unwrap_err();
+        assert_eq!(e.0, "UnauthorizedOperation: You are not authorized.");
+        assert_eq!(server.await.unwrap().len(), 1);
+        // A server error every time: as many attempts as configured, then the last error.
+        let (url, server) = scripted(vec![(500, "oops".into()), (500, "oops".into())]).await;
+        let e = Ec2::new(&conf(&url, 2)).call("DescribeRegions", &[]).await.unwrap_err();
+        assert_eq!(e.0, "HTTP 500: oops (after 2 attempts)");
+        assert_eq!(server.await.unwrap().len(), 2);
+        // Nobody listening: a connection error, retried, then named.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = Ec2::new(&conf(&format!("http://127.0.0.1:{port}"), 2)).call("DescribeRegions", &[]).await.unwrap_err();
+        assert!(e.0.contains("Connection refused") && e.0.ends_with("(after 2 attempts)"), "{}", e.0);
+    }
+}
