@@ -21,6 +21,7 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -214,6 +215,14 @@ fn retryable_code(code: &str) -> bool {
     )
 }
 
+/// The error codes of a signature refused for its time.
+fn skew_code(code: &str) -> bool {
+    matches!(
+        code,
+        "RequestExpired" | "RequestTimeTooSkewed" | "RequestInTheFuture" | "InvalidSignatureException" | "AuthFailure"
+    )
+}
+
 /// An error response's code and message (`<Response><Errors><Error>`).
 fn error_of(status: u16, body: &str) -> (Option<String>, String) {
     let root = parse_xml(body).ok();
@@ -248,6 +257,8 @@ pub struct Ec2 {
     credentials: Option<SharedCredentialsProvider>,
     max_attempts: u32,
     attempt_timeout: Duration,
+    /// The server's clock less this machine's, in seconds, once a signature was refused for it.
+    skew_secs: AtomicI64,
 }
 
 impl Ec2 {
@@ -272,6 +283,7 @@ impl Ec2 {
                 .timeout_config()
                 .and_then(|t| t.operation_attempt_timeout())
                 .unwrap_or(Duration::from_secs(60)),
+            skew_secs: AtomicI64::new(0),
         }
     }
 
@@ -307,10 +319,13 @@ impl Ec2 {
             attempt += 1;
             let outcome = tokio::time::timeout(self.attempt_timeout, self.attempt(&uri, &body)).await;
             let (retry, msg) = match outcome {
-                Ok(Ok((200..=299, text))) => return parse_xml(&text).map_err(fail),
-                Ok(Ok((status, text))) => {
+                Ok(Ok((200..=299, text, _))) => return parse_xml(&text).map_err(fail),
+                Ok(Ok((status, text, date))) => {
                     let (code, msg) = error_of(status, &text);
-                    (status >= 500 || status == 429 || code.as_deref().is_some_and(retryable_code), msg)
+                    // A clock too far off for the signature: sign again by the server's clock,
+                    // as the SDK does.
+                    let skewed = code.as_deref().is_some_and(skew_code) && self.adjust_clock(date.as_deref());
+                    (skewed || status >= 500 || status == 429 || code.as_deref().is_some_and(retryable_code), msg)
                 }
                 Ok(Err((retry, msg))) => (retry, msg),
                 Err(_) => (true, format!("no answer within {:?}", self.attempt_timeout)),
@@ -322,9 +337,31 @@ impl Ec2 {
         }
     }
 
-    /// Signs and sends one attempt: the status and body, or whether its failure may be retried
-    /// and what it was.
-    async fn attempt(&self, uri: &str, body: &str) -> Result<(u16, String), (bool, String)> {
+    /// Takes the server's clock (a response's `Date`) as the time to sign by from now on, if it
+    /// is more than a minute from this machine's: whether it did.
+    fn adjust_clock(&self, date: Option<&str>) -> bool {
+        use aws_smithy_types::date_time::{DateTime, Format};
+        let Some(server) = date.and_then(|d| DateTime::from_str(d, Format::HttpDate).ok()) else { return false };
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let skew = server.secs() - now;
+        let old = self.skew_secs.swap(skew, Ordering::Relaxed);
+        (skew - old).abs() > 60
+    }
+
+    /// The time to sign by: this machine's, corrected by the skew a server reported.
+    fn signing_time(&self) -> SystemTime {
+        let skew = self.skew_secs.load(Ordering::Relaxed);
+        let d = Duration::from_secs(skew.unsigned_abs());
+        if skew >= 0 {
+            SystemTime::now() + d
+        } else {
+            SystemTime::now() - d
+        }
+    }
+
+    /// Signs and sends one attempt: the status, body and `Date` header, or whether its failure
+    /// may be retried and what it was.
+    async fn attempt(&self, uri: &str, body: &str) -> Result<(u16, String, Option<String>), (bool, String)> {
         let provider = self.credentials.as_ref().ok_or((false, "no credentials configured".to_string()))?;
         let creds = provider.provide_credentials().await.map_err(|e| (false, chain(&e)))?;
         let identity = creds.into();
@@ -333,7 +370,7 @@ impl Ec2 {
             .identity(&identity)
             .region(&self.region)
             .name("ec2")
-            .time(SystemTime::now())
+            .time(self.signing_time())
             .settings(settings)
             .build()
             .map_err(|e| (false, chain(&e)))?
@@ -351,18 +388,21 @@ impl Ec2 {
         req.set_method("POST").map_err(|e| (false, chain(&e)))?;
         req.set_uri(uri).map_err(|e| (false, chain(&e)))?;
         req.headers_mut().insert("content-type", content_type);
+        // CloudTrail keeps it: the responder's own calls are told from others' by it.
+        req.headers_mut().insert("user-agent", concat!("curtain/", env!("CARGO_PKG_VERSION"), " (inventory sync)"));
         for (name, value) in instructions.headers() {
             req.headers_mut().insert(name.to_string(), value.to_string());
         }
         let resp = connector().call(req).await.map_err(|e| (e.is_io() || e.is_timeout(), chain(&e)))?;
         let status = resp.status().as_u16();
+        let date = resp.headers().get("date").map(str::to_string);
         let bytes = ByteStream::new(resp.into_body()).collect().await.map_err(|e| (true, chain(&e)))?.into_bytes();
         if bytes.len() > MAX_BODY {
             return Err((false, format!("a response of {} bytes", bytes.len())));
         }
         let text =
             String::from_utf8(bytes.to_vec()).map_err(|_| (false, "a response that is not UTF-8".to_string()))?;
-        Ok((status, text))
+        Ok((status, text, date))
     }
 }
 
@@ -545,15 +585,15 @@ mod tests {
         }
     }
 
-    /// A server on 127.0.0.1 that answers each connection with the next of `replies` and hands
-    /// back every request it read (head and body).
-    async fn scripted(replies: Vec<(u16, String)>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+    /// A server on 127.0.0.1 that answers each connection with the next of `replies` (status,
+    /// header lines, body) and hands back every request it read (head and body).
+    async fn scripted(replies: Vec<(u16, String, String)>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let mut seen = Vec::new();
-            for (status, body) in replies {
+            for (status, headers, body) in replies {
                 let (mut conn, _) = listener.accept().await.unwrap();
                 let mut req = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -577,7 +617,7 @@ mod tests {
                 }
                 seen.push(String::from_utf8(req).unwrap());
                 let reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\n{headers}Content-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 conn.write_all(reply.as_bytes()).await.unwrap();
@@ -609,9 +649,9 @@ mod tests {
             format!("<DescribeNetworkInterfacesResponse><networkInterfaceSet><item><networkInterfaceId>{eni}</networkInterfaceId></item></networkInterfaceSet>{token}</DescribeNetworkInterfacesResponse>")
         };
         let (url, server) = scripted(vec![
-            (503, throttled.into()),
-            (200, page("<nextToken>t/1+</nextToken>", "eni-1")),
-            (200, page("", "eni-2")),
+            (503, String::new(), throttled.into()),
+            (200, String::new(), page("<nextToken>t/1+</nextToken>", "eni-1")),
+            (200, String::new(), page("", "eni-2")),
         ])
         .await;
         let ec2 = Ec2::new(&conf(&url, 3));
@@ -629,6 +669,7 @@ mod tests {
             assert!(req.starts_with("POST / HTTP/1.1\r\n"), "{req}");
             assert!(lower.contains("content-type: application/x-www-form-urlencoded; charset=utf-8\r\n"), "{req}");
             assert!(lower.contains("x-amz-security-token: token\r\n"), "{req}");
+            assert!(lower.contains("user-agent: curtain/"), "{req}");
             let auth = req.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:")).unwrap();
             assert!(auth.contains("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
             assert!(auth.contains("/eu-west-1/ec2/aws4_request"), "{auth}");
@@ -642,12 +683,13 @@ mod tests {
     #[tokio::test]
     async fn an_error_is_named_and_not_retried_unless_it_may_pass() {
         let denied = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized.</Message></Error></Errors></Response>";
-        let (url, server) = scripted(vec![(403, denied.into())]).await;
+        let (url, server) = scripted(vec![(403, String::new(), denied.into())]).await;
         let e = Ec2::new(&conf(&url, 3)).call("DescribeAddresses", &[]).await.unwrap_err();
         assert_eq!(e.0, "UnauthorizedOperation: You are not authorized.");
         assert_eq!(server.await.unwrap().len(), 1);
         // A server error every time: as many attempts as configured, then the last error.
-        let (url, server) = scripted(vec![(500, "oops".into()), (500, "oops".into())]).await;
+        let (url, server) =
+            scripted(vec![(500, String::new(), "oops".into()), (500, String::new(), "oops".into())]).await;
         let e = Ec2::new(&conf(&url, 2)).call("DescribeRegions", &[]).await.unwrap_err();
         assert_eq!(e.0, "HTTP 500: oops (after 2 attempts)");
         assert_eq!(server.await.unwrap().len(), 2);
@@ -655,5 +697,35 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let e = Ec2::new(&conf(&format!("http://127.0.0.1:{port}"), 2)).call("DescribeRegions", &[]).await.unwrap_err();
         assert!(e.0.contains("Connection refused") && e.0.ends_with("(after 2 attempts)"), "{}", e.0);
+    }
+
+    #[tokio::test]
+    async fn a_signature_refused_for_a_skewed_clock_is_made_again_by_the_servers() {
+        use aws_smithy_types::date_time::{DateTime, Format};
+        let ahead = SystemTime::now() + Duration::from_secs(3600);
+        let date = DateTime::from(ahead).fmt(Format::HttpDate).unwrap();
+        let expired = "<Response><Errors><Error><Code>RequestExpired</Code><Message>Request has expired.</Message></Error></Errors></Response>";
+        let ok = "<DescribeRegionsResponse><regionInfo><item><regionName>eu-west-1</regionName></item></regionInfo></DescribeRegionsResponse>";
+        let (url, server) =
+            scripted(vec![(400, format!("Date: {date}\r\n"), expired.into()), (200, String::new(), ok.into())]).await;
+        let r = Ec2::new(&conf(&url, 3)).call("DescribeRegions", &[]).await.unwrap();
+        assert_eq!(r.items("regionInfo").next().unwrap().text_at(&["regionName"]), Some("eu-west-1"));
+        let seen = server.await.unwrap();
+        // x-amz-date is ISO 8601 in its basic form: 20261203T191214Z.
+        let stamp = |req: &str| {
+            let v = req.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("x-amz-date: ").map(str::to_string));
+            let v = v.unwrap();
+            let iso = format!("{}-{}-{}T{}:{}:{}Z", &v[0..4], &v[4..6], &v[6..8], &v[9..11], &v[11..13], &v[13..15]);
+            DateTime::from_str(&iso, Format::DateTime).unwrap().secs()
+        };
+        let moved = stamp(&seen[1]) - stamp(&seen[0]);
+        assert!((3590..=3610).contains(&moved), "{moved}");
+        // Wrong keys on a right clock: not retried.
+        let now = DateTime::from(SystemTime::now()).fmt(Format::HttpDate).unwrap();
+        let denied = "<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors></Response>";
+        let (url, server) = scripted(vec![(401, format!("Date: {now}\r\n"), denied.into())]).await;
+        let e = Ec2::new(&conf(&url, 3)).call("DescribeRegions", &[]).await.unwrap_err();
+        assert!(e.0.starts_with("AuthFailure: "), "{}", e.0);
+        assert_eq!(server.await.unwrap().len(), 1);
     }
 }
