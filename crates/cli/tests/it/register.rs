@@ -718,8 +718,10 @@ fn ec2_queries_are_signed_as_botocore_signs_them() {
             }
             let mut body = vec![0; len];
             r.read_exact(&mut body).unwrap();
-            keep.lock().unwrap().push(format!("{}\r\n\r\n{}", head.trim_end(), String::from_utf8(body).unwrap()));
-            let reply = "<R><requestId>1</requestId></R>";
+            let body = String::from_utf8(body).unwrap();
+            let action = body.strip_prefix("Action=").and_then(|b| b.split('&').next()).unwrap_or("").to_string();
+            keep.lock().unwrap().push(format!("{}\r\n\r\n{body}", head.trim_end()));
+            let reply = format!("<{action}Response><requestId>1</requestId></{action}Response>");
             let _ =
                 write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
         }
