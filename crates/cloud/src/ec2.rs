@@ -235,6 +235,8 @@ fn error_of(status: u16, body: &str) -> (Option<String>, String) {
         Some(c) => format!("{c}: {message}"),
         None => format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()),
     };
+    // Shown on a terminal: the server's words without its control characters.
+    let text = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     (code, text)
 }
 
@@ -608,6 +610,7 @@ mod tests {
         assert!(retryable_code("RequestLimitExceeded"));
         assert!(!retryable_code("UnauthorizedOperation"));
         assert_eq!(error_of(502, "<html>bad gateway</html>").1, "HTTP 502: <html>bad gateway</html>");
+        assert_eq!(error_of(502, "no\x1b[2Jclear\nline").1, "HTTP 502: no [2Jclear line");
     }
 
     #[test]
