@@ -9,6 +9,8 @@
 #   - fixtures/aws/*.json: ECS metadata documents and the times in the AWS samples;
 #   - fixtures/flows/*: flow logs in every form, each twice (first byte 0 and 1: the default and
 #     the all-fields headerless layout of curtain_flows::fuzzing::flow_reader);
+#   - EC2 query API answers (DescribeNetworkInterfaces, DescribeInstances, DescribeAddresses,
+#     DescribeRegions, an error) in the shapes of the EC2 API Reference's examples, for ec2_xml;
 #   - netlink sock_diag replies laid out as the kernel's headers define them (the collector's
 #     fixture has none: it read /proc tables).
 # Seeds are added next to what a corpus holds; `cargo fuzz cmin` removes what adds nothing.
@@ -300,6 +302,40 @@ for name in sorted(os.listdir(flows)):
         data = open(os.path.join(flows, name), "rb").read()
         for choice in (b"\0", b"\1"):
             put("flow_reader", choice + data, "fixture")
+
+# EC2 query API answers in the shapes of the EC2 API Reference's examples, and an error.
+ns = ' xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
+ec2 = [
+    '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeNetworkInterfacesResponse%s><requestId>fc45294c-example</requestId>'
+    '<networkInterfaceSet><item><networkInterfaceId>eni-0f7a1b2c</networkInterfaceId><subnetId>subnet-c88a35a3</subnetId>'
+    '<vpcId>vpc-8ba0e3e9</vpcId><description>arn:aws:ecs:us-east-1:123456789012:attachment/7d6a8e3c-example</description>'
+    '<requesterId>578734482556</requesterId><requesterManaged>true</requesterManaged><status>in-use</status>'
+    '<privateIpAddress>10.0.1.23</privateIpAddress><groupSet><item><groupId>sg-3f4b5653</groupId><groupName>web</groupName></item></groupSet>'
+    '<attachment><attachmentId>eni-attach-1</attachmentId><instanceId>i-0598c7d356eba48d7</instanceId></attachment>'
+    '<association><publicIp>203.0.113.12</publicIp></association><interfaceType>interface</interfaceType>'
+    '<privateIpAddressesSet><item><privateIpAddress>10.0.1.23</privateIpAddress><primary>true</primary>'
+    '<association><publicIp>203.0.113.12</publicIp></association></item></privateIpAddressesSet>'
+    '<ipv6AddressesSet><item><ipv6Address>2001:db8::1</ipv6Address></item></ipv6AddressesSet></item></networkInterfaceSet>'
+    '<nextToken>eyJ2IjoiMiJ9</nextToken></DescribeNetworkInterfacesResponse>' % ns,
+    '<DescribeInstancesResponse%s><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item>'
+    '<instanceId>i-1234567890abcdef0</instanceId><instanceState><code>16</code><name>running</name></instanceState>'
+    '<instanceType>t3.micro</instanceType><launchTime>2026-11-28T10:00:00.000Z</launchTime>'
+    '<privateIpAddress>10.0.0.12</privateIpAddress><ipAddress>54.194.252.215</ipAddress>'
+    '<tagSet><item><key>Name</key><value>web &amp; &lt;api&gt; &#233;</value></item></tagSet>'
+    '<networkInterfaceSet><item><privateIpAddressesSet><item><privateIpAddress>10.0.0.12</privateIpAddress></item>'
+    '</privateIpAddressesSet></item></networkInterfaceSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>' % ns,
+    '<DescribeAddressesResponse%s><addressesSet><item><publicIp>203.0.113.41</publicIp><allocationId>eipalloc-08229861</allocationId>'
+    '<domain>vpc</domain><instanceId>i-0598c7d356eba48d7</instanceId><associationId>eipassoc-f0229899</associationId>'
+    '<networkInterfaceId>eni-ef229886</networkInterfaceId></item><item><publicIp>198.51.100.2</publicIp>'
+    '<domain>vpc</domain><networkInterfaceId/></item></addressesSet></DescribeAddressesResponse>' % ns,
+    '<DescribeRegionsResponse%s><regionInfo><item><regionName>eu-west-1</regionName><regionEndpoint>ec2.eu-west-1.amazonaws.com</regionEndpoint>'
+    '</item><item><regionName><![CDATA[us-east-1]]></regionName></item></regionInfo></DescribeRegionsResponse>' % ns,
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+    '<Message>Request limit exceeded.</Message></Error></Errors><RequestID>ea966190-example</RequestID></Response>',
+    '<!DOCTYPE a [<!ENTITY x "boom">]><a>&x;</a>',
+]
+for doc in ec2:
+    put("ec2_xml", doc.encode(), "api")
 PY
 
 # The small GNU archive compressed too, as the collector writes it.
@@ -308,6 +344,6 @@ for t in "$out"/archive_reader/small-*.tar; do
     mv "$work/z" "$out/archive_reader/seed-zstd-$z"
     rm "$t"
 done
-for t in proc_parsers table_builder archive_reader flow_reader; do
+for t in proc_parsers table_builder archive_reader flow_reader ec2_xml; do
     echo "$t: $(ls "$out/$t" | wc -l) files, $(du -sh "$out/$t" | cut -f1)"
 done

@@ -9,5 +9,8 @@ pub mod aws;
 pub mod ec2;
 #[cfg(feature = "aws")]
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod sync;
+pub mod xml;
