@@ -4,9 +4,10 @@
 //! STS, regions from EC2, bounded concurrency, and the SDK's standard retries with back-off on
 //! throttling.
 
-use crate::ec2::{CachedCredentials, Ec2, Node};
+use crate::ec2::{CachedCredentials, Ec2};
 use crate::ingest::{attachment_of_description, bare_task};
-use crate::sync::{inventory_region, CloudError, Listed, RegionApi, RegionInventory};
+use crate::sync::{chain, inventory_region, CloudError, Listed, RegionApi, RegionInventory};
+use crate::xml::Node;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use curtain_model::register::{
     AddressAssociation, AttachmentFact, ContainerDefinitionFact, ContainerFact, ContainerInstanceFact, EniFact,
@@ -16,8 +17,7 @@ use futures::stream::{self, StreamExt};
 
 /// An SDK error as text; `call` is named only where the caller does not name it already.
 fn err(call: &str, e: impl std::error::Error) -> CloudError {
-    // The SDK's Display is terse ("service error"); its source chain says what happened.
-    let msg = crate::ec2::chain(&e);
+    let msg = chain(&e);
     match call {
         "GetCallerIdentity" | "ListAccounts" => CloudError(format!("{call}: {msg}")),
         _ => CloudError(msg),

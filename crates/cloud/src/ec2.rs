@@ -27,9 +27,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use crate::sync::CloudError;
-pub use crate::xml::Node;
-use crate::xml::{parse_xml, query_error};
+use crate::sync::{chain, CloudError};
+use crate::xml::{parse_xml, query_error, Node};
 
 /// The API version every EC2 query names (the current one, unchanged since 2016).
 const API_VERSION: &str = "2016-11-15";
@@ -326,18 +325,6 @@ fn backoff(attempt: u32) -> Duration {
     let ceiling = Duration::from_secs(1 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(20));
     let r = RandomState::new().hash_one(attempt) as f64 / u64::MAX as f64;
     ceiling.mul_f64(r)
-}
-
-/// An error and its sources, as one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// Credentials fetched once and kept until five minutes before they expire, for every client

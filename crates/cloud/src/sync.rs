@@ -21,6 +21,19 @@ impl fmt::Display for CloudError {
 
 impl std::error::Error for CloudError {}
 
+/// An error and its sources, as one line (the SDK's Display alone is terse: "service error").
+#[cfg(feature = "aws")]
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
 /// Task lists ECS keeps: running ones, and stopped ones (for about an hour after they stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listed {

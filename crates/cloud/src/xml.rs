@@ -80,14 +80,14 @@ pub fn parse_xml(doc: &str) -> Result<Node, String> {
             _ => {}
         }
     }
-    if !stack.is_empty() {
-        return Err(format!("XML: <{}> never closed", stack[stack.len() - 1].name));
+    if let Some(open) = stack.last() {
+        return Err(format!("XML: <{}> never closed", open.name));
     }
     root.ok_or_else(|| "XML: no root element".to_string())
 }
 
 /// XML's five named references and numeric character references.
-pub fn unescape(s: &str) -> Result<String, String> {
+fn unescape(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('&') {
